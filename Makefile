@@ -1,0 +1,31 @@
+# Every target sets itself up in .venv, so each works on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: serve test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/bc66sim serve $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy src
+
+test: lint
+	$(BIN)/pytest $(ARGS)
+
+bench: $(STAMP)
+	@echo "No benchmarks yet (issue 5)."
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,209 @@
+"""Sans-IO framing of the host's byte stream: command lines, echo and data mode.
+
+Bytes go in with :meth:`Framer.receive_data`; events come out of
+:meth:`Framer.next_event`, and the echo of what was consumed comes out of
+:meth:`Framer.take_echo`.  Bytes are consumed lazily, one event at a time, so a
+setting the caller changes after an event (``ATE0``, entering data mode) applies to
+exactly the bytes that follow it — and the result never depends on how the input
+was split into chunks.
+
+The reader is picked by state, as h11 does: command mode reads lines
+(CLARIFICATIONS §1); after ``> `` a data-mode reader counts bytes or watches for
+Ctrl+Z / Esc (§2.3.4, CLARIFICATIONS §14).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CR = 0x0D
+LF = 0x0A
+BACKSPACE = 0x08
+DELETE = 0x7F
+CTRL_Z = 0x1A
+ESC = 0x1B
+
+#: Longest command line kept, in bytes.  The longest legal line is a hex
+#: ``AT+QISEND`` / ``AT+QISENDEX`` with 512 bytes (1024 hex digits) or a text
+#: ``AT+QISEND`` with 1024 bytes, plus the command itself.
+MAX_LINE = 1536
+
+#: Bytes of pending, unconsumed input kept before the framer stops accepting more.
+MAX_PENDING_INPUT = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CommandLine:
+    """A complete command line, without its CR."""
+
+    text: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LineTooLong:
+    """A command line longer than :data:`MAX_LINE` ended; its bytes were dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataEntered:
+    """Data mode ended with a payload to send (Ctrl+Z, or the fixed length reached)."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DataCancelled:
+    """Data mode was cancelled with Esc (CLARIFICATIONS §14)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataTooLong:
+    """A variable-length payload grew past its limit; it ended with Ctrl+Z or Esc."""
+
+
+Event = CommandLine | LineTooLong | DataEntered | DataCancelled | DataTooLong
+
+
+class Framer:
+    """Turns the host's bytes into events; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.echo = True
+        self._pending = bytearray()
+        self._line = bytearray()
+        self._line_overflow = False
+        self._echo_out = bytearray()
+        # Data mode: None when in command mode.
+        self._data: bytearray | None = None
+        self._data_fixed: int | None = None
+        self._data_max = 0
+        self._data_echo = False
+        self._data_overflow = False
+
+    # -- input -------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> int:
+        """Take bytes from the host; returns how many were accepted.
+
+        Input beyond :data:`MAX_PENDING_INPUT` unconsumed bytes is refused, so the
+        caller can apply back-pressure instead of growing without bound.
+        """
+        room = MAX_PENDING_INPUT - len(self._pending)
+        accepted = data[: max(room, 0)]
+        self._pending += accepted
+        return len(accepted)
+
+    @property
+    def in_data_mode(self) -> bool:
+        return self._data is not None
+
+    @property
+    def has_partial_line(self) -> bool:
+        """True while a command line has started but not yet ended."""
+        return bool(self._line) or self._line_overflow
+
+    def start_data_mode(self, *, fixed_length: int | None, max_length: int, echo: bool) -> None:
+        """Switch to data mode after the module wrote ``> `` (§2.3.4).
+
+        ``fixed_length`` counts input bytes and makes every byte data;  without it,
+        Ctrl+Z ends the payload and Esc cancels it.  ``echo`` is
+        ``AT+QICFG="echomode"`` (§2.3.12).
+        """
+        self._data = bytearray()
+        self._data_fixed = fixed_length
+        self._data_max = max_length
+        self._data_echo = echo
+        self._data_overflow = False
+
+    # -- output ------------------------------------------------------------------
+
+    def take_echo(self) -> bytes:
+        """The echo of the bytes consumed so far, to write before handling events."""
+        out = bytes(self._echo_out)
+        self._echo_out.clear()
+        return out
+
+    def next_event(self) -> Event | None:
+        """Consume input up to and including the next event, or all of it."""
+        if self._data is not None:
+            return self._next_data_event(self._data)
+        return self._next_line_event()
+
+    # -- readers -----------------------------------------------------------------
+
+    def _next_line_event(self) -> Event | None:
+        pending = self._pending
+        i = 0
+        event: Event | None = None
+        while i < len(pending):
+            byte = pending[i]
+            i += 1
+            if self.echo:
+                self._echo_out.append(byte)
+            if byte == CR:
+                event = self._end_line()
+                if event is not None:
+                    break
+            elif byte == LF:
+                continue  # CLARIFICATIONS §1: a LF after CR (or anywhere) is ignored
+            elif byte in (BACKSPACE, DELETE):
+                if self._line:
+                    del self._line[-1]
+            elif len(self._line) < MAX_LINE:
+                self._line.append(byte)
+            else:
+                self._line_overflow = True
+        del pending[:i]
+        return event
+
+    def _end_line(self) -> Event | None:
+        if self._line_overflow:
+            self._line.clear()
+            self._line_overflow = False
+            return LineTooLong()
+        if not self._line.strip():
+            self._line.clear()
+            return None  # an empty line is ignored, as by every V.250 modem
+        text = bytes(self._line)
+        self._line.clear()
+        return CommandLine(text)
+
+    def _next_data_event(self, data: bytearray) -> Event | None:
+        pending = self._pending
+        if self._data_fixed is not None:
+            take = min(self._data_fixed - len(data), len(pending))
+            chunk = pending[:take]
+            data += chunk
+            if self._data_echo:
+                self._echo_out += chunk
+            del pending[:take]
+            if len(data) < self._data_fixed:
+                return None
+            return self._leave_data_mode(DataEntered(bytes(data)))
+        return self._next_variable_data_event(data, pending)
+
+    def _next_variable_data_event(self, data: bytearray, pending: bytearray) -> Event | None:
+        ends = [pos for pos in (pending.find(CTRL_Z), pending.find(ESC)) if pos >= 0]
+        end = min(ends) if ends else len(pending)
+        chunk = pending[:end]
+        room = self._data_max - len(data)
+        if len(chunk) > room:
+            self._data_overflow = True
+        data += chunk[: max(room, 0)]
+        if self._data_echo:
+            self._echo_out += chunk
+        if not ends:
+            del pending[:end]
+            return None
+        terminator = pending[end]
+        del pending[: end + 1]
+        if terminator == ESC:
+            return self._leave_data_mode(DataCancelled())
+        if self._data_overflow:
+            return self._leave_data_mode(DataTooLong())
+        return self._leave_data_mode(DataEntered(bytes(data)))
+
+    def _leave_data_mode(self, event: Event) -> Event:
+        self._data = None
+        self._data_fixed = None
+        return event

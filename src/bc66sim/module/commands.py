@@ -1,0 +1,169 @@
+"""The command table: every command is declared once, with its forms and handlers.
+
+A handler receives the modem, the command's :class:`Args` and a :class:`Reply`
+to write information lines into.  It returns ``None`` for ``OK``, a
+:class:`DataPrompt` to enter data mode, or raises
+:class:`~bc66sim.module.errors.CommandError`.  Parameter checks go through
+:class:`Args`, whose failures the dispatcher answers with the family's
+"invalid parameters" code: 552 for TCP/IP commands (CLARIFICATIONS §5), 50 for
+the 3GPP ones.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bc66sim.at.parser import Arg, Form
+from bc66sim.at.results import line
+
+if TYPE_CHECKING:
+    from bc66sim.module.modem import Modem
+
+
+class BadParameter(Exception):
+    """A parameter is missing, malformed or out of range."""
+
+
+class Reply:
+    """Collects a response's information lines and what follows its ``OK``."""
+
+    def __init__(self) -> None:
+        self.body = bytearray()
+        #: Lines written right after the final OK (``SEND OK``, ``CLOSE OK``).
+        self.trailer = bytearray()
+
+    def line(self, text: str | bytes) -> None:
+        self.body += line(text)
+
+    def raw(self, data: bytes) -> None:
+        self.body += data
+
+    def after_ok(self, text: str) -> None:
+        self.trailer += line(text)
+
+
+@dataclass(frozen=True, slots=True)
+class DataPrompt:
+    """Enter data mode (§2.3.4): write ``> `` and collect a payload.
+
+    ``complete`` gets the payload and a :class:`Reply`; it may raise
+    :class:`~bc66sim.module.errors.CommandError` like any handler.
+    """
+
+    fixed_length: int | None
+    max_length: int
+    complete: Callable[[bytes, Reply], None]
+
+
+Result = DataPrompt | None
+Handler = Callable[["Modem", "Args", Reply], Result]
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One command: its name (``+QIOPEN``), family and the handler of each form.
+
+    ``test`` is the answer of the test form (lines before ``OK``); a command
+    without it answers a bare ``OK`` to ``=?``, as note Table 1 allows.
+    """
+
+    name: str
+    tcpip: bool = False
+    test: tuple[str, ...] = ()
+    read: Handler | None = None
+    write: Handler | None = None
+    execute: Handler | None = None
+    test_supported: bool = True
+
+    def handler(self, form: Form) -> Handler | None:
+        if form is Form.READ:
+            return self.read
+        if form is Form.WRITE:
+            return self.write
+        if form is Form.EXECUTE:
+            return self.execute
+        return None
+
+
+@dataclass
+class CommandTable:
+    specs: dict[str, Spec] = field(default_factory=dict)
+
+    def add(self, *specs: Spec) -> None:
+        for spec in specs:
+            if spec.name in self.specs:
+                raise ValueError(f"{spec.name} declared twice")
+            self.specs[spec.name] = spec
+
+    def get(self, name: str) -> Spec | None:
+        return self.specs.get(name)
+
+
+_HEX_DIGITS = set(string.hexdigits)
+
+
+class Args:
+    """Typed, range-checked access to a write command's parameters."""
+
+    def __init__(self, args: Iterable[Arg | None]) -> None:
+        self._args = tuple(args)
+
+    def __len__(self) -> int:
+        return len(self._args)
+
+    def require(self, low: int, high: int) -> None:
+        """Between ``low`` and ``high`` parameters must be given."""
+        if not low <= len(self._args) <= high:
+            raise BadParameter(f"{len(self._args)} parameters, want {low}-{high}")
+
+    def given(self, index: int) -> bool:
+        return index < len(self._args) and self._args[index] is not None
+
+    def int(self, index: int, low: int, high: int, default: int | None = None) -> int:
+        """An integer in ``low..high``; quoted integers are accepted (CLARIFICATIONS §4)."""
+        arg = self._args[index] if index < len(self._args) else None
+        if arg is None:
+            if default is None:
+                raise BadParameter(f"parameter {index + 1} is missing")
+            return default
+        text = arg.text.strip(" ")
+        if not text.isdigit() or len(text) > 10:
+            raise BadParameter(f"parameter {index + 1} is not a number: {text!r}")
+        value = int(text)
+        if not low <= value <= high:
+            raise BadParameter(f"parameter {index + 1} out of range {low}-{high}: {value}")
+        return value
+
+    def choice(self, index: int, choices: Iterable[int], default: int | None = None) -> int:
+        options = sorted(choices)
+        value = self.int(index, options[0], options[-1], default)
+        if value not in options:
+            raise BadParameter(f"parameter {index + 1} not one of {options}: {value}")
+        return value
+
+    def text(self, index: int, max_length: int, default: str | None = None) -> str:
+        """A string parameter, quoted or not (CLARIFICATIONS §4), of at most ``max_length``."""
+        arg = self._args[index] if index < len(self._args) else None
+        if arg is None:
+            if default is None:
+                raise BadParameter(f"parameter {index + 1} is missing")
+            return default
+        if len(arg.text) > max_length:
+            raise BadParameter(f"parameter {index + 1} longer than {max_length}")
+        return arg.text
+
+    def hex(self, index: int, length: int) -> bytes:
+        """Exactly ``length`` bytes written as ``2 * length`` hex digits."""
+        digits = self.text(index, 2 * length)
+        return decode_hex(digits, length)
+
+
+def decode_hex(digits: str | bytes, length: int) -> bytes:
+    """``length`` bytes from exactly ``2 * length`` hex digits (CLARIFICATIONS §13)."""
+    text = digits.decode("latin-1") if isinstance(digits, bytes) else digits
+    if len(text) != 2 * length or not set(text) <= _HEX_DIGITS:
+        raise BadParameter("hex data does not match its length")
+    return bytes.fromhex(text)

@@ -1,0 +1,333 @@
+"""The emulated BC66: one object that owns the module's state and its output.
+
+Bytes from the host go in through :meth:`Modem.receive_data`; everything the
+module says goes out through the ``write`` callable a transport attaches.  The
+modem orders its output: a URC never lands inside a response or a data-mode
+exchange (CLARIFICATIONS §3) — it is queued and written right after, each URC
+in a single write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from bc66sim.at import framer as fr
+from bc66sim.at.parser import Command, Form, ParseError, parse_line
+from bc66sim.at.results import ERROR, OK, PROMPT, line
+from bc66sim.module import general, sockets, tcpip_config
+from bc66sim.module.commands import Args, BadParameter, CommandTable, DataPrompt, Reply, Spec
+from bc66sim.module.errors import CmeError, CommandError, Err
+from bc66sim.module.limits import DEFAULT_OPEN_TIMEOUT, MAX_QUEUED_URC_BYTES
+from bc66sim.module.nvram import Nvram
+from bc66sim.module.radio import Radio
+from bc66sim.net.base import Network
+
+log = logging.getLogger(__name__)
+
+Writer = Callable[[bytes], None]
+
+TABLE = CommandTable()
+general.register(TABLE)
+sockets.register(TABLE)
+tcpip_config.register(TABLE)
+
+
+@dataclass(frozen=True)
+class ModemConfig:
+    """What the emulator's user chooses; the host cannot change it with AT."""
+
+    attach_delay: float = 2.0
+    #: The module's simulated address (``+IP:``, ``AT+CGPADDR``; CLARIFICATIONS §25).
+    ip_address: str = "10.20.30.40"
+    open_timeout: float = DEFAULT_OPEN_TIMEOUT
+    imei: str = "866818039921444"
+    imsi: str = "001010123456789"
+    revision: str = "BC66NBR01A10"
+
+
+class Modem:
+    """The emulated module; see the module docstring."""
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        config: ModemConfig | None = None,
+        nvram: Nvram | None = None,
+    ) -> None:
+        self.network = network
+        self.config = config or ModemConfig()
+        self.nvram = nvram or Nvram(None)
+        self.nv = self.nvram.load()
+        self.radio = Radio(self)
+        self.sockets = sockets.SocketService(self)
+        self.tcpip = tcpip_config.TcpipSettings()
+        self.cmee = 0
+        #: The error of the last TCP/IP command (§2.3.13).
+        self.last_error = Err.OK
+        self.powered = False
+        self._framer = fr.Framer()
+        self._writer: Writer | None = None
+        self._urcs: deque[bytes] = deque()
+        self._urc_bytes = 0
+        self._urc_drain_waiters: list[Callable[[], None]] = []
+        self._prompt: tuple[Spec, DataPrompt] | None = None
+        self._responding = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- wiring --------------------------------------------------------------------
+
+    def attach_output(self, writer: Writer | None) -> None:
+        """Where the module's bytes go (a transport); None drops them, like a loose wire."""
+        self._writer = writer
+
+    def set_echo(self, on: bool) -> None:
+        """``ATE``: applies from the next byte the framer consumes."""
+        self._framer.echo = on
+
+    def _write(self, data: bytes) -> None:
+        if self._writer is not None and data:
+            self._writer(data)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run background work (an open, a timer) owned by the module."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("module task failed", exc_info=task.exception())
+
+    # -- power ---------------------------------------------------------------------
+
+    def power_on(self) -> None:
+        """Boot: ``RDY``, then attach after the configured delay (CLARIFICATIONS §24)."""
+        self.powered = True
+        self._framer = fr.Framer()
+        self.cmee = 0
+        self.tcpip = tcpip_config.TcpipSettings()
+        self.radio.power_on()
+        self.emit_urc(line("RDY"))
+
+    def reboot(self) -> None:
+        """``AT+QRST=1``: sockets closed silently, volatile settings reset, ``RDY`` again."""
+        self._shutdown_state()
+        asyncio.get_running_loop().call_soon(self.power_on)
+
+    def power_down(self) -> None:
+        """``AT+QPOWD``: the module stops; only a restart of the emulator boots it again."""
+        self._shutdown_state()
+        log.warning("module powered down (AT+QPOWD); restart the emulator to boot it again")
+
+    def _shutdown_state(self) -> None:
+        self.powered = False
+        self.sockets.close_all()
+        self.radio.power_off()
+        for task in list(self._tasks):
+            task.cancel()
+        self._urcs.clear()
+        self._urc_bytes = 0
+        self._prompt = None
+
+    async def close(self) -> None:
+        """Clean shutdown: host sockets closed, state saved."""
+        self._shutdown_state()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.save_nvram()
+
+    def save_nvram(self) -> None:
+        try:
+            self.nvram.save(self.nv)
+        except OSError as exc:
+            log.error("could not save state to %s: %s", self.nvram.path, exc)
+
+    # -- URCs ----------------------------------------------------------------------
+
+    @property
+    def _holding_urcs(self) -> bool:
+        return self._responding or self._framer.in_data_mode or self._framer.has_partial_line
+
+    def emit_urc(self, framed: bytes) -> None:
+        """Write a URC now, or queue it while a response or data mode is in progress."""
+        if not self.powered:
+            return
+        if self._holding_urcs or self._urcs:
+            self._urcs.append(framed)
+            self._urc_bytes += len(framed)
+        else:
+            self._write(framed)
+
+    @property
+    def urc_backlog_full(self) -> bool:
+        """Direct-push sockets should stop reading while this is true."""
+        return self._urc_bytes >= MAX_QUEUED_URC_BYTES
+
+    def when_urcs_drain(self, callback: Callable[[], None]) -> None:
+        self._urc_drain_waiters.append(callback)
+
+    def _flush_urcs(self) -> None:
+        if self._holding_urcs:
+            return
+        while self._urcs:
+            self._write(self._urcs.popleft())
+        self._urc_bytes = 0
+        waiters, self._urc_drain_waiters = self._urc_drain_waiters, []
+        for callback in waiters:
+            callback()
+
+    # -- input ---------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes from the host's UART."""
+        if not self.powered:
+            return  # a module that is off or rebooting hears nothing
+        view = memoryview(data)
+        while view:
+            taken = self._framer.receive_data(bytes(view))
+            view = view[taken:]
+            self._drain_events()
+            if not self.powered:
+                return
+        self._flush_urcs()
+
+    def _drain_events(self) -> None:
+        while self.powered:
+            event = self._framer.next_event()
+            self._write(self._framer.take_echo())
+            if event is None:
+                return
+            self._handle_event(event)
+
+    def _handle_event(self, event: fr.Event) -> None:
+        if isinstance(event, fr.CommandLine):
+            self._run_line(event.text)
+        elif isinstance(event, fr.LineTooLong):
+            self._write(ERROR)
+        elif self._prompt is not None:
+            spec, prompt = self._prompt
+            self._prompt = None
+            self._finish_data_mode(spec, prompt, event)
+        self._flush_urcs()
+
+    # -- commands ------------------------------------------------------------------
+
+    def _run_line(self, text: bytes) -> None:
+        self._responding = True
+        try:
+            self._run_commands(text)
+        finally:
+            self._responding = False
+
+    def _run_commands(self, text: bytes) -> None:
+        try:
+            commands = parse_line(text)
+        except ParseError as exc:
+            log.debug("syntax error in %r: %s", text, exc)
+            if _is_tcpip_line(text):
+                self.last_error = Err.INVALID_PARAMETERS
+            self._write(ERROR)
+            return
+        body = bytearray()
+        for command in commands:
+            outcome = self._run_command(command, body)
+            if outcome is None:
+                return  # data mode, or an error already written
+        self._write(bytes(body) + OK)
+
+    def _run_command(self, command: Command, body: bytearray) -> bool | None:
+        """Run one command; True to go on with the line, None when it ended the line."""
+        spec = TABLE.get(command.name)
+        handler = spec.handler(command.form) if spec is not None else None
+        if spec is None or (handler is None and not _is_supported_test(spec, command)):
+            self._write(bytes(body) + ERROR)
+            if spec is not None and spec.tcpip:
+                self.last_error = Err.INVALID_PARAMETERS
+            return None
+        reply = Reply()
+        if spec.tcpip and spec.name != "+QIGETERROR":
+            self.last_error = Err.OK  # handlers and later outcomes may set it again
+        try:
+            if command.form is Form.TEST:
+                for text in spec.test:
+                    reply.line(text)
+                result = None
+            else:
+                assert handler is not None
+                result = handler(self, Args(command.args), reply)
+        except (BadParameter, CommandError) as exc:
+            self._answer_error(spec, exc, bytes(body) + bytes(reply.body))
+            return None
+        body += reply.body
+        if isinstance(result, DataPrompt):
+            self._enter_data_mode(spec, result, bytes(body))
+            return None
+        if reply.trailer:
+            self._write(bytes(body) + OK + bytes(reply.trailer))
+            return None
+        return True
+
+    def _answer_error(self, spec: Spec, exc: Exception, before: bytes) -> None:
+        code: Err | CmeError
+        if isinstance(exc, CommandError):
+            code = exc.code
+        else:
+            log.debug("%s: %s", spec.name, exc)
+            code = Err.INVALID_PARAMETERS if spec.tcpip else CmeError.INCORRECT_PARAMETERS
+        if isinstance(code, Err):
+            self.last_error = code
+        self._write(before + self.error_result(code))
+
+    def error_result(self, code: Err | CmeError) -> bytes:
+        """``ERROR``, or ``+CME ERROR: <n>|<text>`` after ``AT+CMEE=1|2``."""
+        if self.cmee == 1:
+            return line(f"+CME ERROR: {int(code)}")
+        if self.cmee == 2:
+            return line(f"+CME ERROR: {code.description}")
+        return ERROR
+
+    # -- data mode (§2.3.4) ----------------------------------------------------------
+
+    def _enter_data_mode(self, spec: Spec, prompt: DataPrompt, body: bytes) -> None:
+        self._prompt = (spec, prompt)
+        self._framer.start_data_mode(
+            fixed_length=prompt.fixed_length,
+            max_length=prompt.max_length,
+            echo=bool(self.tcpip.echo_mode),
+        )
+        self._write(body + PROMPT)
+
+    def _finish_data_mode(self, spec: Spec, prompt: DataPrompt, event: fr.Event) -> None:
+        if isinstance(event, fr.DataCancelled):
+            self._answer_error(spec, CommandError(Err.CANCEL_SEND), b"")
+            return
+        if isinstance(event, fr.DataTooLong):
+            self._answer_error(spec, BadParameter("data longer than the limit"), b"")
+            return
+        assert isinstance(event, fr.DataEntered)
+        reply = Reply()
+        self.last_error = Err.OK
+        try:
+            prompt.complete(event.payload, reply)
+        except (BadParameter, CommandError) as exc:
+            self._answer_error(spec, exc, bytes(reply.body))
+            return
+        self._write(bytes(reply.body) + OK + bytes(reply.trailer))
+
+
+def _is_supported_test(spec: Spec, command: Command) -> bool:
+    return command.form is Form.TEST and spec.test_supported
+
+
+def _is_tcpip_line(text: bytes) -> bool:
+    upper = text.upper().lstrip()
+    return upper.startswith((b"AT+QI", b"AT+QPING", b"AT+QNT"))

@@ -1,0 +1,172 @@
+"""The simulated radio side: power level, attach, registration, RRC state and RTC.
+
+The attach is simulated (CLARIFICATIONS §24–25): after ``attach_delay`` seconds
+the module reports itself registered and ``+IP: <address>``.  Detach
+(``AT+CFUN=0``, ``AT+CGATT=0``) breaks the PDP context: sockets are closed the way
+a real module does it (``+QIURC: "closed"``) and later socket commands fail with
+570 / 561.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bc66sim.at.results import line
+
+if TYPE_CHECKING:
+    from bc66sim.module.modem import Modem
+
+#: <stat> of +CEREG (3GPP TS 27.007 §10.1.22).
+NOT_REGISTERED = 0
+REGISTERED_HOME = 1
+SEARCHING = 2
+
+#: Serving cell of the simulated network (shown by +CEREG=2..5, +QENG, +COPS).
+PLMN = "00101"
+TAC = "1A2B"
+CELL_ID = "0C3D4E5F"
+ACT_NBIOT = 9
+#: The RTC before the network has given the time: the module's epoch.
+RTC_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class RadioSettings:
+    """Volatile 3GPP settings; reset at every boot."""
+
+    cereg_mode: int = 0
+    cscon_mode: int = 0
+    apn: str = ""
+    pdp_type: str = "IP"
+    sclk: int = 1
+    psm_mode: int = 0
+    psm_tau: str = "00100001"
+    psm_active: str = "00000101"
+    edrx_mode: int = 0
+    edrx_value: str = "0010"
+    bands: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 8, 12, 13, 17, 18, 19, 20])
+
+
+class Radio:
+    """Power level (``+CFUN``), attach (``+CGATT``) and registration of the module."""
+
+    SUPPORTED_BANDS = (1, 2, 3, 4, 5, 8, 12, 13, 17, 18, 19, 20, 25, 28, 66, 70, 85)
+
+    def __init__(self, modem: Modem) -> None:
+        self._modem = modem
+        self.settings = RadioSettings()
+        self.cfun = 1
+        self.want_attach = True
+        self.attached = False
+        self._timer: asyncio.TimerHandle | None = None
+        #: Offset of the module's RTC from the host's clock, once the network gave time.
+        self._rtc_offset: dt.timedelta | None = None
+        self._rtc_booted = time.monotonic()
+        #: The RTC's time zone in quarter hours (±zz of +CCLK).
+        self.tz_quarters = 0
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def power_on(self) -> None:
+        self.settings = RadioSettings()
+        self.cfun = 1
+        self.want_attach = True
+        self.attached = False
+        self._rtc_offset = None
+        self._rtc_booted = time.monotonic()
+        self._schedule_attach()
+
+    def power_off(self) -> None:
+        self._cancel_timer()
+        self.attached = False
+
+    @property
+    def stat(self) -> int:
+        if self.attached:
+            return REGISTERED_HOME
+        if self.cfun == 1 and self.want_attach:
+            return SEARCHING
+        return NOT_REGISTERED
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _schedule_attach(self) -> None:
+        self._cancel_timer()
+        if self.cfun == 1 and self.want_attach and not self.attached:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._modem.config.attach_delay, self._attach)
+
+    def _attach(self) -> None:
+        self._timer = None
+        self.attached = True
+        # §2.3.9 note 3: the RTC takes the network's time on registration.
+        self._rtc_offset = dt.timedelta(0)
+        self._report_registration()
+        if self.settings.cscon_mode:
+            self._modem.emit_urc(line("+CSCON: 1"))
+        self._modem.emit_urc(line(f"+IP: {self._modem.config.ip_address}"))
+
+    def _detach(self) -> None:
+        was_attached = self.attached
+        self._cancel_timer()
+        self.attached = False
+        if was_attached:
+            self._modem.sockets.network_lost()
+            if self.settings.cscon_mode:
+                self._modem.emit_urc(line("+CSCON: 0"))
+        self._report_registration()
+
+    def _report_registration(self) -> None:
+        if self.settings.cereg_mode:
+            self._modem.emit_urc(line("+CEREG: " + self.cereg_fields(urc=True)))
+
+    # -- commands ----------------------------------------------------------------------
+
+    def set_cfun(self, fun: int) -> None:
+        """``AT+CFUN``: 0 minimum (radio and SIM off), 1 full, 4 radio off."""
+        self.cfun = fun
+        if fun == 1:
+            self._schedule_attach()
+        else:
+            self._detach()
+
+    def set_attach(self, attach: bool) -> None:
+        """``AT+CGATT``."""
+        self.want_attach = attach
+        if attach:
+            self._schedule_attach()
+        else:
+            self._detach()
+
+    def cereg_fields(self, *, urc: bool) -> str:
+        """``[<n>,]<stat>[,<tac>,<ci>,<AcT>]`` of +CEREG (27.007 §10.1.22)."""
+        mode = self.settings.cereg_mode
+        head = f"{self.stat}" if urc else f"{mode},{self.stat}"
+        if mode >= 2 and self.stat in (REGISTERED_HOME,):
+            head += f',"{TAC}","{CELL_ID}",{ACT_NBIOT}'
+        return head
+
+    # -- RTC ---------------------------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        """The module's RTC in UTC."""
+        if self._rtc_offset is None:
+            return RTC_EPOCH + dt.timedelta(seconds=time.monotonic() - self._rtc_booted)
+        return dt.datetime.now(dt.UTC) + self._rtc_offset
+
+    def set_time(self, when: dt.datetime) -> None:
+        """Set the RTC (``AT+CCLK=``, NTP with ``<auto_set_time>`` 1); never the host's clock."""
+        self._rtc_offset = when - dt.datetime.now(dt.UTC)
+
+    def clock_text(self) -> str:
+        """``yy/MM/dd,hh:mm:ss±zz`` in local time, zz in quarter hours (27.007 §8.15)."""
+        local = self.now() + dt.timedelta(minutes=15 * self.tz_quarters)
+        sign = "-" if self.tz_quarters < 0 else "+"
+        return f"{local:%y/%m/%d,%H:%M:%S}{sign}{abs(self.tz_quarters):02d}"

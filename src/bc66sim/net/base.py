@@ -1,0 +1,95 @@
+"""The world behind the radio, behind one small interface (DESIGN: ``net/``).
+
+The module opens *flows* (a TCP connection or a connected UDP socket) through a
+:class:`Network` and receives their data and their end through a
+:class:`FlowListener`.  :class:`bc66sim.net.host.HostNetwork` is the real network;
+anything else with the same shape (a shaped or faulty network) can stand in.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from typing import Protocol
+
+from bc66sim.module.errors import Err
+
+
+class Transport(enum.Enum):
+    TCP = "TCP"
+    UDP = "UDP"
+
+
+class Family(enum.IntEnum):
+    """``<protocol_type>`` of §2.3.1."""
+
+    IPV4 = 0
+    IPV6 = 1
+
+
+class NetError(Exception):
+    """A flow could not be opened; ``code`` is the note's Chapter 3 code."""
+
+    def __init__(self, code: Err, detail: str = "") -> None:
+        super().__init__(f"{code.name}: {detail}" if detail else code.name)
+        self.code = code
+        self.detail = detail
+
+
+class FlowListener(Protocol):
+    """What a flow reports to its owner, on the event loop."""
+
+    def flow_data(self, data: bytes) -> None:
+        """Bytes arrived: one TCP read (at most one node) or one UDP datagram."""
+
+    def flow_closed(self, reason: str) -> None:
+        """The peer closed the flow or the network broke it."""
+
+
+class Flow(ABC):
+    """One open TCP connection or connected UDP socket."""
+
+    @property
+    @abstractmethod
+    def local_port(self) -> int: ...
+
+    @abstractmethod
+    def send(self, data: bytes) -> bool:
+        """Hand bytes to the stack; False when its bounded send buffer is full."""
+
+    @abstractmethod
+    def unacked(self) -> int:
+        """Bytes sent but not yet acknowledged by the peer (TCP; 0 for UDP)."""
+
+    @abstractmethod
+    def pause_reading(self) -> None:
+        """Stop taking data from the network (TCP flow control holds the peer)."""
+
+    @abstractmethod
+    def resume_reading(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close at once; the listener is not told."""
+
+
+class Network(Protocol):
+    """Opens flows and resolves names on the network behind the radio."""
+
+    async def open_flow(
+        self,
+        transport: Transport,
+        host: str,
+        port: int,
+        *,
+        local_port: int,
+        family: Family,
+        listener: FlowListener,
+        timeout: float,
+    ) -> Flow:
+        """Open a flow; raises :class:`NetError` with the note's code on failure."""
+        ...
+
+    async def resolve(self, host: str, family: Family) -> list[str]:
+        """Addresses of ``host``; raises :class:`NetError` (565) when it has none."""
+        ...

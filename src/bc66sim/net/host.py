@@ -1,0 +1,242 @@
+"""The real network: asyncio sockets on the host machine.
+
+TCP reads go into buffers of one node (1460 bytes, CLARIFICATIONS §16), so each
+read is one node and pausing stops the kernel from handing over more: data that
+the module cannot hold stays in the kernel and TCP flow control holds the peer
+back (DESIGN principle 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import ipaddress
+import logging
+import socket
+import struct
+import termios
+
+from bc66sim.module.errors import Err
+from bc66sim.module.limits import MAX_TCP_SEND_BACKLOG, NODE_SIZE
+from bc66sim.net.base import Family, Flow, FlowListener, NetError, Transport
+
+log = logging.getLogger(__name__)
+
+_AF = {Family.IPV4: socket.AF_INET, Family.IPV6: socket.AF_INET6}
+
+
+class HostNetwork:
+    """Flows are real sockets of this host; names resolve through its resolver."""
+
+    async def resolve(self, host: str, family: Family) -> list[str]:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, None, family=_AF[family], type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise NetError(Err.DNS_PARSE_FAILED, f"{host}: {exc}") from exc
+        addresses: list[str] = []
+        for info in infos:
+            address = str(info[4][0])
+            if address not in addresses:
+                addresses.append(address)
+        if not addresses:
+            raise NetError(Err.DNS_PARSE_FAILED, f"{host}: no address")
+        return addresses
+
+    async def open_flow(
+        self,
+        transport: Transport,
+        host: str,
+        port: int,
+        *,
+        local_port: int,
+        family: Family,
+        listener: FlowListener,
+        timeout: float,
+    ) -> Flow:
+        address = await self._address_of(host, family)
+        sock = _bound_socket(transport, family, local_port)
+        try:
+            if transport is Transport.TCP:
+                return await _connect_tcp(sock, address, port, listener, timeout)
+            return await _connect_udp(sock, address, port, listener)
+        except BaseException:
+            sock.close()
+            raise
+
+    async def _address_of(self, host: str, family: Family) -> str:
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            return (await self.resolve(host, family))[0]
+        if literal.version != (6 if family is Family.IPV6 else 4):
+            raise NetError(Err.INVALID_PARAMETERS, f"{host} is not of the socket's family")
+        return host
+
+
+def _bound_socket(transport: Transport, family: Family, local_port: int) -> socket.socket:
+    kind = socket.SOCK_STREAM if transport is Transport.TCP else socket.SOCK_DGRAM
+    try:
+        sock = socket.socket(_AF[family], kind)
+    except OSError as exc:
+        raise NetError(Err.CREATE_SOCKET_FAILED, str(exc)) from exc
+    sock.setblocking(False)
+    if local_port:
+        # A module may reuse its local port at once after a close; without
+        # SO_REUSEADDR the host would refuse while the old one is in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("::" if family is Family.IPV6 else "0.0.0.0", local_port))
+        except OSError as exc:
+            sock.close()
+            code = Err.PORT_BUSY if exc.errno == errno.EADDRINUSE else Err.SOCKET_BIND_FAILED
+            raise NetError(code, str(exc)) from exc
+    return sock
+
+
+async def _connect_tcp(
+    sock: socket.socket, address: str, port: int, listener: FlowListener, timeout: float
+) -> Flow:
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.wait_for(loop.sock_connect(sock, (address, port)), timeout)
+    except TimeoutError as exc:
+        raise NetError(Err.TIMEOUT, f"no answer from {address}:{port}") from exc
+    except OSError as exc:
+        raise NetError(Err.SOCKET_CONNECT_FAILED, f"{address}:{port}: {exc}") from exc
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    protocol = _TcpProtocol(listener)
+    await loop.create_connection(lambda: protocol, sock=sock)
+    return protocol.flow
+
+
+async def _connect_udp(
+    sock: socket.socket, address: str, port: int, listener: FlowListener
+) -> Flow:
+    loop = asyncio.get_running_loop()
+    try:
+        sock.connect((address, port))  # UDP: sets the peer only, never blocks
+    except OSError as exc:
+        raise NetError(Err.SOCKET_CONNECT_FAILED, f"{address}:{port}: {exc}") from exc
+    protocol = _UdpProtocol(listener)
+    await loop.create_datagram_endpoint(lambda: protocol, sock=sock)
+    return protocol.flow
+
+
+class _TcpFlow(Flow):
+    def __init__(self, transport: asyncio.Transport, protocol: _TcpProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        sockname = transport.get_extra_info("sockname")
+        self._local_port = int(sockname[1]) if sockname else 0
+
+    @property
+    def local_port(self) -> int:
+        return self._local_port
+
+    def send(self, data: bytes) -> bool:
+        if self._transport.is_closing():
+            return False
+        if self._transport.get_write_buffer_size() + len(data) > MAX_TCP_SEND_BACKLOG:
+            return False
+        self._transport.write(data)
+        return True
+
+    def unacked(self) -> int:
+        """CLARIFICATIONS §15: what the kernel still holds (SIOCOUTQ) plus our backlog."""
+        held = self._transport.get_write_buffer_size()
+        sock = self._transport.get_extra_info("socket")
+        if sock is None or sock.fileno() < 0:
+            return held
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")  # SIOCOUTQ
+        return held + int(struct.unpack("i", raw)[0])
+
+    def pause_reading(self) -> None:
+        if self._transport.is_reading():
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self._transport.is_closing() and not self._transport.is_reading():
+            self._transport.resume_reading()
+
+    def close(self) -> None:
+        # Graceful: bytes already answered with SEND OK still reach the peer.
+        self._protocol.listener = None
+        self._transport.close()
+
+
+class _TcpProtocol(asyncio.BufferedProtocol):
+    """Reads one node at a time into a fixed buffer."""
+
+    def __init__(self, listener: FlowListener) -> None:
+        self.listener: FlowListener | None = listener
+        self._buffer = bytearray(NODE_SIZE)
+        self.flow: _TcpFlow
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.flow = _TcpFlow(transport, self)
+
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.listener is not None:
+            self.listener.flow_data(bytes(self._buffer[:nbytes]))
+
+    def eof_received(self) -> bool:
+        return False  # close our side too: the module reports "closed" (§2.4.1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.listener is not None:
+            self.listener.flow_closed("peer closed" if exc is None else str(exc))
+            self.listener = None
+
+
+class _UdpFlow(Flow):
+    def __init__(self, transport: asyncio.DatagramTransport, protocol: _UdpProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._local_port = int(transport.get_extra_info("sockname")[1])
+
+    @property
+    def local_port(self) -> int:
+        return self._local_port
+
+    def send(self, data: bytes) -> bool:
+        if self._transport.is_closing():
+            return False
+        self._transport.sendto(data)
+        return True
+
+    def unacked(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        pass  # UDP is never paused: the module drops instead (CLARIFICATIONS §16)
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._protocol.listener = None
+        self._transport.close()
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, listener: FlowListener) -> None:
+        self.listener: FlowListener | None = listener
+        self.flow: _UdpFlow
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.flow = _UdpFlow(transport, self)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if self.listener is not None:
+            self.listener.flow_data(data)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable and the like: UDP has no connection to break.
+        log.info("UDP error ignored: %s", exc)
