@@ -122,7 +122,7 @@ class Args:
     def given(self, index: int) -> bool:
         return index < len(self._args) and self._args[index] is not None
 
-    def int(self, index: int, low: int, high: int, default: int | None = None) -> int:
+    def number(self, index: int, low: int, high: int, default: int | None = None) -> int:
         """An integer in ``low..high``; quoted integers are accepted (CLARIFICATIONS §4)."""
         arg = self._args[index] if index < len(self._args) else None
         if arg is None:
@@ -139,7 +139,7 @@ class Args:
 
     def choice(self, index: int, choices: Iterable[int], default: int | None = None) -> int:
         options = sorted(choices)
-        value = self.int(index, options[0], options[-1], default)
+        value = self.number(index, options[0], options[-1], default)
         if value not in options:
             raise BadParameter(f"parameter {index + 1} not one of {options}: {value}")
         return value

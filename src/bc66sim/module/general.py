@@ -52,19 +52,39 @@ def register(table: CommandTable) -> None:
         Spec("+CSQ", test=("+CSQ: (0-31,99),(99)",), execute=_csq),
         Spec("+CESQ", execute=_cesq),
         Spec("+CSCON", test=("+CSCON: (0,1)",), read=_cscon_read, write=_cscon_write),
-        Spec("+COPS", test=(f'+COPS: (2,"","","{PLMN}",9),,(0-2),(2)',), read=_cops_read,
-             write=_cops_write),
-        Spec("+CGDCONT", test=('+CGDCONT: (1-10),("IP","IPV6","IPV4V6","Non-IP")',),
-             read=_cgdcont_read, write=_cgdcont_write),
+        Spec(
+            "+COPS",
+            test=(f'+COPS: (2,"","","{PLMN}",9),,(0-2),(2)',),
+            read=_cops_read,
+            write=_cops_write,
+        ),
+        Spec(
+            "+CGDCONT",
+            test=('+CGDCONT: (1-10),("IP","IPV6","IPV4V6","Non-IP")',),
+            read=_cgdcont_read,
+            write=_cgdcont_write,
+        ),
         Spec("+CGACT", test=("+CGACT: (0,1)",), read=_cgact_read, write=_cgact_write),
-        Spec("+QCGDEFCONT", test=('+QCGDEFCONT: ("IP","IPV6","IPV4V6","Non-IP")',),
-             read=_qcgdefcont_read, write=_qcgdefcont_write),
+        Spec(
+            "+QCGDEFCONT",
+            test=('+QCGDEFCONT: ("IP","IPV6","IPV4V6","Non-IP")',),
+            read=_qcgdefcont_read,
+            write=_qcgdefcont_write,
+        ),
         Spec("+QBAND", test=(_qband_test(),), read=_qband_read, write=_qband_write),
         Spec("+QSCLK", test=("+QSCLK: (0-2)",), read=_qsclk_read, write=_qsclk_write),
-        Spec("+CPSMS", test=('+CPSMS: (0-2),,,("00000000"-"11111111"),("00000000"-"11111111")',),
-             read=_cpsms_read, write=_cpsms_write),
-        Spec("+CEDRXS", test=('+CEDRXS: (0-3),(5),("0000"-"1111")',), read=_cedrxs_read,
-             write=_cedrxs_write),
+        Spec(
+            "+CPSMS",
+            test=('+CPSMS: (0-2),,,("00000000"-"11111111"),("00000000"-"11111111")',),
+            read=_cpsms_read,
+            write=_cpsms_write,
+        ),
+        Spec(
+            "+CEDRXS",
+            test=('+CEDRXS: (0-3),(5),("0000"-"1111")',),
+            read=_cedrxs_read,
+            write=_cedrxs_write,
+        ),
         Spec("+CCLK", read=_cclk_read, write=_cclk_write),
         Spec("+QCCLK", read=lambda m, a, r: r.line(f'+QCCLK: "{m.radio.clock_text()}"')),
         Spec("+CBC", execute=lambda m, a, r: r.line("+CBC: 0,0,3300")),
@@ -140,7 +160,7 @@ def _cmee_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _cmee_write(modem: Modem, args: Args, reply: Reply) -> Result:
     args.require(1, 1)
-    modem.cmee = args.int(0, 0, 2)
+    modem.cmee = args.number(0, 0, 2)
     return None
 
 
@@ -174,7 +194,7 @@ def _cereg_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _cereg_write(modem: Modem, args: Args, reply: Reply) -> Result:
     args.require(0, 1)
-    modem.radio.settings.cereg_mode = args.int(0, 0, 5, default=0)
+    modem.radio.settings.cereg_mode = args.number(0, 0, 5, default=0)
     return None
 
 
@@ -195,7 +215,7 @@ def _cgatt_write(modem: Modem, args: Args, reply: Reply) -> Result:
 def _cgpaddr(modem: Modem, args: Args, reply: Reply) -> Result:
     if len(args):
         args.require(1, 1)
-        if args.int(0, 1, 10) != 1:
+        if args.number(0, 1, 10) != 1:
             return None
     if modem.radio.attached:
         reply.line(f"+CGPADDR: 1,{modem.config.ip_address}")
@@ -260,7 +280,7 @@ def _pdp_type(text: str) -> str:
 
 def _cgdcont_write(modem: Modem, args: Args, reply: Reply) -> Result:
     args.require(1, 11)
-    if args.int(0, 1, 10) != 1:
+    if args.number(0, 1, 10) != 1:
         raise CommandError(CmeError.NOT_SUPPORTED)
     settings = modem.radio.settings
     if args.given(1):
@@ -277,7 +297,7 @@ def _cgact_read(modem: Modem, args: Args, reply: Reply) -> Result:
 def _cgact_write(modem: Modem, args: Args, reply: Reply) -> Result:
     args.require(1, 2)
     state = args.choice(0, (0, 1))
-    if args.int(1, 1, 10, default=1) != 1:
+    if args.number(1, 1, 10, default=1) != 1:
         raise CommandError(CmeError.NOT_SUPPORTED)
     modem.radio.set_attach(bool(state))
     return None
@@ -309,7 +329,7 @@ def _qband_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _qband_write(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QBAND=<n>,<band>[,<band>…]``: 0 means all supported bands."""
-    count = args.int(0, 0, len(Radio.SUPPORTED_BANDS))
+    count = args.number(0, 0, len(Radio.SUPPORTED_BANDS))
     if count == 0:
         args.require(1, 1)
         modem.radio.settings.bands = list(Radio.SUPPORTED_BANDS)
@@ -327,7 +347,7 @@ def _qsclk_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _qsclk_write(modem: Modem, args: Args, reply: Reply) -> Result:
     args.require(1, 1)
-    modem.radio.settings.sclk = args.int(0, 0, 2)
+    modem.radio.settings.sclk = args.number(0, 0, 2)
     return None
 
 

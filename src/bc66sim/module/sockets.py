@@ -244,7 +244,9 @@ class SocketService:
         if sock.transport is Transport.UDP:
             urc = self._recv_urc(sock, data)
             if len(urc) > MAX_URC or self._modem.urc_backlog_full:
-                log.warning("socket %d: UDP datagram of %d bytes dropped", sock.connect_id, len(data))
+                log.warning(
+                    "socket %d: UDP datagram of %d bytes dropped", sock.connect_id, len(data)
+                )
                 return
             self._modem.emit_urc(line(urc))
             return
@@ -301,7 +303,7 @@ class SocketService:
 
 def _context(args: Args, index: int) -> None:
     """CLARIFICATIONS §8: contexts 2 and 3 are in range but not supported."""
-    if args.int(index, 1, 3) != SUPPORTED_CONTEXT:
+    if args.number(index, 1, 3) != SUPPORTED_CONTEXT:
         raise CommandError(Err.NOT_SUPPORTED)
 
 
@@ -309,7 +311,7 @@ def _qiopen(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.1 AT+QIOPEN."""
     args.require(5, 8)
     _context(args, 0)
-    connect_id = args.int(1, 0, MAX_SOCKETS - 1)
+    connect_id = args.number(1, 0, MAX_SOCKETS - 1)
     service = args.text(2, 3).upper()
     if service not in ("TCP", "UDP"):
         raise BadParameter(f"service type {service!r}")
@@ -320,8 +322,8 @@ def _qiopen(modem: Modem, args: Args, reply: Reply) -> Result:
         connect_id=connect_id,
         transport=Transport(service),
         host=host,
-        remote_port=args.int(4, 1, 65535),
-        local_port=args.int(5, 0, 65535, default=0),
+        remote_port=args.number(4, 1, 65535),
+        local_port=args.number(5, 0, 65535, default=0),
         access_mode=AccessMode(args.choice(6, (0, 1), default=0)),
         family=Family(args.choice(7, (0, 1), default=0)),
     )
@@ -337,7 +339,7 @@ def _qiopen(modem: Modem, args: Args, reply: Reply) -> Result:
 def _qiclose(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.2 AT+QICLOSE: ``OK`` then ``CLOSE OK``."""
     args.require(1, 1)
-    sock = modem.sockets.get(args.int(0, 0, MAX_SOCKETS - 1))
+    sock = modem.sockets.get(args.number(0, 0, MAX_SOCKETS - 1))
     modem.sockets.close(sock)
     reply.after_ok("CLOSE OK")
     return None
@@ -357,7 +359,7 @@ def _qistate(modem: Modem, args: Args, reply: Reply) -> Result:
     if args.choice(0, (0, 1)) == 0:
         _context(args, 1)
         return _qistate_all(modem, args, reply)
-    sock = modem.sockets.table[args.int(1, 0, MAX_SOCKETS - 1)]
+    sock = modem.sockets.table[args.number(1, 0, MAX_SOCKETS - 1)]
     if sock is not None:
         reply.line(sock.istate_line())
     return None
@@ -392,19 +394,19 @@ def _send(modem: Modem, sock: Socket, payload: bytes, reply: Reply) -> None:
 def _qisend(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.4 AT+QISEND, all four forms."""
     args.require(1, 3)
-    connect_id = args.int(0, 0, MAX_SOCKETS - 1)
+    connect_id = args.number(0, 0, MAX_SOCKETS - 1)
     hex_mode = bool(modem.nv.send_hex)
-    if len(args) == 2 and args.int(1, 0, 0xFFFF) == 0:
+    if len(args) == 2 and args.number(1, 0, 0xFFFF) == 0:
         return _qisend_query(modem, connect_id, reply)
     if len(args) == 3:
-        length = args.int(1, 1, MAX_SEND_HEX if hex_mode else MAX_SEND_TEXT)
+        length = args.number(1, 1, MAX_SEND_HEX if hex_mode else MAX_SEND_TEXT)
         payload = args.hex(2, length) if hex_mode else args.text(2, length).encode("latin-1")
         if len(payload) != length:
             raise BadParameter("data does not match its length (§2.3.4 note 2)")
         _send(modem, _sendable(modem, connect_id), payload, reply)
         return None
     max_bytes = MAX_DATA_MODE_HEX if hex_mode else MAX_DATA_MODE_TEXT
-    length = args.int(1, 1, max_bytes) if len(args) == 2 else None
+    fixed = args.number(1, 1, max_bytes) if len(args) == 2 else None
     sock = _sendable(modem, connect_id)
     per_byte = 2 if hex_mode else 1
 
@@ -413,7 +415,7 @@ def _qisend(modem: Modem, args: Args, reply: Reply) -> Result:
         _send(modem, _sendable(modem, sock.connect_id), payload, final)
 
     return DataPrompt(
-        fixed_length=None if length is None else length * per_byte,
+        fixed_length=None if fixed is None else fixed * per_byte,
         max_length=max_bytes * per_byte,
         complete=complete,
     )
@@ -431,8 +433,8 @@ def _qisend_query(modem: Modem, connect_id: int, reply: Reply) -> Result:
 def _qisendex(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.6 AT+QISENDEX: hex string data, whatever the data format."""
     args.require(3, 3)
-    connect_id = args.int(0, 0, MAX_SOCKETS - 1)
-    payload = args.hex(2, args.int(1, 1, MAX_SEND_HEX))
+    connect_id = args.number(0, 0, MAX_SOCKETS - 1)
+    payload = args.hex(2, args.number(1, 1, MAX_SEND_HEX))
     _send(modem, _sendable(modem, connect_id), payload, reply)
     return None
 
@@ -440,8 +442,8 @@ def _qisendex(modem: Modem, args: Args, reply: Reply) -> Result:
 def _qird(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.5 AT+QIRD, in both view modes (CLARIFICATIONS §18)."""
     args.require(2, 2)
-    sock = modem.sockets.get(args.int(0, 0, MAX_SOCKETS - 1))
-    max_length = args.int(1, 1, MAX_READ)
+    sock = modem.sockets.get(args.number(0, 0, MAX_SOCKETS - 1))
+    max_length = args.number(1, 1, MAX_READ)
     if sock.access_mode is not AccessMode.BUFFER:
         raise CommandError(Err.NOT_ALLOWED)
     data, remaining = sock.read(max_length)
@@ -464,6 +466,6 @@ def _qird(modem: Modem, args: Args, reply: Reply) -> Result:
 def _qiswtmd(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.7 AT+QISWTMD."""
     args.require(2, 2)
-    sock = modem.sockets.get(args.int(0, 0, MAX_SOCKETS - 1))
+    sock = modem.sockets.get(args.number(0, 0, MAX_SOCKETS - 1))
     modem.sockets.switch_mode(sock, AccessMode(args.choice(1, (0, 1))))
     return None

@@ -1,0 +1,158 @@
+"""``bc66sim serve``: argument parsing and wiring only (DESIGN: ``cli.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import platformdirs
+
+from bc66sim import __version__
+from bc66sim.module.modem import Modem, ModemConfig
+from bc66sim.module.nvram import Nvram
+from bc66sim.net.host import HostNetwork
+from bc66sim.transport.pty import DEFAULT_PTY_LINK, PtyError, PtyPort
+from bc66sim.transport.serial import SerialError, SerialPort
+from bc66sim.transport.stdio import StdioPort
+from bc66sim.transport.tcp import TcpError, TcpPort, parse_address
+from bc66sim.transport.trace import Trace
+
+log = logging.getLogger("bc66sim")
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bc66sim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"bc66sim {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run an emulated BC66 on a UART")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument(
+        "--pty",
+        metavar="PATH",
+        type=Path,
+        help=f"a pseudo-terminal linked at PATH (the default, at {DEFAULT_PTY_LINK})",
+    )
+    where.add_argument("--tcp", metavar="HOST:PORT", help="one TCP connection is the UART")
+    where.add_argument("--serial", metavar="DEVICE", help="a real serial port (pyserial)")
+    where.add_argument("--stdio", action="store_true", help="standard input and output")
+    serve.add_argument("--baud", type=int, default=115200, help="baud rate of --serial")
+    serve.add_argument(
+        "--attach-delay",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds from power-on to network attach (default 2)",
+    )
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(platformdirs.user_state_dir("bc66sim")),
+        help="where NVRAM settings are kept (default: %(default)s)",
+    )
+    serve.add_argument("--ip", default="10.20.30.40", help="the module's simulated address")
+    serve.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="bc66sim: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.verbose < 2:
+        logging.getLogger("asyncio").setLevel(logging.WARNING)
+    try:
+        config = _config(args)
+        return asyncio.run(_serve(args, config))
+    except UsageError as exc:
+        print(f"bc66sim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _config(args: argparse.Namespace) -> ModemConfig:
+    try:
+        ipaddress.ip_address(args.ip)
+    except ValueError as exc:
+        raise UsageError(f"--ip: {exc}") from exc
+    if args.attach_delay < 0:
+        raise UsageError("--attach-delay must be 0 or more seconds")
+    if args.baud <= 0:
+        raise UsageError("--baud must be a positive number")
+    return ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip)
+
+
+class _Port(Protocol):
+    def close(self) -> None: ...
+
+
+async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
+    modem = Modem(HostNetwork(), config=config, nvram=Nvram(args.state_dir))
+    trace = Trace()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    port, where, hint = await _open_port(args, modem, trace)
+    try:
+        log.info("BC66 ready on %s%s", where, hint)
+        modem.power_on()
+        stdio_link = port.link if isinstance(port, StdioPort) else None
+        waiters = [asyncio.ensure_future(stop.wait())]
+        if stdio_link is not None:
+            waiters.append(asyncio.ensure_future(stdio_link.closed.wait()))
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+    finally:
+        await modem.close()
+        if isinstance(port, TcpPort):
+            await port.close()
+        else:
+            port.close()
+        log.info("stopped; state saved in %s", args.state_dir)
+    return 0
+
+
+async def _open_port(
+    args: argparse.Namespace, modem: Modem, trace: Trace
+) -> tuple[_Port | TcpPort, str, str]:
+    try:
+        if args.tcp:
+            try:
+                host, number = parse_address(args.tcp)
+            except ValueError as exc:
+                raise UsageError(f"--tcp: {exc}") from exc
+            tcp = TcpPort(host, number)
+            where = await tcp.open(modem, trace)
+            return tcp, f"{where} (tcp)", f" — try: nc {tcp.host} {tcp.port}"
+        if args.serial:
+            serial_port = SerialPort(args.serial, args.baud)
+            return serial_port, f"{serial_port.open(modem, trace)} (serial)", ""
+        if args.stdio:
+            stdio = StdioPort()
+            return stdio, f"{stdio.open(modem, trace)} (stdio)", ""
+        pty = PtyPort(args.pty or DEFAULT_PTY_LINK)
+        path = pty.open(modem, trace)
+        hint = f" — try: python -m serial.tools.miniterm {path} 115200"
+        return pty, f"{path} (pty)", hint
+    except (PtyError, SerialError, TcpError) as exc:
+        raise UsageError(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Ways into the module's UART, one small module each (DESIGN: ``transport/``)."""

@@ -1,0 +1,51 @@
+"""The module's UART on standard input and output: ``--stdio``.
+
+When standard input is a terminal it is put in raw mode, so Enter sends CR as a
+UART would and every byte reaches the module; the terminal is restored on exit.
+End of input stops the emulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import termios
+import tty
+from typing import Any
+
+from bc66sim.module.modem import Modem
+from bc66sim.transport.fdlink import FdLink
+from bc66sim.transport.trace import Trace
+
+
+class StdioPort:
+    def __init__(self) -> None:
+        self._saved_tty: list[Any] | None = None
+        self._link: FdLink | None = None
+        self._blocking: list[tuple[int, bool]] = []
+
+    @property
+    def link(self) -> FdLink | None:
+        return self._link
+
+    def open(self, modem: Modem, trace: Trace) -> str:
+        stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+        if os.isatty(stdin):
+            self._saved_tty = termios.tcgetattr(stdin)
+            tty.setraw(stdin)
+        self._blocking = [(fd, os.get_blocking(fd)) for fd in (stdin, stdout)]
+        self._link = FdLink(modem, stdin, stdout, trace)
+        self._link.start()
+        return "standard input/output"
+
+    def close(self) -> None:
+        if self._link is not None:
+            self._link.stop()
+            self._link = None
+        for fd, blocking in self._blocking:
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, blocking)
+        if self._saved_tty is not None:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved_tty)
+            self._saved_tty = None

@@ -1,0 +1,40 @@
+"""A readable AT trace (``-v``): direction, time and escaped bytes on stderr."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+log = logging.getLogger("bc66sim.trace")
+
+_ESCAPES = {0x0D: "\\r", 0x0A: "\\n", 0x1A: "<ctrl-z>", 0x1B: "<esc>", 0x5C: "\\\\"}
+
+
+def escape(data: bytes) -> str:
+    """Bytes as text a person can read: printable ASCII as is, the rest escaped."""
+    out = []
+    for byte in data:
+        if byte in _ESCAPES:
+            out.append(_ESCAPES[byte])
+        elif 0x20 <= byte < 0x7F:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\x{byte:02x}")
+    return "".join(out)
+
+
+class Trace:
+    """Logs what crosses the UART, when the ``bc66sim.trace`` logger is enabled."""
+
+    def __init__(self) -> None:
+        self._start = time.monotonic()
+
+    def __call__(self, direction: str, data: bytes) -> None:
+        if data and log.isEnabledFor(logging.DEBUG):
+            log.debug("%9.3f %s %s", time.monotonic() - self._start, direction, escape(data))
+
+    def host_to_module(self, data: bytes) -> None:
+        self("host>", data)
+
+    def module_to_host(self, data: bytes) -> None:
+        self("<host", data)
