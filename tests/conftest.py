@@ -1,0 +1,51 @@
+"""Shared fixtures: real loopback peers and links to the emulator over every transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from support.links import InProcessLink, Link, PtyLink, TcpLink
+from support.peers import TcpPeer, UdpPeer
+
+LINKS = {"inprocess": InProcessLink, "pty": PtyLink, "tcp": TcpLink}
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[TcpPeer]:
+    server = await TcpPeer().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def udp_peer() -> AsyncIterator[UdpPeer]:
+    server = await UdpPeer().start()
+    yield server
+    await server.stop()
+
+
+async def open_link(kind: str, state_dir: Path) -> Link:
+    link = await LINKS[kind](state_dir).start()  # type: ignore[abstract]
+    await link.sync()
+    return link
+
+
+@pytest.fixture
+async def modem(tmp_path: Path) -> AsyncIterator[InProcessLink]:
+    """An attached emulated module in the test's own loop."""
+    link = InProcessLink(tmp_path)
+    await link.start()
+    await link.sync()
+    yield link
+    await link.close()
+
+
+@pytest.fixture(params=sorted(LINKS))
+async def any_link(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Link]:
+    """The same test over the in-process modem, a real pty and a TCP port."""
+    link = await open_link(request.param, tmp_path)
+    yield link
+    await link.close()

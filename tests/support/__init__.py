@@ -1,0 +1,1 @@
+"""Test support: loopback peers, links to the emulator, golden transcripts."""

@@ -1,0 +1,252 @@
+"""Ways for a test to be the host on the module's UART.
+
+``InProcessLink`` runs the Modem in the test's own event loop (and lets a test
+look inside it); ``PtyLink`` and ``TcpLink`` start ``bc66sim serve`` as a real
+process and talk to it over a real pty or TCP connection.  The same tests run
+over each (STYLE §10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import sys
+import tty
+from pathlib import Path
+
+from bc66sim.module.modem import Modem, ModemConfig
+from bc66sim.module.nvram import Nvram
+from bc66sim.net.host import HostNetwork
+
+FINAL = re.compile(rb"\r\n(OK|ERROR|\+CME ERROR: [^\r]*)\r\n")
+
+
+class Link:
+    """The host side of a UART: write bytes, wait for exact bytes."""
+
+    name = "link"
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self._arrived = asyncio.Event()
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        self._arrived.set()
+
+    async def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def _wait(self, ready: object, timeout: float) -> None:
+        async def until() -> None:
+            while not ready():  # type: ignore[operator]
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        try:
+            await asyncio.wait_for(until(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"timed out; the module had sent {bytes(self.buffer)!r}") from None
+
+    async def expect(self, expected: bytes, timeout: float = 5) -> None:
+        """The next bytes from the module are exactly ``expected``."""
+        await self._wait(lambda: len(self.buffer) >= len(expected), timeout)
+        got = bytes(self.buffer[: len(expected)])
+        assert got == expected, f"module sent {got!r}\n      expected {expected!r}"
+        del self.buffer[: len(expected)]
+
+    async def read_until(self, marker: bytes | re.Pattern[bytes], timeout: float = 5) -> bytes:
+        """Everything up to and including ``marker`` (bytes or a pattern)."""
+        pattern = marker if isinstance(marker, re.Pattern) else re.compile(re.escape(marker))
+        await self._wait(lambda: pattern.search(self.buffer) is not None, timeout)
+        match = pattern.search(self.buffer)
+        assert match is not None
+        got = bytes(self.buffer[: match.end()])
+        del self.buffer[: match.end()]
+        return got
+
+    async def read_exactly(self, count: int, timeout: float = 5) -> bytes:
+        await self._wait(lambda: len(self.buffer) >= count, timeout)
+        got = bytes(self.buffer[:count])
+        del self.buffer[:count]
+        return got
+
+    async def command(self, line: str | bytes, timeout: float = 5) -> bytes:
+        """Send a command line and return everything up to its final result code."""
+        data = line.encode("latin-1") if isinstance(line, str) else line
+        await self.write(data + b"\r")
+        return await self.read_until(FINAL, timeout)
+
+    async def quiet(self, seconds: float = 0.2) -> None:
+        """Nothing more arrives within ``seconds``."""
+        await asyncio.sleep(seconds)
+        assert not self.buffer, f"unexpected output {bytes(self.buffer)!r}"
+
+    async def sync(self, timeout: float = 10) -> None:
+        """Wait until the module is attached, then forget what it said so far."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            reply = await self.command("AT+CGATT?")
+            if b"+CGATT: 1" in reply:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "the module never attached"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)
+        self.buffer.clear()
+
+
+class InProcessLink(Link):
+    name = "inprocess"
+
+    def __init__(self, state_dir: Path | None = None, **config: object) -> None:
+        super().__init__()
+        settings = {"attach_delay": 0.05, "open_timeout": 5.0} | config
+        self.modem = Modem(
+            HostNetwork(),
+            config=ModemConfig(**settings),
+            nvram=Nvram(state_dir),  # type: ignore[arg-type]
+        )
+        self.modem.attach_output(self.feed)
+
+    async def start(self) -> InProcessLink:
+        self.modem.power_on()
+        return self
+
+    async def write(self, data: bytes) -> None:
+        self.modem.receive_data(data)
+        await asyncio.sleep(0)
+
+    async def close(self) -> None:
+        await self.modem.close()
+
+
+class ServeProcess:
+    """``bc66sim serve`` as a child process, with its log kept for failures."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.process: asyncio.subprocess.Process | None = None
+        self.log: list[str] = []
+        self.ready = asyncio.Event()
+        self.where = ""
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self, timeout: float = 15) -> ServeProcess:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bc66sim", "serve", *self.args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        self._reader = asyncio.create_task(self._read_log())
+        try:
+            await asyncio.wait_for(self.ready.wait(), timeout)
+        except TimeoutError:
+            await self.stop()
+            raise AssertionError("bc66sim serve did not start:\n" + "\n".join(self.log)) from None
+        return self
+
+    async def _read_log(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        while line := await self.process.stderr.readline():
+            text = line.decode(errors="replace").rstrip()
+            self.log.append(text)
+            match = re.search(r"ready on (\S+)", text)
+            if match:
+                self.where = match.group(1)
+                self.ready.set()
+
+    async def stop(self) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.returncode is None:
+            self.process.terminate()
+        try:
+            code = await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            self.process.kill()
+            code = await self.process.wait()
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._reader, 5)
+        return code
+
+
+class TcpLink(Link):
+    name = "tcp"
+
+    def __init__(self, state_dir: Path) -> None:
+        super().__init__()
+        self.server = ServeProcess(
+            "--tcp", "127.0.0.1:0", "--attach-delay", "0.05", "--state-dir", str(state_dir)
+        )
+        self._writer: asyncio.StreamWriter | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    async def start(self) -> TcpLink:
+        await self.server.start()
+        host, port = self.server.where.rsplit(":", 1)
+        reader, self._writer = await asyncio.open_connection(host, int(port))
+        self._pump = asyncio.create_task(self._read(reader))
+        return self
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while data := await reader.read(65536):
+            self.feed(data)
+
+    async def write(self, data: bytes) -> None:
+        assert self._writer is not None
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._pump is not None:
+            self._pump.cancel()
+        await self.server.stop()
+
+
+class PtyLink(Link):
+    name = "pty"
+
+    def __init__(self, state_dir: Path) -> None:
+        super().__init__()
+        self.path = state_dir / "ttyBC66"
+        self.server = ServeProcess(
+            "--pty", str(self.path), "--attach-delay", "0.05", "--state-dir", str(state_dir)
+        )
+        self._fd = -1
+
+    async def start(self) -> PtyLink:
+        await self.server.start()
+        self._fd = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(self._fd)
+        asyncio.get_running_loop().add_reader(self._fd, self._on_readable)
+        return self
+
+    def _on_readable(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            data = os.read(self._fd, 65536)
+            if data:
+                self.feed(data)
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._fd, view) :]
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+
+    async def close(self) -> None:
+        if self._fd >= 0:
+            asyncio.get_running_loop().remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+        await self.server.stop()
