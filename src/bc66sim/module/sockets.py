@@ -442,8 +442,9 @@ def _qisendex(modem: Modem, args: Args, reply: Reply) -> Result:
 def _qird(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.5 AT+QIRD, in both view modes (CLARIFICATIONS §18)."""
     args.require(2, 2)
-    sock = modem.sockets.get(args.number(0, 0, MAX_SOCKETS - 1))
+    connect_id = args.number(0, 0, MAX_SOCKETS - 1)
     max_length = args.number(1, 1, MAX_READ)
+    sock = modem.sockets.get(connect_id)
     if sock.access_mode is not AccessMode.BUFFER:
         raise CommandError(Err.NOT_ALLOWED)
     data, remaining = sock.read(max_length)
@@ -466,6 +467,7 @@ def _qird(modem: Modem, args: Args, reply: Reply) -> Result:
 def _qiswtmd(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.7 AT+QISWTMD."""
     args.require(2, 2)
-    sock = modem.sockets.get(args.number(0, 0, MAX_SOCKETS - 1))
-    modem.sockets.switch_mode(sock, AccessMode(args.choice(1, (0, 1))))
+    connect_id = args.number(0, 0, MAX_SOCKETS - 1)
+    mode = AccessMode(args.choice(1, (0, 1)))
+    modem.sockets.switch_mode(modem.sockets.get(connect_id), mode)
     return None

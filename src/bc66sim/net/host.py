@@ -16,6 +16,7 @@ import logging
 import socket
 import struct
 import termios
+from typing import cast
 
 from bc66sim.module.errors import Err
 from bc66sim.module.limits import MAX_TCP_SEND_BACKLOG, NODE_SIZE
@@ -55,7 +56,10 @@ class HostNetwork:
         listener: FlowListener,
         timeout: float,
     ) -> Flow:
-        address = await self._address_of(host, family)
+        try:
+            address = await asyncio.wait_for(self._address_of(host, family), timeout)
+        except TimeoutError as exc:
+            raise NetError(Err.DNS_PARSE_FAILED, f"{host}: no answer from the resolver") from exc
         sock = _bound_socket(transport, family, local_port)
         try:
             if transport is Transport.TCP:
@@ -175,8 +179,7 @@ class _TcpProtocol(asyncio.BufferedProtocol):
         self.flow: _TcpFlow
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.flow = _TcpFlow(transport, self)
+        self.flow = _TcpFlow(cast(asyncio.Transport, transport), self)
 
     def get_buffer(self, sizehint: int) -> bytearray:
         return self._buffer
@@ -230,8 +233,8 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.flow: _UdpFlow
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.flow = _UdpFlow(transport, self)
+        # 3.11's selector datagram transport does not subclass DatagramTransport.
+        self.flow = _UdpFlow(cast(asyncio.DatagramTransport, transport), self)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         if self.listener is not None:

@@ -1,0 +1,395 @@
+"""Error paths of the socket commands: exact output and the AT+QIGETERROR code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+
+import pytest
+
+from support.links import InProcessLink
+from support.peers import TcpPeer, UdpPeer
+
+OK = b"\r\nOK\r\n"
+ERROR = b"\r\nERROR\r\n"
+
+
+async def last_error(link: InProcessLink) -> bytes:
+    reply = await link.command("AT+QIGETERROR")
+    match = re.search(rb"\+QIGETERROR: [^\r]*", reply)
+    assert match is not None, reply
+    return match.group(0)
+
+
+async def open_tcp(link: InProcessLink, port: int, connect_id: int = 0, mode: int = 0) -> None:
+    cmd = f'AT+QIOPEN=1,{connect_id},"TCP","127.0.0.1",{port},0,{mode}'
+    assert await link.command(cmd) == cmd.encode() + b"\r" + OK
+    await link.expect(f"\r\n+QIOPEN: {connect_id},0\r\n".encode())
+
+
+async def open_udp(link: InProcessLink, port: int, connect_id: int = 0, mode: int = 0) -> None:
+    cmd = f'AT+QIOPEN=1,{connect_id},"UDP","127.0.0.1",{port},0,{mode}'
+    assert await link.command(cmd) == cmd.encode() + b"\r" + OK
+    await link.expect(f"\r\n+QIOPEN: {connect_id},0\r\n".encode())
+
+
+LONG_HOST = "h" * 151
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        'AT+QIOPEN=1,5,"TCP","127.0.0.1",80',
+        'AT+QIOPEN=1,0,"TCP","127.0.0.1",0',
+        'AT+QIOPEN=1,0,"TCP","127.0.0.1",65536',
+        'AT+QIOPEN=1,0,"SCTP","127.0.0.1",80',
+        'AT+QIOPEN=1,0,"TCP","127.0.0.1",80,0,2',
+        'AT+QIOPEN=1,0,"TCP","127.0.0.1",80,0,0,2',
+        'AT+QIOPEN=4,0,"TCP","127.0.0.1",80',
+        'AT+QIOPEN=0,0,"TCP","127.0.0.1",80',
+        f'AT+QIOPEN=1,0,"TCP","{LONG_HOST}",80',
+        'AT+QIOPEN=1,0,"TCP","",80',
+        'AT+QIOPEN=1,0,"TCP","127.0.0.1"',
+        'AT+QIOPEN=1,0,"TCP","127.0.0.1",80,0,0,0,9',
+        "AT+QIOPEN=1,x,TCP,127.0.0.1,80",
+        'AT+QIOPEN=1,0,"TCP,"127.0.0.1",80',
+        "AT+QIRD=0,0",
+        "AT+QIRD=0,513",
+        "AT+QIRD=0",
+        "AT+QISEND=0,1025," + "x" * 1025,
+        "AT+QISEND=5,1,x",
+        "AT+QISEND=0,1461",
+        "AT+QISENDEX=0,513," + "41" * 513,
+        "AT+QISENDEX=0,2,41",
+        "AT+QISENDEX=0,1,4G",
+        "AT+QISENDEX=0,0,",
+        'AT+QICFG="dataformat",1',
+        'AT+QICFG="dataformat",0,2',
+        'AT+QICFG="viewmode",2',
+        'AT+QICFG="showlength",1,1',
+        'AT+QICFG="echomode",-1',
+        'AT+QICFG="nosuch",1',
+        "AT+QICFG=1",
+        "AT+QISTATE=2,0",
+        "AT+QISTATE=1,5",
+        "AT+QISTATE=1",
+        "AT+QICLOSE=5",
+        "AT+QICLOSE",
+        "AT+QISWTMD=0",
+        "AT+QIOPEN?",
+        "AT+QIGETERROR=1",
+    ],
+)
+async def test_invalid_parameters(modem: InProcessLink, command: str) -> None:
+    assert await modem.command(command) == command.encode() + b"\r" + ERROR
+    assert await last_error(modem) == b"+QIGETERROR: 552,invalid parameters"
+
+
+@pytest.mark.parametrize(
+    "command", ['AT+QIOPEN=2,0,"TCP","127.0.0.1",80', 'AT+QIOPEN=3,1,"UDP","h",1', "AT+QISTATE=0,2"]
+)
+async def test_other_contexts_not_supported(modem: InProcessLink, command: str) -> None:
+    assert await modem.command(command) == command.encode() + b"\r" + ERROR
+    assert await last_error(modem) == b"+QIGETERROR: 555,operation not supported"
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["AT+QISEND=3,5,hello", "AT+QISEND=3", "AT+QISEND=3,5", "AT+QISEND=3,0", "AT+QISENDEX=3,1,41",
+     "AT+QIRD=3,10", "AT+QICLOSE=3", "AT+QISWTMD=3,1"],
+)  # fmt: skip
+async def test_unknown_socket(modem: InProcessLink, command: str) -> None:
+    assert await modem.command(command) == command.encode() + b"\r" + ERROR
+    assert await last_error(modem) == b"+QIGETERROR: 572,operation not allowed"
+
+
+async def test_cme_error_formats(modem: InProcessLink) -> None:
+    await modem.command("AT+CMEE=1")
+    assert await modem.command("AT+QIRD=3,10") == b"AT+QIRD=3,10\r\r\n+CME ERROR: 572\r\n"
+    await modem.command("AT+CMEE=2")
+    reply = await modem.command("AT+QIRD=0,999")
+    assert reply == b"AT+QIRD=0,999\r\r\n+CME ERROR: invalid parameters\r\n"
+
+
+async def test_success_resets_last_error(modem: InProcessLink) -> None:
+    await modem.command("AT+QIRD=0,999")
+    await modem.command('AT+QICFG="echomode"')
+    assert await last_error(modem) == b"+QIGETERROR: 0,operation successful"
+
+
+async def test_text_data_must_match_its_length(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port)
+    for command in ("AT+QISEND=0,5,1234", "AT+QISEND=0,5,123456"):
+        assert await modem.command(command) == command.encode() + b"\r" + ERROR
+        assert await last_error(modem) == b"+QIGETERROR: 552,invalid parameters"
+    await modem.command("AT+QISEND=0,2,ok")
+    await peer.expect(b"ok")  # nothing of the refused sends reached the peer
+
+
+async def test_hex_send_format(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port)
+    await modem.command('AT+QICFG="dataformat",1,0')
+    assert await modem.command("AT+QISEND=0,3,00FF1a") == b"AT+QISEND=0,3,00FF1a\r" + OK
+    await modem.expect(b"\r\nSEND OK\r\n")
+    await peer.expect(b"\x00\xff\x1a")
+    assert await modem.command("AT+QISEND=0,3,00FF1") == b"AT+QISEND=0,3,00FF1\r" + ERROR
+    assert await modem.command("AT+QISEND=0,731") == b"AT+QISEND=0,731\r" + ERROR
+    await modem.write(b"AT+QISEND=0,2\r")
+    await modem.expect(b"AT+QISEND=0,2\r\r\n> ")
+    await modem.write(b"abCD")
+    await modem.expect(b"abCD\r\nOK\r\n\r\nSEND OK\r\n")
+    await peer.expect(b"\xab\xcd")
+
+
+async def test_data_mode_too_long(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port)
+    await modem.command('AT+QICFG="echomode",0')
+    await modem.write(b"AT+QISEND=0\r")
+    await modem.expect(b"AT+QISEND=0\r\r\n> ")
+    await modem.write(b"x" * 1461 + b"\x1a")
+    await modem.expect(ERROR)
+    assert await last_error(modem) == b"+QIGETERROR: 552,invalid parameters"
+    await modem.write(b"AT+QISEND=0\r")
+    await modem.expect(b"AT+QISEND=0\r\r\n> ")
+    await modem.write(b"y" * 1460 + b"\x1a")  # exactly the limit is fine
+    await modem.expect(b"\r\nOK\r\n\r\nSEND OK\r\n")
+    assert await peer.wait_received(1460) == b"y" * 1460
+
+
+async def test_escape_cancels(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port)
+    await modem.write(b"AT+QISEND=0\r")
+    await modem.expect(b"AT+QISEND=0\r\r\n> ")
+    await modem.write(b"abc\x1b")
+    await modem.expect(b"abc" + ERROR)
+    assert await last_error(modem) == b"+QIGETERROR: 571,cancel send"
+    await modem.command("AT+QISEND=0,2,ok")
+    await peer.expect(b"ok")  # the cancelled bytes never left
+
+
+async def test_empty_variable_send(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port)
+    await modem.write(b"AT+QISEND=0\r")
+    await modem.expect(b"AT+QISEND=0\r\r\n> ")
+    await modem.write(b"\x1a")
+    await modem.expect(ERROR)
+    assert await last_error(modem) == b"+QIGETERROR: 552,invalid parameters"
+
+
+async def test_remote_close(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port)
+    await peer.send(b"last words")
+    await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
+    await peer.close_connection()
+    await modem.expect(b'\r\n+QIURC: "closed",0\r\n')
+    reply = await modem.command("AT+QISTATE?")
+    assert f'+QISTATE: 0,"TCP","127.0.0.1",{peer.port},0,4,1,0'.encode() in reply
+    assert await modem.command("AT+QISEND=0,1,x") == b"AT+QISEND=0,1,x\r" + ERROR
+    assert await last_error(modem) == b"+QIGETERROR: 567,socket has been closed"
+    reply = await modem.command("AT+QIRD=0,512")  # buffered data stays readable
+    assert reply == b"AT+QIRD=0,512\r\r\n+QIRD: 10\r\nlast words\r\n" + OK
+    assert await modem.command("AT+QICLOSE=0") == b"AT+QICLOSE=0\r" + OK
+    await modem.expect(b"\r\nCLOSE OK\r\n")
+    assert await modem.command("AT+QISTATE?") == b"AT+QISTATE?\r" + OK
+
+
+async def test_peer_reset(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port, mode=1)
+    await peer.reset_connection()
+    await modem.expect(b'\r\n+QIURC: "closed",0\r\n')
+
+
+async def test_connection_refused(modem: InProcessLink) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = f'AT+QIOPEN=1,2,"TCP","127.0.0.1",{port}'
+    assert await modem.command(command) == command.encode() + b"\r" + OK
+    await modem.expect(b"\r\n+QIOPEN: 2,566\r\n")
+    assert await last_error(modem) == b"+QIGETERROR: 566,socket connection failed"
+    # §2.3.1 note 3: the failed socket stays until AT+QICLOSE.
+    reply = await modem.command("AT+QISTATE=1,2")
+    assert f'+QISTATE: 2,"TCP","127.0.0.1",{port},0,0,1,0'.encode() in reply
+    again = f'AT+QIOPEN=1,2,"TCP","127.0.0.1",{port}'
+    await modem.command(again)
+    await modem.expect(b"\r\n+QIOPEN: 2,563\r\n")
+    await modem.command("AT+QICLOSE=2")
+    await modem.expect(b"\r\nCLOSE OK\r\n")
+    assert await modem.command("AT+QISTATE=1,2") == b"AT+QISTATE=1,2\r" + OK
+
+
+async def test_connect_timeout(tmp_path: object) -> None:
+    link = InProcessLink(None, open_timeout=0.5)
+    await link.start()
+    await link.sync()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):  # fill the accept queue: further SYNs are dropped
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    await asyncio.sleep(0.1)
+    try:
+        await link.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{port}')
+        await link.expect(b"\r\n+QIOPEN: 0,569\r\n", timeout=5)
+        assert await last_error(link) == b"+QIGETERROR: 569,operation timeout"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+        await link.close()
+
+
+async def test_unknown_domain(modem: InProcessLink) -> None:
+    await modem.command('AT+QIOPEN=1,0,"TCP","no-such-host.invalid",80')
+    await modem.expect(b"\r\n+QIOPEN: 0,565\r\n", timeout=15)
+    assert await last_error(modem) == b"+QIGETERROR: 565,dns parse failed"
+
+
+async def test_domain_name_resolved_for_real(modem: InProcessLink, peer: TcpPeer) -> None:
+    await modem.command(f'AT+QIOPEN=1,0,"TCP","localhost",{peer.port}')
+    await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
+    await modem.command("AT+QISEND=0,2,hi")
+    await peer.expect(b"hi")
+
+
+async def test_socket_id_in_use(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port)
+    command = f'AT+QIOPEN=1,0,"UDP","127.0.0.1",{peer.port}'
+    assert await modem.command(command) == command.encode() + b"\r" + OK
+    await modem.expect(b"\r\n+QIOPEN: 0,563\r\n")
+    assert await last_error(modem) == b"+QIGETERROR: 563,socket identity has been used"
+    await modem.command("AT+QISEND=0,5,still")  # the first socket is untouched
+    await peer.expect(b"still")
+
+
+async def test_local_port_busy(modem: InProcessLink, peer: TcpPeer) -> None:
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen(1)
+        busy = holder.getsockname()[1]
+        await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port},{busy}')
+        await modem.expect(b"\r\n+QIOPEN: 0,574\r\n")
+    assert await last_error(modem) == b"+QIGETERROR: 574,port busy"
+
+
+async def test_five_sockets(modem: InProcessLink, peer: TcpPeer, udp_peer: UdpPeer) -> None:
+    for connect_id in range(5):
+        await open_udp(modem, udp_peer.port, connect_id)
+    reply = await modem.command("AT+QISTATE?")
+    assert reply.count(b"+QISTATE:") == 5
+    assert (await modem.command('AT+QIOPEN=1,5,"UDP","127.0.0.1",9')).endswith(ERROR)
+
+
+async def test_tcp_buffer_full_loses_nothing(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port)
+    payload = bytes(range(256)) * 800  # 204800 bytes: far more than 20 nodes
+    await peer.send(payload)
+    await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
+    await modem.expect(b'\r\n+QIURC: "recv",0,"buff full"\r\n')
+    received = bytearray()
+    while len(received) < len(payload):
+        await modem.write(b"AT+QIRD=0,512\r")
+        await modem.read_until(b"AT+QIRD=0,512\r\r\n+QIRD: ")
+        header = await modem.read_until(b"\r\n")
+        count = int(header[:-2])
+        if count:
+            received += await modem.read_exactly(count)
+            await modem.expect(b"\r\n\r\nOK\r\n")
+        else:
+            await modem.expect(b"\r\nOK\r\n")
+            await asyncio.sleep(0.01)
+        # URCs may arrive between commands: skip them.
+        while modem.buffer.startswith(b"\r\n+QIURC"):
+            await modem.read_until(b"\r\n+QIURC")
+            await modem.read_until(b"\r\n")
+    assert bytes(received) == payload
+
+
+async def test_udp_beyond_twenty_nodes_is_dropped(modem: InProcessLink, udp_peer: UdpPeer) -> None:
+    await open_udp(modem, udp_peer.port)
+    udp_peer.echo = False
+    await modem.command("AT+QISEND=0,5,hello")
+    await modem.expect(b"\r\nSEND OK\r\n")
+    await udp_peer.datagrams.get()
+    for number in range(25):
+        udp_peer.send(b"datagram %02d" % number)
+    await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
+    await modem.expect(b'\r\n+QIURC: "recv",0,"buff full"\r\n')
+    await asyncio.sleep(0.2)
+    for number in range(20):  # datagram boundaries survive: one node each
+        reply = await modem.command("AT+QIRD=0,512")
+        assert reply == b"AT+QIRD=0,512\r\r\n+QIRD: 11\r\ndatagram %02d\r\n\r\nOK\r\n" % number
+    assert (await modem.command("AT+QIRD=0,512")).endswith(b"+QIRD: 0\r\n" + OK)
+    udp_peer.send(b"after")
+    await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
+
+
+async def test_udp_direct_push_over_1400_is_dropped(
+    modem: InProcessLink, udp_peer: UdpPeer
+) -> None:
+    await open_udp(modem, udp_peer.port, mode=1)
+    udp_peer.echo = False
+    await modem.command("AT+QISEND=0,5,hello")
+    await modem.expect(b"\r\nSEND OK\r\n")
+    await udp_peer.datagrams.get()
+    udp_peer.send(b"x" * 1390)  # header + data > 1400 bytes: discarded (§2.4 note 5)
+    udp_peer.send(b"y" * 1300)
+    await modem.expect(b'\r\n+QIURC: "recv",0,1300\r\n' + b"y" * 1300 + b"\r\n")
+    await modem.quiet()
+
+
+async def test_direct_push_splits_tcp_into_1400_byte_urcs(
+    modem: InProcessLink, peer: TcpPeer
+) -> None:
+    await open_tcp(modem, peer.port, mode=1)
+    await modem.command('AT+QICFG="dataformat",0,1')
+    await peer.send(b"\xab" * 1000)
+    await modem.read_until(b"\r\n+QIURC: ")
+    first = await modem.read_until(b"\r\n")
+    assert len(b'+QIURC: "recv",0,') + len(first) - 2 + 2 <= 1400 + 2
+    count = int(first.split(b",")[-1])
+    assert count < 1000
+    assert await modem.read_exactly(2 * count) == b"AB" * count
+
+
+async def test_detach_closes_sockets(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port)
+    assert await modem.command("AT+CFUN=0") == b"AT+CFUN=0\r" + OK
+    await modem.expect(b'\r\n+QIURC: "closed",0\r\n')
+    await peer.closed.wait()
+    assert await modem.command("AT+QISEND=0,1,x") == b"AT+QISEND=0,1,x\r" + ERROR
+    assert await last_error(modem) == b"+QIGETERROR: 570,pdp context broken down"
+    await modem.command('AT+QIOPEN=1,1,"TCP","127.0.0.1",80')
+    await modem.expect(b"\r\n+QIOPEN: 1,561\r\n")
+    assert await last_error(modem) == b"+QIGETERROR: 561,open pdp context failed"
+
+
+async def test_send_fail_when_the_stack_is_full(modem: InProcessLink, peer: TcpPeer) -> None:
+    await open_tcp(modem, peer.port)
+    peer.reading.clear()  # the peer stops reading: windows and buffers fill up
+    await peer.send(b"")
+    chunk = "z" * 1024
+    accepted = 0
+    for _ in range(20000):
+        reply = await modem.command(f"AT+QISEND=0,1024,{chunk}")
+        tail = await modem.read_until(re.compile(rb"\r\nSEND (OK|FAIL)\r\n"))
+        assert reply.endswith(OK)
+        if b"SEND FAIL" in tail:
+            break
+        accepted += 1024
+    else:
+        pytest.fail("the module never answered SEND FAIL")
+    assert await last_error(modem) == b"+QIGETERROR: 558,socket write failed"
+    reply = await modem.command("AT+QISEND=0,0")
+    sent, acked, unacked = map(int, reply.split(b"+QISEND: ")[1].split(b"\r")[0].split(b","))
+    assert sent == accepted and acked + unacked == sent and unacked > 0
+    peer.reading.set()  # everything answered SEND OK arrives, nothing more
+    assert await peer.wait_received(accepted) == b"z" * accepted
