@@ -424,6 +424,9 @@ def _qisend(modem: Modem, args: Args, reply: Reply) -> Result:
 def _qisend_query(modem: Modem, connect_id: int, reply: Reply) -> Result:
     """``AT+QISEND=<id>,0``: sent, acked and not acked bytes (CLARIFICATIONS §15)."""
     sock = modem.sockets.get(connect_id)
+    if sock.transport is Transport.UDP:
+        reply.line(f"+QISEND: {sock.sent},0,0")  # acknowledgement is TCP's only
+        return None
     unacked = sock.flow.unacked() if sock.flow is not None else 0
     unacked = min(unacked, sock.sent)
     reply.line(f"+QISEND: {sock.sent},{sock.sent - unacked},{unacked}")

@@ -1,0 +1,132 @@
+"""``bc66sim serve`` as a user runs it: transports, clear errors, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tty
+from pathlib import Path
+
+import pytest
+
+from support.links import ServeProcess, TcpLink
+from support.peers import TcpPeer
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bc66sim", *args], capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--serial", "/dev/no-such-uart"], "cannot open serial device /dev/no-such-uart"),
+        (["serve", "--tcp", "nonsense"], "--tcp: expected HOST:PORT"),
+        (["serve", "--ip", "300.1.1.1"], "--ip:"),
+        (["serve", "--attach-delay", "-1"], "--attach-delay must be 0 or more"),
+    ],
+)
+def test_usage_errors_are_one_clear_line(args: list[str], message: str, tmp_path: Path) -> None:
+    result = run_cli(*args, "--state-dir", str(tmp_path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bc66sim: error: ") and message in lines[0]
+
+
+def test_busy_tcp_port(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        result = run_cli("serve", "--tcp", f"127.0.0.1:{port}", "--state-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"bc66sim: error: cannot listen on 127.0.0.1:{port}")
+
+
+def test_pty_path_that_is_not_a_link(tmp_path: Path) -> None:
+    taken = tmp_path / "file"
+    taken.write_text("mine")
+    result = run_cli("serve", "--pty", str(taken), "--state-dir", str(tmp_path))
+    assert result.returncode == 2 and "is not a link" in result.stderr
+    assert taken.read_text() == "mine"
+
+
+async def read_until(fd: int, marker: bytes, timeout: float = 10) -> bytes:
+    data = b""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while marker not in data:
+        assert asyncio.get_running_loop().time() < deadline, data
+        try:
+            data += os.read(fd, 4096)
+        except BlockingIOError:
+            await asyncio.sleep(0.01)
+    return data
+
+
+async def test_serial_device(tmp_path: Path) -> None:
+    """A real UART stand-in: the test holds a pty master; the emulator opens the slave."""
+    master, slave = os.openpty()
+    tty.setraw(master)
+    os.set_blocking(master, False)
+    device = os.ttyname(slave)
+    server = ServeProcess("--serial", device, "--baud", "9600", "--attach-delay", "0",
+                          "--state-dir", str(tmp_path))  # fmt: skip
+    await server.start()
+    try:
+        assert "9600 baud" in server.where or any("9600 baud" in x for x in server.log)
+        os.write(master, b"AT+CGMI\r")
+        assert b"AT+CGMI\r\r\nQuectel_Ltd\r\n\r\nOK\r\n" in await read_until(master, b"OK\r\n")
+    finally:
+        assert await server.stop() == 0
+        os.close(master)
+        os.close(slave)
+
+
+async def test_stdio_with_trace(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bc66sim", "serve", "--stdio", "-v", "--attach-delay", "0",
+        "--state-dir", str(tmp_path),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdin is not None and process.stdout is not None
+    assert await asyncio.wait_for(process.stdout.readuntil(b"RDY\r\n"), 10) == b"\r\nRDY\r\n"
+    process.stdin.write(b"AT+CGMM\r")
+    await process.stdin.drain()
+    reply = await asyncio.wait_for(process.stdout.readuntil(b"OK\r\n"), 10)
+    assert reply.endswith(b"AT+CGMM\r\r\nQuectel_BC66\r\n\r\nOK\r\n")
+    process.stdin.close()  # end of input stops the emulator
+    _, stderr = await asyncio.wait_for(process.communicate(), 10)
+    assert process.returncode == 0
+    assert "host> AT+CGMM\\r" in stderr.decode()
+    assert "<host \\r\\nQuectel_BC66\\r\\n" in stderr.decode()
+
+
+async def test_sigterm_closes_sockets_and_saves_state(tmp_path: Path, peer: TcpPeer) -> None:
+    link = await TcpLink(tmp_path).start()
+    await link.sync()
+    await link.command('AT+QICFG="showlength",1')
+    await link.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port}')
+    await link.expect(b"\r\n+QIOPEN: 0,0\r\n")
+    await peer.connection()
+    assert await link.server.stop() == 0  # SIGTERM
+    await asyncio.wait_for(peer.closed.wait(), 5)
+    assert '"show_length": 1' in (tmp_path / "nvram.json").read_text()
+    assert any("stopped; state saved" in line for line in link.server.log)
+    await link.close()
+
+
+async def test_second_tcp_host_is_refused(tmp_path: Path) -> None:
+    link = await TcpLink(tmp_path).start()
+    await link.sync()
+    host, port = link.server.where.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    assert await asyncio.wait_for(reader.read(100), 5) == b""  # closed at once
+    writer.close()
+    assert (await link.command("AT")).endswith(b"\r\nOK\r\n")  # the first host goes on
+    await link.close()
