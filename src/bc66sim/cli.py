@@ -139,7 +139,8 @@ async def _open_port(
                 raise UsageError(f"--tcp: {exc}") from exc
             tcp = TcpPort(host, number)
             where = await tcp.open(modem, trace)
-            return tcp, f"{where} (tcp)", f" — try: nc {tcp.host} {tcp.port}"
+            hint = f" — try: python -m serial.tools.miniterm socket://{where} 115200"
+            return tcp, f"{where} (tcp)", hint
         if args.serial:
             serial_port = SerialPort(args.serial, args.baud)
             return serial_port, f"{serial_port.open(modem, trace)} (serial)", ""
