@@ -62,6 +62,16 @@ Result = DataPrompt | None
 Handler = Callable[["Modem", "Args", Reply], Result]
 
 
+def shows(render: Callable[[Modem], str]) -> Handler:
+    """A handler that answers one information line rendered from the module's state."""
+
+    def handler(modem: Modem, args: Args, reply: Reply) -> Result:
+        reply.line(render(modem))
+        return None
+
+    return handler
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """One command: its name (``+QIOPEN``), family and the handler of each form.

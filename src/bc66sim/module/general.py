@@ -18,6 +18,7 @@ from bc66sim.module.commands import (
     Reply,
     Result,
     Spec,
+    shows,
 )
 from bc66sim.module.errors import CmeError, CommandError
 from bc66sim.module.radio import ACT_NBIOT, CELL_ID, PLMN, TAC, Radio
@@ -38,20 +39,44 @@ def register(table: CommandTable) -> None:
         Spec("&W", execute=_ok, write=_ok),
         Spec("V", write=_only_default(1), execute=_ok),
         Spec("Q", write=_only_default(0), execute=_ok),
-        Spec("+CGMI", execute=lambda m, a, r: r.line(MANUFACTURER)),
-        Spec("+CGMM", execute=lambda m, a, r: r.line(MODEL)),
-        Spec("+CGMR", execute=lambda m, a, r: r.line(f"Revision: {m.config.revision}")),
+        Spec("+CGMI", execute=shows(lambda m: MANUFACTURER)),
+        Spec("+CGMM", execute=shows(lambda m: MODEL)),
+        Spec("+CGMR", execute=shows(lambda m: f"Revision: {m.config.revision}")),
         Spec("+CGSN", test=("+CGSN: (0-3)",), execute=_cgsn, write=_cgsn),
         Spec("+CIMI", execute=_cimi),
-        Spec("+CMEE", test=("+CMEE: (0-2)",), read=_cmee_read, write=_cmee_write),
-        Spec("+CFUN", test=("+CFUN: (0,1,4),(0,1)",), read=_cfun_read, write=_cfun_write),
+        Spec(
+            "+CMEE",
+            test=("+CMEE: (0-2)",),
+            read=shows(lambda m: f"+CMEE: {m.cmee}"),
+            write=_cmee_write,
+        ),
+        Spec(
+            "+CFUN",
+            test=("+CFUN: (0,1,4),(0,1)",),
+            read=shows(lambda m: f"+CFUN: {m.radio.cfun}"),
+            write=_cfun_write,
+        ),
         Spec("+CPIN", read=_cpin_read),
-        Spec("+CEREG", test=("+CEREG: (0-5)",), read=_cereg_read, write=_cereg_write),
-        Spec("+CGATT", test=("+CGATT: (0,1)",), read=_cgatt_read, write=_cgatt_write),
+        Spec(
+            "+CEREG",
+            test=("+CEREG: (0-5)",),
+            read=shows(lambda m: "+CEREG: " + m.radio.cereg_fields(urc=False)),
+            write=_cereg_write,
+        ),
+        Spec(
+            "+CGATT",
+            test=("+CGATT: (0,1)",),
+            read=shows(lambda m: f"+CGATT: {int(m.radio.attached)}"),
+            write=_cgatt_write,
+        ),
         Spec("+CGPADDR", test=("+CGPADDR: (1)",), execute=_cgpaddr, write=_cgpaddr),
-        Spec("+CSQ", test=("+CSQ: (0-31,99),(99)",), execute=_csq),
+        Spec(
+            "+CSQ",
+            test=("+CSQ: (0-31,99),(99)",),
+            execute=shows(lambda m: "+CSQ: 25,0" if m.radio.attached else "+CSQ: 99,99"),
+        ),
         Spec("+CESQ", execute=_cesq),
-        Spec("+CSCON", test=("+CSCON: (0,1)",), read=_cscon_read, write=_cscon_write),
+        Spec("+CSCON", test=("+CSCON: (0,1)",), read=shows(_cscon), write=_cscon_write),
         Spec(
             "+COPS",
             test=(f'+COPS: (2,"","","{PLMN}",9),,(0-2),(2)',),
@@ -64,19 +89,29 @@ def register(table: CommandTable) -> None:
             read=_cgdcont_read,
             write=_cgdcont_write,
         ),
-        Spec("+CGACT", test=("+CGACT: (0,1)",), read=_cgact_read, write=_cgact_write),
+        Spec(
+            "+CGACT",
+            test=("+CGACT: (0,1)",),
+            read=shows(lambda m: f"+CGACT: 1,{int(m.radio.attached)}"),
+            write=_cgact_write,
+        ),
         Spec(
             "+QCGDEFCONT",
             test=('+QCGDEFCONT: ("IP","IPV6","IPV4V6","Non-IP")',),
-            read=_qcgdefcont_read,
+            read=shows(_qcgdefcont),
             write=_qcgdefcont_write,
         ),
-        Spec("+QBAND", test=(_qband_test(),), read=_qband_read, write=_qband_write),
-        Spec("+QSCLK", test=("+QSCLK: (0-2)",), read=_qsclk_read, write=_qsclk_write),
+        Spec("+QBAND", test=(_qband_test(),), read=shows(_qband), write=_qband_write),
+        Spec(
+            "+QSCLK",
+            test=("+QSCLK: (0-2)",),
+            read=shows(lambda m: f"+QSCLK: {m.radio.settings.sclk}"),
+            write=_qsclk_write,
+        ),
         Spec(
             "+CPSMS",
             test=('+CPSMS: (0-2),,,("00000000"-"11111111"),("00000000"-"11111111")',),
-            read=_cpsms_read,
+            read=shows(_cpsms),
             write=_cpsms_write,
         ),
         Spec(
@@ -85,9 +120,9 @@ def register(table: CommandTable) -> None:
             read=_cedrxs_read,
             write=_cedrxs_write,
         ),
-        Spec("+CCLK", read=_cclk_read, write=_cclk_write),
-        Spec("+QCCLK", read=lambda m, a, r: r.line(f'+QCCLK: "{m.radio.clock_text()}"')),
-        Spec("+CBC", execute=lambda m, a, r: r.line("+CBC: 0,0,3300")),
+        Spec("+CCLK", read=shows(lambda m: f'+CCLK: "{m.radio.clock_text()}"'), write=_cclk_write),
+        Spec("+QCCLK", read=shows(lambda m: f'+QCCLK: "{m.radio.clock_text()}"')),
+        Spec("+CBC", execute=shows(lambda m: "+CBC: 0,0,3300")),
         Spec("+QENG", test=("+QENG: (0)",), write=_qeng),
         Spec("+QRST", test=("+QRST: (1)",), write=_qrst),
         Spec("+QPOWD", test=("+QPOWD: (0,1)",), write=_qpowd, execute=_qpowd),
@@ -153,19 +188,9 @@ def _cimi(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
-def _cmee_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    reply.line(f"+CMEE: {modem.cmee}")
-    return None
-
-
 def _cmee_write(modem: Modem, args: Args, reply: Reply) -> Result:
     args.require(1, 1)
     modem.cmee = args.number(0, 0, 2)
-    return None
-
-
-def _cfun_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    reply.line(f"+CFUN: {modem.radio.cfun}")
     return None
 
 
@@ -187,19 +212,9 @@ def _cpin_read(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
-def _cereg_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    reply.line("+CEREG: " + modem.radio.cereg_fields(urc=False))
-    return None
-
-
 def _cereg_write(modem: Modem, args: Args, reply: Reply) -> Result:
     args.require(0, 1)
     modem.radio.settings.cereg_mode = args.number(0, 0, 5, default=0)
-    return None
-
-
-def _cgatt_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    reply.line(f"+CGATT: {int(modem.radio.attached)}")
     return None
 
 
@@ -222,11 +237,6 @@ def _cgpaddr(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
-def _csq(modem: Modem, args: Args, reply: Reply) -> Result:
-    reply.line("+CSQ: 25,0" if modem.radio.attached else "+CSQ: 99,99")
-    return None
-
-
 def _cesq(modem: Modem, args: Args, reply: Reply) -> Result:
     """27.007 §8.69: RSRQ 0-34, RSRP 0-97; 255 when unknown."""
     fields = "99,99,255,255,30,55" if modem.radio.attached else "99,99,255,255,255,255"
@@ -234,9 +244,8 @@ def _cesq(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
-def _cscon_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    reply.line(f"+CSCON: {modem.radio.settings.cscon_mode},{int(modem.radio.attached)}")
-    return None
+def _cscon(modem: Modem) -> str:
+    return f"+CSCON: {modem.radio.settings.cscon_mode},{int(modem.radio.attached)}"
 
 
 def _cscon_write(modem: Modem, args: Args, reply: Reply) -> Result:
@@ -289,11 +298,6 @@ def _cgdcont_write(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
-def _cgact_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    reply.line(f"+CGACT: 1,{int(modem.radio.attached)}")
-    return None
-
-
 def _cgact_write(modem: Modem, args: Args, reply: Reply) -> Result:
     args.require(1, 2)
     state = args.choice(0, (0, 1))
@@ -303,10 +307,9 @@ def _cgact_write(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
-def _qcgdefcont_read(modem: Modem, args: Args, reply: Reply) -> Result:
+def _qcgdefcont(modem: Modem) -> str:
     settings = modem.radio.settings
-    reply.line(f'+QCGDEFCONT: "{settings.pdp_type}","{settings.apn}"')
-    return None
+    return f'+QCGDEFCONT: "{settings.pdp_type}","{settings.apn}"'
 
 
 def _qcgdefcont_write(modem: Modem, args: Args, reply: Reply) -> Result:
@@ -321,10 +324,8 @@ def _qband_test() -> str:
     return "+QBAND: (" + ",".join(str(band) for band in Radio.SUPPORTED_BANDS) + ")"
 
 
-def _qband_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    bands = modem.radio.settings.bands
-    reply.line("+QBAND: " + ",".join(str(band) for band in bands))
-    return None
+def _qband(modem: Modem) -> str:
+    return "+QBAND: " + ",".join(str(band) for band in modem.radio.settings.bands)
 
 
 def _qband_write(modem: Modem, args: Args, reply: Reply) -> Result:
@@ -340,11 +341,6 @@ def _qband_write(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
-def _qsclk_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    reply.line(f"+QSCLK: {modem.radio.settings.sclk}")
-    return None
-
-
 def _qsclk_write(modem: Modem, args: Args, reply: Reply) -> Result:
     args.require(1, 1)
     modem.radio.settings.sclk = args.number(0, 0, 2)
@@ -355,10 +351,9 @@ _BITS8 = re.compile(r"[01]{8}")
 _BITS4 = re.compile(r"[01]{4}")
 
 
-def _cpsms_read(modem: Modem, args: Args, reply: Reply) -> Result:
+def _cpsms(modem: Modem) -> str:
     s = modem.radio.settings
-    reply.line(f'+CPSMS: {s.psm_mode},,,"{s.psm_tau}","{s.psm_active}"')
-    return None
+    return f'+CPSMS: {s.psm_mode},,,"{s.psm_tau}","{s.psm_active}"'
 
 
 def _cpsms_write(modem: Modem, args: Args, reply: Reply) -> Result:
@@ -396,11 +391,6 @@ def _cedrxs_write(modem: Modem, args: Args, reply: Reply) -> Result:
         raise BadParameter("eDRX value is 4 bits")
     settings.edrx_mode = 0 if mode == 3 else mode
     settings.edrx_value = "0010" if mode == 3 else value
-    return None
-
-
-def _cclk_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    reply.line(f'+CCLK: "{modem.radio.clock_text()}"')
     return None
 
 
