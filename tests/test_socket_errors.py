@@ -393,3 +393,39 @@ async def test_send_fail_when_the_stack_is_full(modem: InProcessLink, peer: TcpP
     assert sent == accepted and acked + unacked == sent and unacked > 0
     peer.reading.set()  # everything answered SEND OK arrives, nothing more
     assert await peer.wait_received(accepted) == b"z" * accepted
+
+
+async def test_detach_while_connecting(tmp_path: object) -> None:
+    """The open fails with 570 and the late connection never revives the socket."""
+    link = InProcessLink(None, open_timeout=1.0)
+    await link.start()
+    await link.sync()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = [socket.socket() for _ in range(3)]
+    for filler in fillers:  # a full accept queue: the connect hangs
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+    await asyncio.sleep(0.1)
+    try:
+        await link.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{port}')
+        await link.command("AT+CGATT=0")
+        await link.expect(b"\r\n+QIOPEN: 0,570\r\n")
+        await link.quiet(1.5)  # no late +QIOPEN, no "closed"
+        reply = await link.command("AT+QISTATE=1,0")
+        assert f",{port},0,0,1,0".encode() in reply
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+        await link.close()
+
+
+async def test_close_while_connecting_reports_nothing(modem: InProcessLink) -> None:
+    await modem.command('AT+QIOPEN=1,0,"TCP","no-such-host.invalid",80')
+    assert (await modem.command("AT+QICLOSE=0")).endswith(OK)
+    await modem.expect(b"\r\nCLOSE OK\r\n")
+    await modem.quiet(0.5)

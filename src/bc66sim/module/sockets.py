@@ -151,10 +151,11 @@ class SocketService:
             )
         except NetError as exc:
             log.info("socket %d: open failed: %s", sock.connect_id, exc)
-            self._report_open(sock, exc.code)
+            if self._still_opening(sock):
+                self._report_open(sock, exc.code)
             return
-        if self.table[sock.connect_id] is not sock:
-            flow.close()  # closed while connecting
+        if not self._still_opening(sock):
+            flow.close()  # closed, or the network lost, while connecting
             return
         sock.flow = flow
         sock.state = SocketState.CONNECTED
@@ -168,6 +169,9 @@ class SocketService:
         )
         self._report_open(sock, Err.OK)
         listener.release()
+
+    def _still_opening(self, sock: Socket) -> bool:
+        return self.table[sock.connect_id] is sock and sock.state is SocketState.CONNECTING
 
     def _report_open(self, sock: Socket, code: Err) -> None:
         if code is not Err.OK:
@@ -190,15 +194,21 @@ class SocketService:
                 self.close(sock)
 
     def network_lost(self) -> None:
-        """The PDP context broke (detach): connected sockets report ``"closed"`` (§2.4.1)."""
+        """The PDP context broke (detach).
+
+        Connected sockets report ``"closed"`` (§2.4.1); an open still in progress
+        fails with 570 (PDP context broken down).
+        """
         for sock in self.table:
             if sock is None:
                 continue
             if sock.flow is not None:
                 sock.flow.close()
                 sock.flow = None
-            if sock.state in (SocketState.CONNECTED, SocketState.CONNECTING):
+            if sock.state is SocketState.CONNECTED:
                 self._mark_closed(sock)
+            elif sock.state is SocketState.CONNECTING:
+                self._report_open(sock, Err.PDP_BROKEN)
 
     # -- incoming data -------------------------------------------------------------
 
