@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench clean test-servers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy src
 
-test: lint
+# The real servers the tests run on loopback (dnsmasq, chronyd), from Debian.
+test-servers:
+	bash scripts/install-test-servers
+
+test: lint test-servers
 	$(BIN)/pytest $(ARGS)
 
 bench: $(STAMP)

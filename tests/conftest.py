@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from support.links import InProcessLink, Link, PtyLink, TcpLink
 from support.peers import TcpPeer, UdpPeer
+from support.servers import DNS_V4, SILENT_DNS, Dnsmasq, SilentDns
 
 LINKS = {"inprocess": InProcessLink, "pty": PtyLink, "tcp": TcpLink}
 
@@ -49,3 +50,18 @@ async def any_link(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     link = await open_link(request.param, tmp_path)
     yield link
     await link.close()
+
+
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[str]:
+    """A real DNS server (dnsmasq) for the test zone; its IPv4 address."""
+    server = Dnsmasq().start()
+    yield DNS_V4
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def silent_dns() -> Iterator[str]:
+    server = SilentDns().start()
+    yield SILENT_DNS
+    server.stop()

@@ -19,13 +19,14 @@ from typing import Any
 from bc66sim.at import framer as fr
 from bc66sim.at.parser import Command, Form, ParseError, parse_line
 from bc66sim.at.results import ERROR, OK, PROMPT, line
-from bc66sim.module import general, sockets, tcpip_config
+from bc66sim.module import dns, general, sockets, tcpip_config
 from bc66sim.module.commands import Args, BadParameter, CommandTable, DataPrompt, Reply, Spec
 from bc66sim.module.errors import CmeError, CommandError, Err
 from bc66sim.module.limits import DEFAULT_OPEN_TIMEOUT, MAX_QUEUED_URC_BYTES
 from bc66sim.module.nvram import Nvram
 from bc66sim.module.radio import Radio
 from bc66sim.net.base import Network
+from bc66sim.net.dns import DEFAULT_DNS_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ TABLE = CommandTable()
 general.register(TABLE)
 sockets.register(TABLE)
 tcpip_config.register(TABLE)
+dns.register(TABLE)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class ModemConfig:
     #: The module's simulated address (``+IP:``, ``AT+CGPADDR``; CLARIFICATIONS §25).
     ip_address: str = "10.20.30.40"
     open_timeout: float = DEFAULT_OPEN_TIMEOUT
+    #: Seconds a DNS lookup may take before it fails with 569 (565 in AT+QIOPEN).
+    dns_timeout: float = DEFAULT_DNS_TIMEOUT
     imei: str = "866818039921444"
     imsi: str = "001010123456789"
     revision: str = "BC66NBR01A10"
@@ -67,6 +71,7 @@ class Modem:
         self.radio = Radio(self)
         self.sockets = sockets.SocketService(self)
         self.tcpip = tcpip_config.TcpipSettings()
+        self.dns = dns.DnsService(self)
         self.cmee = 0
         #: The error of the last TCP/IP command (§2.3.13).
         self.last_error = Err.OK
@@ -113,6 +118,7 @@ class Modem:
         self._framer = fr.Framer()
         self.cmee = 0
         self.tcpip = tcpip_config.TcpipSettings()
+        self.dns = dns.DnsService(self)
         self.radio.power_on()
         self.emit_urc(line("RDY"))
 

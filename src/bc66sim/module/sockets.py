@@ -140,9 +140,10 @@ class SocketService:
     async def _connect(self, sock: Socket) -> None:
         listener = _FlowListener(self, sock)
         try:
+            address = await self._modem.dns.address_of(sock.host, sock.family)
             flow = await self._modem.network.open_flow(
                 sock.transport,
-                sock.host,
+                address,
                 sock.remote_port,
                 local_port=sock.local_port,
                 family=sock.family,

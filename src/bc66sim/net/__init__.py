@@ -3,4 +3,13 @@
 from bc66sim.net.base import Family, Flow, FlowListener, NetError, Network, Transport
 from bc66sim.net.host import HostNetwork
 
-__all__ = ["Family", "Flow", "FlowListener", "HostNetwork", "NetError", "Network", "Transport"]
+__all__ = [
+    "Family",
+    "Flow",
+    "FlowListener",
+    "HostNetwork",
+    "NetError",
+    "Network",
+    "Resolution",
+    "Transport",
+]

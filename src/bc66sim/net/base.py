@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from bc66sim.module.errors import Err
@@ -25,6 +27,14 @@ class Family(enum.IntEnum):
 
     IPV4 = 0
     IPV6 = 1
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The addresses of a name and the TTL of the answer (``<DNS_ttl>``, §2.3.10)."""
+
+    addresses: tuple[str, ...]
+    ttl: int
 
 
 class NetError(Exception):
@@ -79,7 +89,7 @@ class Network(Protocol):
     async def open_flow(
         self,
         transport: Transport,
-        host: str,
+        address: str,
         port: int,
         *,
         local_port: int,
@@ -87,9 +97,11 @@ class Network(Protocol):
         listener: FlowListener,
         timeout: float,
     ) -> Flow:
-        """Open a flow; raises :class:`NetError` with the note's code on failure."""
+        """Open a flow to an IP address; raises :class:`NetError` with the note's code."""
         ...
 
-    async def resolve(self, host: str, family: Family) -> list[str]:
-        """Addresses of ``host``; raises :class:`NetError` (565) when it has none."""
+    async def resolve(
+        self, name: str, family: Family, *, servers: Sequence[str], timeout: float
+    ) -> Resolution:
+        """Ask ``servers`` (the host's resolvers when empty) for ``name``'s addresses."""
         ...

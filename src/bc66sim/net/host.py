@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
-import ipaddress
 import logging
 import socket
 import struct
 import termios
+from collections.abc import Sequence
 from typing import cast
 
 from bc66sim.module.errors import Err
 from bc66sim.module.limits import MAX_TCP_SEND_BACKLOG, NODE_SIZE
-from bc66sim.net.base import Family, Flow, FlowListener, NetError, Transport
+from bc66sim.net import dns
+from bc66sim.net.base import Family, Flow, FlowListener, NetError, Resolution, Transport
 
 log = logging.getLogger(__name__)
 
@@ -28,27 +29,17 @@ _AF = {Family.IPV4: socket.AF_INET, Family.IPV6: socket.AF_INET6}
 
 
 class HostNetwork:
-    """Flows are real sockets of this host; names resolve through its resolver."""
+    """Flows are real sockets of this host; names are real DNS queries."""
 
-    async def resolve(self, host: str, family: Family) -> list[str]:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, None, family=_AF[family], type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise NetError(Err.DNS_PARSE_FAILED, f"{host}: {exc}") from exc
-        addresses: list[str] = []
-        for info in infos:
-            address = str(info[4][0])
-            if address not in addresses:
-                addresses.append(address)
-        if not addresses:
-            raise NetError(Err.DNS_PARSE_FAILED, f"{host}: no address")
-        return addresses
+    async def resolve(
+        self, name: str, family: Family, *, servers: Sequence[str], timeout: float
+    ) -> Resolution:
+        return await dns.resolve(name, family, servers, timeout)
 
     async def open_flow(
         self,
         transport: Transport,
-        host: str,
+        address: str,
         port: int,
         *,
         local_port: int,
@@ -56,10 +47,6 @@ class HostNetwork:
         listener: FlowListener,
         timeout: float,
     ) -> Flow:
-        try:
-            address = await asyncio.wait_for(self._address_of(host, family), timeout)
-        except TimeoutError as exc:
-            raise NetError(Err.DNS_PARSE_FAILED, f"{host}: no answer from the resolver") from exc
         sock = _bound_socket(transport, family, local_port)
         try:
             if transport is Transport.TCP:
@@ -68,15 +55,6 @@ class HostNetwork:
         except BaseException:
             sock.close()
             raise
-
-    async def _address_of(self, host: str, family: Family) -> str:
-        try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            return (await self.resolve(host, family))[0]
-        if literal.version != (6 if family is Family.IPV6 else 4):
-            raise NetError(Err.INVALID_PARAMETERS, f"{host} is not of the socket's family")
-        return host
 
 
 def _bound_socket(transport: Transport, family: Family, local_port: int) -> socket.socket:

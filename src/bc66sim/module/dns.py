@@ -1,0 +1,163 @@
+"""§2.3.10 AT+QIDNSGIP and §2.3.11 AT+QIDNSCFG: real DNS for context 1.
+
+The servers set by ``AT+QIDNSCFG`` are asked by ``AT+QIDNSGIP`` and by
+``AT+QIOPEN`` with a domain name; before any is set, the host's own resolvers
+(CLARIFICATIONS §23).  The settings are volatile (§2.3.11: not saved to NVRAM).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bc66sim.at.results import line
+from bc66sim.module.commands import Args, BadParameter, CommandTable, Reply, Result, Spec
+from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.limits import MAX_DNS_ADDRESS, MAX_HOST_LENGTH, SUPPORTED_CONTEXT
+from bc66sim.net import dns as host_dns
+from bc66sim.net.base import Family, NetError, Resolution
+
+if TYPE_CHECKING:
+    from bc66sim.module.modem import Modem
+
+log = logging.getLogger(__name__)
+
+_UNSET = {Family.IPV4: "0.0.0.0", Family.IPV6: "::"}
+
+
+def register(table: CommandTable) -> None:
+    table.add(
+        Spec(
+            "+QIDNSCFG",
+            tcpip=True,
+            test=("+QIDNSCFG: (1-3),<pridnsaddr>,<secdnsaddr>",),
+            write=_qidnscfg,
+        ),
+        Spec("+QIDNSGIP", tcpip=True, test=('+QIDNSGIP: (1-3),"<hostname>"',), write=_qidnsgip),
+    )
+
+
+@dataclass
+class DnsService:
+    """The DNS servers of context 1 and the one lookup that may run at a time."""
+
+    modem: Modem
+    servers: list[str] = field(default_factory=list)
+    busy: bool = False
+
+    @property
+    def family(self) -> Family:
+        """The family of the module's network: its address decides (§2.3.11 notes 2-3)."""
+        version = ipaddress.ip_address(self.modem.config.ip_address).version
+        return Family.IPV6 if version == 6 else Family.IPV4
+
+    def shown_servers(self) -> tuple[str, str]:
+        """Primary and secondary, as ``AT+QIDNSCFG=1`` shows them."""
+        servers = self.servers or host_dns.host_resolvers(self.family)
+        unset = _UNSET[self.family]
+        return (servers[0] if servers else unset, servers[1] if len(servers) > 1 else unset)
+
+    async def lookup(self, name: str) -> Resolution:
+        """Resolve ``name`` for the module's network; an IP address is its own answer."""
+        if _is_address(name):
+            return Resolution(addresses=(name,), ttl=0)
+        servers = [s for s in self.servers if s != _UNSET[self.family]]
+        return await self.modem.network.resolve(
+            name, self.family, servers=servers, timeout=self.modem.config.dns_timeout
+        )
+
+    async def address_of(self, host: str, family: Family) -> str:
+        """The address ``AT+QIOPEN`` connects to (CLARIFICATIONS §9: DNS failure is 565)."""
+        if _is_address(host):
+            if ipaddress.ip_address(host).version != (6 if family is Family.IPV6 else 4):
+                raise NetError(Err.INVALID_PARAMETERS, f"{host} is not of the socket's family")
+            return host
+        servers = [s for s in self.servers if s != _UNSET[family]]
+        try:
+            resolution = await self.modem.network.resolve(
+                host, family, servers=servers, timeout=self.modem.config.dns_timeout
+            )
+        except NetError as exc:
+            raise NetError(Err.DNS_PARSE_FAILED, exc.detail) from exc
+        return resolution.addresses[0]
+
+    async def report_lookup(self, name: str) -> None:
+        """§2.3.10: ``+QIURC: "dnsgip",0,<IP_count>,<DNS_ttl>``, then one URC per address."""
+        try:
+            resolution = await self.lookup(name)
+        except NetError as exc:
+            log.info("DNS lookup of %s failed: %s", name, exc)
+            self.report_failure(exc.code)
+            return
+        finally:
+            self.busy = False
+        self.modem.last_error = Err.OK
+        count, ttl = len(resolution.addresses), resolution.ttl
+        self.modem.emit_urc(line(f'+QIURC: "dnsgip",0,{count},{ttl}'))
+        for address in resolution.addresses:
+            self.modem.emit_urc(line(f'+QIURC: "dnsgip","{address}"'))
+
+    def report_failure(self, code: Err) -> None:
+        """A failed lookup: ``+QIURC: "dnsgip",<err>`` alone (no count, no TTL)."""
+        self.modem.last_error = code
+        self.modem.emit_urc(line(f'+QIURC: "dnsgip",{int(code)}'))
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _context(args: Args) -> None:
+    """CLARIFICATIONS §8: contexts 2 and 3 are in range but not supported."""
+    if args.number(0, 1, 3) != SUPPORTED_CONTEXT:
+        raise CommandError(Err.NOT_SUPPORTED)
+
+
+def _dns_address(args: Args, index: int, family: Family) -> str:
+    text = args.text(index, MAX_DNS_ADDRESS)
+    version = 6 if family is Family.IPV6 else 4
+    if not _is_address(text) or ipaddress.ip_address(text).version != version:
+        raise BadParameter(f"{text!r} is not an IPv{version} address (§2.3.11 notes 2-3)")
+    return text
+
+
+def _qidnscfg(modem: Modem, args: Args, reply: Reply) -> Result:
+    """§2.3.11: show the servers, or set primary and optionally secondary."""
+    args.require(1, 3)
+    _context(args)
+    service = modem.dns
+    if len(args) == 1:
+        primary, secondary = service.shown_servers()
+        reply.line(f'+QIDNSCFG: 1,"{primary}","{secondary}"')
+        return None
+    primary = _dns_address(args, 1, service.family)
+    previous = service.shown_servers()[1]
+    secondary = _dns_address(args, 2, service.family) if args.given(2) else previous
+    if not modem.radio.attached:
+        raise CommandError(Err.OPEN_PDP_FAILED)  # §2.3.11 note 4: after +IP
+    service.servers = [primary, secondary]
+    return None
+
+
+def _qidnsgip(modem: Modem, args: Args, reply: Reply) -> Result:
+    """§2.3.10: ``OK`` now, the answer in URCs; one lookup at a time (564 otherwise)."""
+    args.require(2, 2)
+    _context(args)
+    name = args.text(1, MAX_HOST_LENGTH)
+    if not name:
+        raise BadParameter("empty host name")
+    service = modem.dns
+    if service.busy:
+        raise CommandError(Err.DNS_BUSY)
+    if not modem.radio.attached:
+        service.report_failure(Err.OPEN_PDP_FAILED)
+        return None
+    service.busy = True
+    modem.spawn(service.report_lookup(name))
+    return None

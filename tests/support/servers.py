@@ -1,0 +1,129 @@
+"""Real network services on loopback for the tests: dnsmasq, chronyd, a silent DNS server.
+
+They come from Debian (``make test`` and ``.ci/run`` install them) and listen on
+loopback addresses of their own, so they never meet the host's services.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import dns.resolver
+
+#: dnsmasq answers here (port 53: the module's DNS settings take an address only).
+DNS_V4 = "127.0.53.1"
+DNS_V6 = "::1"
+#: A DNS server that takes queries and never answers.
+SILENT_DNS = "127.0.53.2"
+
+#: The test zone: name, address, TTL.
+ZONE = [
+    ("iot.bc66.test", "127.0.0.1", 300),
+    ("multi.bc66.test", "127.0.0.11", 120),
+    ("multi.bc66.test", "127.0.0.12", 120),
+    ("six.bc66.test", "::1", 60),
+]
+
+
+def _require(program: str) -> str:
+    path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
+    if path is None:
+        raise RuntimeError(f"{program} is not installed: run 'make test' (it installs it)")
+    return path
+
+
+class Dnsmasq:
+    """dnsmasq serving :data:`ZONE` and nothing else (no upstream, no /etc/hosts)."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Dnsmasq:
+        records = [f"--host-record={name},{address},{ttl}" for name, address, ttl in ZONE]
+        self.process = subprocess.Popen(
+            [_require("dnsmasq"), "--keep-in-foreground", "--conf-file=/dev/null", "--port=53",
+             f"--listen-address={DNS_V4},{DNS_V6}", "--bind-interfaces", "--no-resolv",
+             "--no-hosts", "--local=/bc66.test/", "--log-facility=-", *records],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [DNS_V4]
+        resolver.lifetime = 0.5
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(dns.exception.DNSException):
+                resolver.resolve("iot.bc66.test", "A")
+                return self
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                error = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"dnsmasq did not start: {error}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(5)
+
+
+class SilentDns:
+    """A UDP port 53 that takes queries and never answers (a DNS server gone dark)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def start(self) -> SilentDns:
+        self.sock.bind((SILENT_DNS, 53))
+        return self
+
+    def stop(self) -> None:
+        self.sock.close()
+
+
+class Chrony:
+    """chronyd as an NTP server on loopback, serving its own clock; never sets the host's."""
+
+    def __init__(self, workdir: Path, port: int) -> None:
+        self.workdir = workdir
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Chrony:
+        conf = self.workdir / "chrony.conf"
+        conf.write_text(
+            f"port {self.port}\nbindaddress 127.0.0.1\nallow 127.0.0.1\n"
+            "local stratum 5\ncmdport 0\n"
+            f"pidfile {self.workdir}/chronyd.pid\ndriftfile {self.workdir}/drift\n"
+        )
+        # -x: never touch the host's clock; -d: stay in the foreground.
+        self.process = subprocess.Popen(
+            [_require("chronyd"), "-x", "-d", "-f", str(conf)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not _ntp_answers(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                error = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"chronyd did not start: {error}")
+            time.sleep(0.1)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(5)
+
+
+def _ntp_answers(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.settimeout(0.3)
+        probe.sendto(b"\x23" + b"\0" * 47, ("127.0.0.1", port))
+        try:
+            reply, _ = probe.recvfrom(512)
+        except OSError:
+            return False
+        return len(reply) >= 48 and reply[1] != 0  # a stratum: the server is synchronised

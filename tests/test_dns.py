@@ -1,0 +1,158 @@
+"""§2.3.10 AT+QIDNSGIP and §2.3.11 AT+QIDNSCFG against a real DNS server (dnsmasq)."""
+
+from __future__ import annotations
+
+import re
+
+import dns.resolver
+import pytest
+
+from support.links import InProcessLink
+from support.peers import TcpPeer
+from support.servers import DNS_V6
+
+OK = b"\r\nOK\r\n"
+ERROR = b"\r\nERROR\r\n"
+
+
+async def last_error(link: InProcessLink) -> bytes:
+    match = re.search(rb"\+QIGETERROR: [^\r]*", await link.command("AT+QIGETERROR"))
+    assert match is not None
+    return match.group(0)
+
+
+async def use_dns(link: InProcessLink, server: str) -> None:
+    command = f'AT+QIDNSCFG=1,"{server}"'
+    assert await link.command(command) == command.encode() + b"\r" + OK
+
+
+async def test_lookup_reports_every_address_and_the_real_ttl(
+    modem: InProcessLink, dns_server: str
+) -> None:
+    await use_dns(modem, dns_server)
+    command = 'AT+QIDNSGIP=1,"multi.bc66.test"'
+    assert await modem.command(command) == command.encode() + b"\r" + OK
+    await modem.expect(b'\r\n+QIURC: "dnsgip",0,2,120\r\n')
+    await modem.expect(b'\r\n+QIURC: "dnsgip","127.0.0.11"\r\n')
+    await modem.expect(b'\r\n+QIURC: "dnsgip","127.0.0.12"\r\n')
+    await modem.quiet()
+    assert await last_error(modem) == b"+QIGETERROR: 0,operation successful"
+
+
+async def test_unknown_name(modem: InProcessLink, dns_server: str) -> None:
+    await use_dns(modem, dns_server)
+    await modem.command('AT+QIDNSGIP=1,"nope.bc66.test"')
+    await modem.expect(b'\r\n+QIURC: "dnsgip",565\r\n')
+    assert await last_error(modem) == b"+QIGETERROR: 565,dns parse failed"
+
+
+async def test_server_not_answering_times_out(tmp_path: object, silent_dns: str) -> None:
+    link = InProcessLink(None, dns_timeout=1.0)
+    await link.start()
+    await link.sync()
+    await use_dns(link, silent_dns)
+    await link.command('AT+QIDNSGIP=1,"iot.bc66.test"')
+    # a second lookup while the first runs: busy
+    assert await link.command('AT+QIDNSGIP=1,"iot.bc66.test"') == (
+        b'AT+QIDNSGIP=1,"iot.bc66.test"\r' + ERROR
+    )
+    assert await last_error(link) == b"+QIGETERROR: 564,dns busy"
+    await link.expect(b'\r\n+QIURC: "dnsgip",569\r\n', timeout=5)
+    assert await last_error(link) == b"+QIGETERROR: 569,operation timeout"
+    await link.close()
+
+
+async def test_an_address_is_its_own_answer(modem: InProcessLink) -> None:
+    await modem.command('AT+QIDNSGIP=1,"192.0.2.7"')
+    await modem.expect(b'\r\n+QIURC: "dnsgip",0,1,0\r\n\r\n+QIURC: "dnsgip","192.0.2.7"\r\n')
+
+
+async def test_not_attached(modem: InProcessLink, dns_server: str) -> None:
+    await use_dns(modem, dns_server)
+    await modem.command("AT+CGATT=0")
+    assert await modem.command('AT+QIDNSGIP=1,"iot.bc66.test"') == (
+        b'AT+QIDNSGIP=1,"iot.bc66.test"\r' + OK
+    )
+    await modem.expect(b'\r\n+QIURC: "dnsgip",561\r\n')
+    assert (await modem.command('AT+QIDNSCFG=1,"127.0.0.9"')).endswith(ERROR)
+    assert await last_error(modem) == b"+QIGETERROR: 561,open pdp context failed"
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        ('AT+QIDNSCFG=1,"not-an-ip"', b"552,invalid parameters"),
+        ('AT+QIDNSCFG=1,"::1"', b"552,invalid parameters"),
+        ('AT+QIDNSCFG=1,"127.0.0.1","2001:db8::1"', b"552,invalid parameters"),
+        ("AT+QIDNSCFG=1," + "1" * 65, b"552,invalid parameters"),
+        ("AT+QIDNSCFG=2", b"555,operation not supported"),
+        ("AT+QIDNSCFG=4", b"552,invalid parameters"),
+        ("AT+QIDNSCFG", b"552,invalid parameters"),
+        ('AT+QIDNSGIP=1,""', b"552,invalid parameters"),
+        ("AT+QIDNSGIP=1", b"552,invalid parameters"),
+        (f'AT+QIDNSGIP=1,"{"h" * 151}"', b"552,invalid parameters"),
+        ('AT+QIDNSGIP=3,"iot.bc66.test"', b"555,operation not supported"),
+    ],
+)
+async def test_bad_parameters(modem: InProcessLink, command: str, code: bytes) -> None:
+    assert await modem.command(command) == command.encode() + b"\r" + ERROR
+    assert await last_error(modem) == b"+QIGETERROR: " + code
+
+
+async def test_test_commands(modem: InProcessLink) -> None:
+    assert await modem.command("AT+QIDNSGIP=?") == (
+        b'AT+QIDNSGIP=?\r\r\n+QIDNSGIP: (1-3),"<hostname>"\r\n' + OK
+    )
+    assert await modem.command("AT+QIDNSCFG=?") == (
+        b"AT+QIDNSCFG=?\r\r\n+QIDNSCFG: (1-3),<pridnsaddr>,<secdnsaddr>\r\n" + OK
+    )
+
+
+async def test_before_any_is_set_the_host_resolvers_are_shown(modem: InProcessLink) -> None:
+    try:
+        host = [s for s in dns.resolver.Resolver().nameservers if ":" not in s]
+    except dns.resolver.NoResolverConfiguration:
+        host = []
+    shown = [*host, "0.0.0.0", "0.0.0.0"][:2]
+    reply = await modem.command("AT+QIDNSCFG=1")
+    assert f'+QIDNSCFG: 1,"{shown[0]}","{shown[1]}"'.encode() in reply
+
+
+async def test_secondary_keeps_its_value(modem: InProcessLink) -> None:
+    await modem.command('AT+QIDNSCFG=1,"127.0.0.8","127.0.0.9"')
+    await modem.command('AT+QIDNSCFG=1,"127.0.0.7"')
+    assert b'+QIDNSCFG: 1,"127.0.0.7","127.0.0.9"' in await modem.command("AT+QIDNSCFG=1")
+
+
+async def test_settings_do_not_survive_a_reboot(modem: InProcessLink) -> None:
+    await modem.command('AT+QIDNSCFG=1,"127.0.0.8","127.0.0.9"')
+    await modem.command("AT+QRST=1")
+    await modem.read_until(b"\r\n+IP: ", timeout=3)
+    assert b'"127.0.0.8"' not in await modem.command("AT+QIDNSCFG=1")
+
+
+async def test_qiopen_uses_the_configured_servers(
+    modem: InProcessLink, dns_server: str, peer: TcpPeer
+) -> None:
+    await use_dns(modem, dns_server)
+    await modem.command(f'AT+QIOPEN=1,0,"TCP","iot.bc66.test",{peer.port}')
+    await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
+    await modem.command("AT+QISEND=0,2,hi")
+    await peer.expect(b"hi")
+    reply = await modem.command("AT+QISTATE=1,0")
+    assert f'"TCP","iot.bc66.test",{peer.port},0,2'.encode() in reply
+    await modem.command(f'AT+QIOPEN=1,1,"TCP","nope.bc66.test",{peer.port}')
+    await modem.expect(b"\r\n+QIOPEN: 1,565\r\n")
+
+
+async def test_ipv6_network_asks_for_aaaa(tmp_path: object, dns_server: str) -> None:
+    link = InProcessLink(None, ip_address="2001:db8::5")
+    await link.start()
+    await link.sync()
+    assert (await link.command('AT+QIDNSCFG=1,"127.0.53.1"')).endswith(ERROR)  # §2.3.11 note 3
+    await use_dns(link, DNS_V6)
+    await link.command('AT+QIDNSGIP=1,"six.bc66.test"')
+    await link.expect(b'\r\n+QIURC: "dnsgip",0,1,60\r\n\r\n+QIURC: "dnsgip","::1"\r\n')
+    reply = await link.command("AT+QIDNSCFG=1")
+    assert b'+QIDNSCFG: 1,"::1","::"' in reply
+    await link.close()
