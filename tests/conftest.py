@@ -9,7 +9,7 @@ import pytest
 
 from support.links import InProcessLink, Link, PtyLink, TcpLink
 from support.peers import TcpPeer, UdpPeer
-from support.servers import DNS_V4, SILENT_DNS, Dnsmasq, SilentDns
+from support.servers import DNS_V4, SILENT_DNS, Chrony, Dnsmasq, SilentDns
 
 LINKS = {"inprocess": InProcessLink, "pty": PtyLink, "tcp": TcpLink}
 
@@ -64,4 +64,12 @@ def dns_server() -> Iterator[str]:
 def silent_dns() -> Iterator[str]:
     server = SilentDns().start()
     yield SILENT_DNS
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ntp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """chronyd serving time on 127.0.0.1:123 (the default port of AT+QNTP); its port."""
+    server = Chrony(tmp_path_factory.mktemp("chrony"), 123).start()
+    yield server.port
     server.stop()

@@ -15,7 +15,7 @@ TRANSCRIPTS = sorted(transcript.GOLDEN.glob("*.txt"))
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
 async def test_golden_transcript(
-    path: Path, any_link: Link, peer: TcpPeer, udp_peer: UdpPeer
+    path: Path, any_link: Link, peer: TcpPeer, udp_peer: UdpPeer, dns_server: str, ntp_server: int
 ) -> None:
-    values = {"host": "127.0.0.1", "port": peer.port, "udp_port": udp_peer.port}
+    values = {"host": "127.0.0.1", "port": peer.port, "udp_port": udp_peer.port, "dns": dns_server}
     await transcript.run(transcript.load(path, values), any_link, peer)

@@ -60,6 +60,15 @@ class Link:
         assert got == expected, f"module sent {got!r}\n      expected {expected!r}"
         del self.buffer[: len(expected)]
 
+    async def expect_match(self, pattern: re.Pattern[bytes], timeout: float = 10) -> bytes:
+        """The next bytes from the module match ``pattern`` (anchored at the start)."""
+        await self._wait(lambda: pattern.match(self.buffer) is not None, timeout)
+        match = pattern.match(self.buffer)
+        assert match is not None
+        got = bytes(match.group(0))  # before the buffer under the match changes
+        del self.buffer[: match.end()]
+        return got
+
     async def read_until(self, marker: bytes | re.Pattern[bytes], timeout: float = 5) -> bytes:
         """Everything up to and including ``marker`` (bytes or a pattern)."""
         pattern = marker if isinstance(marker, re.Pattern) else re.compile(re.escape(marker))
@@ -250,3 +259,69 @@ class PtyLink(Link):
             os.close(self._fd)
             self._fd = -1
         await self.server.stop()
+
+
+class StdioLink(Link):
+    """``bc66sim serve --stdio`` in a child process, optionally in a network namespace.
+
+    ``netns_setup`` is shell run as root inside a fresh network namespace (its own
+    loopback, its own sysctls) before the emulator starts; ``as_nobody`` drops to
+    user nobody, a process without the right to open raw sockets.
+    """
+
+    name = "stdio"
+
+    def __init__(
+        self, state_dir: Path, *, netns_setup: str | None = None, as_nobody: bool = False
+    ) -> None:
+        super().__init__()
+        self.state_dir = state_dir
+        self.netns_setup = netns_setup
+        self.as_nobody = as_nobody
+        self.process: asyncio.subprocess.Process | None = None
+        self.stderr = b""
+        self._pump: asyncio.Task[None] | None = None
+
+    def _argv(self) -> list[str]:
+        serve = [sys.executable, "-m", "bc66sim", "serve", "--stdio", "--attach-delay", "0",
+                 "--state-dir", str(self.state_dir)]  # fmt: skip
+        if self.as_nobody:
+            serve = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *serve]
+        if self.netns_setup is None:
+            return serve
+        script = f'ip link set lo up && {self.netns_setup} && exec "$@"'
+        return ["unshare", "--net", "sh", "-c", script, "sh", *serve]
+
+    async def start(self) -> StdioLink:
+        self.process = await asyncio.create_subprocess_exec(
+            *self._argv(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        self._pump = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        while data := await self.process.stdout.read(65536):
+            self.feed(data)
+
+    async def write(self, data: bytes) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write(data)
+        await self.process.stdin.drain()
+
+    async def close(self) -> None:
+        if self.process is None:
+            return
+        assert self.process.stdin is not None and self.process.stderr is not None
+        self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        self.stderr = await self.process.stderr.read()
+        if self._pump is not None:
+            self._pump.cancel()

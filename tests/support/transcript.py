@@ -7,6 +7,8 @@ placeholders.  Directives:
 ``cmd``          the host sends the text and CR; the module must echo exactly that
 ``host``         the host sends the text as is
 ``out``          the next bytes from the module are exactly the text
+``out-re``       the next bytes match the regular expression (no escapes applied but
+                 the regex's own): for times and round trips, which no file can fix
 ``peer-send``    the loopback peer sends the text on its connection
 ``peer-expect``  the next bytes the peer received are exactly the text
 ``peer-echo``    ``on`` or ``off``: the peer echoes what it receives
@@ -41,7 +43,10 @@ def load(path: Path, values: dict[str, object]) -> list[Step]:
             continue
         directive, _, rest = raw.partition(" ")
         text = rest.strip(" ").format(**values)
-        data = text.encode("latin-1").decode("unicode_escape").encode("latin-1")
+        if directive == "out-re":
+            data = text.encode("latin-1")
+        else:
+            data = text.encode("latin-1").decode("unicode_escape").encode("latin-1")
         steps.append(Step(directive, data, number))
     return steps
 
@@ -66,6 +71,8 @@ async def _run_step(step: Step, link: Link, peer: TcpPeer) -> None:
         await link.write(text)
     elif kind == "out":
         await link.expect(text)
+    elif kind == "out-re":
+        await link.expect_match(re.compile(text))
     elif kind == "peer-send":
         await peer.send(text)
     elif kind == "peer-expect":

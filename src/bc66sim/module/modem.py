@@ -19,7 +19,7 @@ from typing import Any
 from bc66sim.at import framer as fr
 from bc66sim.at.parser import Command, Form, ParseError, parse_line
 from bc66sim.at.results import ERROR, OK, PROMPT, line
-from bc66sim.module import dns, general, sockets, tcpip_config
+from bc66sim.module import dns, general, ntp, ping, sockets, tcpip_config
 from bc66sim.module.commands import Args, BadParameter, CommandTable, DataPrompt, Reply, Spec
 from bc66sim.module.errors import CmeError, CommandError, Err
 from bc66sim.module.limits import DEFAULT_OPEN_TIMEOUT, MAX_QUEUED_URC_BYTES
@@ -37,6 +37,8 @@ general.register(TABLE)
 sockets.register(TABLE)
 tcpip_config.register(TABLE)
 dns.register(TABLE)
+ntp.register(TABLE)
+ping.register(TABLE)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,10 @@ class ModemConfig:
     open_timeout: float = DEFAULT_OPEN_TIMEOUT
     #: Seconds a DNS lookup may take before it fails with 569 (565 in AT+QIOPEN).
     dns_timeout: float = DEFAULT_DNS_TIMEOUT
+    #: Seconds to wait for an NTP server's answer before +QNTP: 569.
+    ntp_timeout: float = 10.0
+    #: Seconds from one echo request of AT+QPING to the next.
+    ping_interval: float = 1.0
     imei: str = "866818039921444"
     imsi: str = "001010123456789"
     revision: str = "BC66NBR01A10"
@@ -72,6 +78,8 @@ class Modem:
         self.sockets = sockets.SocketService(self)
         self.tcpip = tcpip_config.TcpipSettings()
         self.dns = dns.DnsService(self)
+        self.ntp_busy = False
+        self.ping_busy = False
         self.cmee = 0
         #: The error of the last TCP/IP command (§2.3.13).
         self.last_error = Err.OK
@@ -105,6 +113,13 @@ class Modem:
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
+    def loop_time(self) -> float:
+        """The module's clock for timers (the event loop's monotonic time)."""
+        return asyncio.get_running_loop().time()
+
+    async def sleep_until(self, when: float) -> None:
+        await asyncio.sleep(max(0.0, when - self.loop_time()))
+
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
@@ -119,6 +134,8 @@ class Modem:
         self.cmee = 0
         self.tcpip = tcpip_config.TcpipSettings()
         self.dns = dns.DnsService(self)
+        self.ntp_busy = False
+        self.ping_busy = False
         self.radio.power_on()
         self.emit_urc(line("RDY"))
 

@@ -165,8 +165,11 @@ class Radio:
         """Set the RTC (``AT+CCLK=``, NTP with ``<auto_set_time>`` 1); never the host's clock."""
         self._rtc_offset = when - dt.datetime.now(dt.UTC)
 
-    def clock_text(self) -> str:
-        """``yy/MM/dd,hh:mm:ss±zz`` in local time, zz in quarter hours (27.007 §8.15)."""
-        local = self.now() + dt.timedelta(minutes=15 * self.tz_quarters)
+    def clock_text(self, when: dt.datetime | None = None) -> str:
+        """``yy/MM/dd,hh:mm:ss±zz`` of the RTC (or ``when``) in local time, zz in quarter hours.
+
+        27.007 §8.15; the same format as +QNTP's ``<time>`` (CLARIFICATIONS §22).
+        """
+        local = (when or self.now()) + dt.timedelta(minutes=15 * self.tz_quarters)
         sign = "-" if self.tz_quarters < 0 else "+"
         return f"{local:%y/%m/%d,%H:%M:%S}{sign}{abs(self.tz_quarters):02d}"

@@ -1,0 +1,81 @@
+"""§2.3.9 AT+QNTP: synchronise the module's clock with a real NTP server.
+
+``AT+QNTTP`` (the body's spelling) is an alias; the answer uses the prefix the
+host sent (CLARIFICATIONS §7).  With ``<auto_set_time>`` 1 the module's RTC is
+set (``AT+CCLK?``, ``AT+QCCLK?``); the host's clock never is (CLARIFICATIONS §22).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bc66sim.at.results import line
+from bc66sim.module.commands import Args, BadParameter, CommandTable, Handler, Reply, Result, Spec
+from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.limits import MAX_HOST_LENGTH, SUPPORTED_CONTEXT
+from bc66sim.net import ntp
+from bc66sim.net.base import NetError
+
+if TYPE_CHECKING:
+    from bc66sim.module.modem import Modem
+
+log = logging.getLogger(__name__)
+
+NTP_PORT = 123
+
+
+def register(table: CommandTable) -> None:
+    for name in ("+QNTP", "+QNTTP"):
+        table.add(
+            Spec(
+                name,
+                tcpip=True,
+                test=(f'{name}: (1-3),"<server>",<port>,(0,1)',),
+                write=_qntp(name),
+            )
+        )
+
+
+def _qntp(prefix: str) -> Handler:
+    def handler(modem: Modem, args: Args, reply: Reply) -> Result:
+        """``AT+QNTP=<contextID>,<server>[,<port>][,<auto_set_time>]``."""
+        args.require(2, 4)
+        if args.number(0, 1, 3) != SUPPORTED_CONTEXT:
+            raise CommandError(Err.NOT_SUPPORTED)
+        server = args.text(1, MAX_HOST_LENGTH)
+        if not server:
+            raise BadParameter("empty server")
+        port = args.number(2, 1, 65535, default=NTP_PORT)
+        auto_set = bool(args.choice(3, (0, 1), default=1))
+        if modem.ntp_busy:
+            raise CommandError(Err.OPERATION_BUSY)
+        if not modem.radio.attached:
+            _report(modem, prefix, Err.OPEN_PDP_FAILED, "")
+            return None
+        modem.ntp_busy = True
+        modem.spawn(_synchronise(modem, prefix, server, port, auto_set))
+        return None
+
+    return handler
+
+
+async def _synchronise(modem: Modem, prefix: str, server: str, port: int, auto_set: bool) -> None:
+    try:
+        address = await modem.dns.address_of(server, modem.dns.family)
+        when = await ntp.query(address, port, modem.config.ntp_timeout)
+    except NetError as exc:
+        log.info("NTP with %s:%d failed: %s", server, port, exc)
+        _report(modem, prefix, exc.code, "")
+        return
+    finally:
+        modem.ntp_busy = False
+    if auto_set:
+        modem.radio.set_time(when)
+    _report(modem, prefix, Err.OK, f',"{modem.radio.clock_text(when)}"')
+
+
+def _report(modem: Modem, prefix: str, code: Err, time_text: str) -> None:
+    """``+QNTP: <err>,"<time>"`` (CLARIFICATIONS §22), or ``+QNTP: <err>`` alone on failure."""
+    modem.last_error = code
+    modem.emit_urc(line(f"{prefix}: {int(code)}{time_text}"))

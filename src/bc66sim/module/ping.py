@@ -1,0 +1,107 @@
+"""§2.3.8 AT+QPING: real ICMP echo, reported as CLARIFICATIONS §21 says.
+
+``OK``, then one ``+QPING: 0,"<ip>",<bytes>,<time>,<ttl>`` per reply (or
+``+QPING: 569`` for a request that timed out), then
+``+QPING: 0,<sent>,<rcvd>,<lost>,<min>,<max>,<avg>`` counting requests.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import TYPE_CHECKING
+
+from bc66sim.at.results import line
+from bc66sim.module.commands import Args, BadParameter, CommandTable, Reply, Result, Spec
+from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.limits import MAX_HOST_LENGTH, SUPPORTED_CONTEXT
+from bc66sim.net.base import Family, NetError
+from bc66sim.net.icmp import Echo, Pinger
+
+if TYPE_CHECKING:
+    from bc66sim.module.modem import Modem
+
+log = logging.getLogger(__name__)
+
+#: §2.3.8 ranges and defaults.
+TIMEOUT_RANGE, DEFAULT_TIMEOUT = (1, 255), 4
+COUNT_RANGE, DEFAULT_COUNT = (1, 10), 4
+SIZE_RANGE, DEFAULT_SIZE = (32, 200), 32
+
+
+def register(table: CommandTable) -> None:
+    table.add(
+        Spec(
+            "+QPING",
+            tcpip=True,
+            test=('+QPING: (1-3),"<host>",(1-255),(1-10),(32-200)',),
+            write=_qping,
+        )
+    )
+
+
+def _qping(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QPING=<contextID>,<host>[,<time_out>[,<ping_num>[,<ping_size>]]]``."""
+    args.require(2, 5)
+    if args.number(0, 1, 3) != SUPPORTED_CONTEXT:
+        raise CommandError(Err.NOT_SUPPORTED)
+    host = args.text(1, MAX_HOST_LENGTH)
+    if not host:
+        raise BadParameter("empty host")
+    timeout = args.number(2, *TIMEOUT_RANGE, default=DEFAULT_TIMEOUT)
+    count = args.number(3, *COUNT_RANGE, default=DEFAULT_COUNT)
+    size = args.number(4, *SIZE_RANGE, default=DEFAULT_SIZE)
+    if _is_ipv6(host) or modem.dns.family is Family.IPV6:
+        raise CommandError(Err.NOT_SUPPORTED)  # §2.3.8 note 2, CLARIFICATIONS §8
+    if modem.ping_busy:
+        raise CommandError(Err.OPERATION_BUSY)
+    if not modem.radio.attached:
+        _report(modem, Err.OPEN_PDP_FAILED)
+        return None
+    modem.ping_busy = True
+    modem.spawn(_ping(modem, host, timeout, count, size))
+    return None
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False
+
+
+async def _ping(modem: Modem, host: str, timeout: int, count: int, size: int) -> None:
+    try:
+        address = await modem.dns.address_of(host, Family.IPV4)
+        pinger = Pinger(address)
+    except NetError as exc:
+        log.info("ping %s: %s", host, exc)
+        modem.ping_busy = False
+        _report(modem, exc.code)
+        return
+    echoes: list[Echo] = []
+    try:
+        for sequence in range(1, count + 1):
+            started = modem.loop_time()
+            echo = await pinger.echo(sequence, size, float(timeout))
+            if echo is None:
+                modem.emit_urc(line(f"+QPING: {int(Err.TIMEOUT)}"))
+            else:
+                echoes.append(echo)
+                modem.emit_urc(line(f'+QPING: 0,"{address}",{size},{echo.milliseconds},{echo.ttl}'))
+            if sequence < count:
+                await modem.sleep_until(started + modem.config.ping_interval)
+    finally:
+        pinger.close()
+        modem.ping_busy = False
+    times = [echo.milliseconds for echo in echoes]
+    summary = (min(times), max(times), sum(times) // len(times)) if times else (0, 0, 0)
+    modem.last_error = Err.OK
+    lost = count - len(echoes)
+    modem.emit_urc(line(f"+QPING: 0,{count},{len(echoes)},{lost},{','.join(map(str, summary))}"))
+
+
+def _report(modem: Modem, code: Err) -> None:
+    """The operation failed before any request: ``+QPING: <finresult>`` alone."""
+    modem.last_error = code
+    modem.emit_urc(line(f"+QPING: {int(code)}"))
