@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import dns.resolver
 import pytest
 
@@ -13,12 +11,6 @@ from support.servers import DNS_V6
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
-
-
-async def last_error(link: InProcessLink) -> bytes:
-    match = re.search(rb"\+QIGETERROR: [^\r]*", await link.command("AT+QIGETERROR"))
-    assert match is not None
-    return match.group(0)
 
 
 async def use_dns(link: InProcessLink, server: str) -> None:
@@ -36,14 +28,14 @@ async def test_lookup_reports_every_address_and_the_real_ttl(
     await modem.expect(b'\r\n+QIURC: "dnsgip","127.0.0.11"\r\n')
     await modem.expect(b'\r\n+QIURC: "dnsgip","127.0.0.12"\r\n')
     await modem.quiet()
-    assert await last_error(modem) == b"+QIGETERROR: 0,operation successful"
+    assert await modem.last_error() == b"+QIGETERROR: 0,operation successful"
 
 
 async def test_unknown_name(modem: InProcessLink, dns_server: str) -> None:
     await use_dns(modem, dns_server)
     await modem.command('AT+QIDNSGIP=1,"nope.bc66.test"')
     await modem.expect(b'\r\n+QIURC: "dnsgip",565\r\n')
-    assert await last_error(modem) == b"+QIGETERROR: 565,dns parse failed"
+    assert await modem.last_error() == b"+QIGETERROR: 565,dns parse failed"
 
 
 async def test_server_not_answering_times_out(tmp_path: object, silent_dns: str) -> None:
@@ -56,9 +48,9 @@ async def test_server_not_answering_times_out(tmp_path: object, silent_dns: str)
     assert await link.command('AT+QIDNSGIP=1,"iot.bc66.test"') == (
         b'AT+QIDNSGIP=1,"iot.bc66.test"\r' + ERROR
     )
-    assert await last_error(link) == b"+QIGETERROR: 564,dns busy"
+    assert await link.last_error() == b"+QIGETERROR: 564,dns busy"
     await link.expect(b'\r\n+QIURC: "dnsgip",569\r\n', timeout=5)
-    assert await last_error(link) == b"+QIGETERROR: 569,operation timeout"
+    assert await link.last_error() == b"+QIGETERROR: 569,operation timeout"
     await link.close()
 
 
@@ -75,7 +67,7 @@ async def test_not_attached(modem: InProcessLink, dns_server: str) -> None:
     )
     await modem.expect(b'\r\n+QIURC: "dnsgip",561\r\n')
     assert (await modem.command('AT+QIDNSCFG=1,"127.0.0.9"')).endswith(ERROR)
-    assert await last_error(modem) == b"+QIGETERROR: 561,open pdp context failed"
+    assert await modem.last_error() == b"+QIGETERROR: 561,open pdp context failed"
 
 
 @pytest.mark.parametrize(
@@ -96,7 +88,7 @@ async def test_not_attached(modem: InProcessLink, dns_server: str) -> None:
 )
 async def test_bad_parameters(modem: InProcessLink, command: str, code: bytes) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + ERROR
-    assert await last_error(modem) == b"+QIGETERROR: " + code
+    assert await modem.last_error() == b"+QIGETERROR: " + code
 
 
 async def test_test_commands(modem: InProcessLink) -> None:

@@ -18,12 +18,6 @@ ERROR = b"\r\nERROR\r\n"
 TIME = re.compile(rb'"(\d\d/\d\d/\d\d,\d\d:\d\d:\d\d)([+-]\d\d)"')
 
 
-async def last_error(link: InProcessLink) -> bytes:
-    match = re.search(rb"\+QIGETERROR: [^\r]*", await link.command("AT+QIGETERROR"))
-    assert match is not None
-    return match.group(0)
-
-
 def parse(text: bytes) -> tuple[dt.datetime, int]:
     match = TIME.search(text)
     assert match is not None, text
@@ -54,7 +48,7 @@ async def test_sync_sets_the_module_clock(modem: InProcessLink, ntp_server: int)
     assert close_to_now(when)
     assert close_to_now(parse(await modem.command("AT+CCLK?"))[0])
     assert close_to_now(parse(await modem.command("AT+QCCLK?"))[0])
-    assert await last_error(modem) == b"+QIGETERROR: 0,operation successful"
+    assert await modem.last_error() == b"+QIGETERROR: 0,operation successful"
 
 
 async def test_without_auto_set_the_clock_stays(modem: InProcessLink, ntp_server: int) -> None:
@@ -90,9 +84,9 @@ async def test_no_server_times_out(modem: InProcessLink) -> None:
         silent.bind(("127.0.0.1", 0))  # takes the query, never answers
         await modem.command(f'AT+QNTP=1,"127.0.0.1",{silent.getsockname()[1]}')
         assert (await modem.command('AT+QNTP=1,"127.0.0.1"')).endswith(ERROR)
-        assert await last_error(modem) == b"+QIGETERROR: 568,operation busy"
+        assert await modem.last_error() == b"+QIGETERROR: 568,operation busy"
         await modem.expect(b"\r\n+QNTP: 569\r\n", timeout=5)
-    assert await last_error(modem) == b"+QIGETERROR: 569,operation timeout"
+    assert await modem.last_error() == b"+QIGETERROR: 569,operation timeout"
 
 
 async def test_unknown_server_name(modem: InProcessLink, dns_server: str) -> None:
@@ -144,4 +138,4 @@ async def test_not_attached(modem: InProcessLink) -> None:
 )
 async def test_bad_parameters(modem: InProcessLink, command: str, code: bytes) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + ERROR
-    assert (await last_error(modem)).startswith(b"+QIGETERROR: " + code)
+    assert (await modem.last_error()).startswith(b"+QIGETERROR: " + code)

@@ -17,12 +17,6 @@ ERROR = b"\r\nERROR\r\n"
 REPLY = rb'\r\n\+QPING: 0,"127\.0\.0\.1",%d,(\d+),64\r\n'
 
 
-async def last_error(link: InProcessLink | StdioLink) -> bytes:
-    match = re.search(rb"\+QIGETERROR: [^\r]*", await link.command("AT+QIGETERROR"))
-    assert match is not None
-    return match.group(0)
-
-
 @pytest.fixture
 async def fast_modem(tmp_path: Path) -> AsyncIterator[InProcessLink]:
     link = InProcessLink(tmp_path, ping_interval=0.0)
@@ -42,7 +36,7 @@ async def test_ping_reports_each_reply_and_a_summary(fast_modem: InProcessLink) 
     summary = f"\r\n+QPING: 0,3,3,0,{min(times)},{max(times)},{sum(times) // 3}\r\n"
     await fast_modem.expect(summary.encode())
     await fast_modem.quiet()
-    assert await last_error(fast_modem) == b"+QIGETERROR: 0,operation successful"
+    assert await fast_modem.last_error() == b"+QIGETERROR: 0,operation successful"
 
 
 @pytest.mark.parametrize(
@@ -63,7 +57,7 @@ async def test_ping_reports_each_reply_and_a_summary(fast_modem: InProcessLink) 
 )
 async def test_bad_parameters(fast_modem: InProcessLink, command: str, code: bytes) -> None:
     assert await fast_modem.command(command) == command.encode() + b"\r" + ERROR
-    assert (await last_error(fast_modem)).startswith(b"+QIGETERROR: " + code)
+    assert (await fast_modem.last_error()).startswith(b"+QIGETERROR: " + code)
 
 
 async def test_test_command(fast_modem: InProcessLink) -> None:
@@ -76,7 +70,7 @@ async def test_unknown_host(fast_modem: InProcessLink, dns_server: str) -> None:
     await fast_modem.command(f'AT+QIDNSCFG=1,"{dns_server}"')
     await fast_modem.command('AT+QPING=1,"nope.bc66.test"')
     await fast_modem.expect(b"\r\n+QPING: 565\r\n")
-    assert await last_error(fast_modem) == b"+QIGETERROR: 565,dns parse failed"
+    assert await fast_modem.last_error() == b"+QIGETERROR: 565,dns parse failed"
 
 
 async def test_busy_and_not_attached(tmp_path: Path) -> None:
@@ -85,7 +79,7 @@ async def test_busy_and_not_attached(tmp_path: Path) -> None:
     await link.sync()
     await link.command('AT+QPING=1,"127.0.0.1",1,2')
     assert (await link.command('AT+QPING=1,"127.0.0.1"')).endswith(ERROR)
-    assert await last_error(link) == b"+QIGETERROR: 568,operation busy"
+    assert await link.last_error() == b"+QIGETERROR: 568,operation busy"
     await link.read_until(b"\r\n+QPING: 0,2,2,0,", timeout=5)
     await link.read_until(b"\r\n")
     await link.command("AT+CFUN=0")
@@ -138,6 +132,6 @@ async def test_no_way_to_send_icmp_is_an_error_not_a_fake_reply() -> None:
     await link.sync()
     await link.command('AT+QPING=1,"127.0.0.1"')
     await link.expect(b"\r\n+QPING: 554\r\n")
-    assert await last_error(link) == b"+QIGETERROR: 554,create socket failed"
+    assert await link.last_error() == b"+QIGETERROR: 554,create socket failed"
     await link.close()
     assert b"net.ipv4.ping_group_range" in link.stderr

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import re
 import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -14,13 +16,6 @@ from support.peers import TcpPeer, UdpPeer
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
-
-
-async def last_error(link: InProcessLink) -> bytes:
-    reply = await link.command("AT+QIGETERROR")
-    match = re.search(rb"\+QIGETERROR: [^\r]*", reply)
-    assert match is not None, reply
-    return match.group(0)
 
 
 async def open_tcp(link: InProcessLink, port: int, connect_id: int = 0, mode: int = 0) -> None:
@@ -84,7 +79,7 @@ LONG_HOST = "h" * 151
 )
 async def test_invalid_parameters(modem: InProcessLink, command: str) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + ERROR
-    assert await last_error(modem) == b"+QIGETERROR: 552,invalid parameters"
+    assert await modem.last_error() == b"+QIGETERROR: 552,invalid parameters"
 
 
 @pytest.mark.parametrize(
@@ -92,7 +87,7 @@ async def test_invalid_parameters(modem: InProcessLink, command: str) -> None:
 )
 async def test_other_contexts_not_supported(modem: InProcessLink, command: str) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + ERROR
-    assert await last_error(modem) == b"+QIGETERROR: 555,operation not supported"
+    assert await modem.last_error() == b"+QIGETERROR: 555,operation not supported"
 
 
 @pytest.mark.parametrize(
@@ -102,7 +97,7 @@ async def test_other_contexts_not_supported(modem: InProcessLink, command: str) 
 )  # fmt: skip
 async def test_unknown_socket(modem: InProcessLink, command: str) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + ERROR
-    assert await last_error(modem) == b"+QIGETERROR: 572,operation not allowed"
+    assert await modem.last_error() == b"+QIGETERROR: 572,operation not allowed"
 
 
 async def test_cme_error_formats(modem: InProcessLink) -> None:
@@ -116,14 +111,14 @@ async def test_cme_error_formats(modem: InProcessLink) -> None:
 async def test_success_resets_last_error(modem: InProcessLink) -> None:
     await modem.command("AT+QIRD=0,999")
     await modem.command('AT+QICFG="echomode"')
-    assert await last_error(modem) == b"+QIGETERROR: 0,operation successful"
+    assert await modem.last_error() == b"+QIGETERROR: 0,operation successful"
 
 
 async def test_text_data_must_match_its_length(modem: InProcessLink, peer: TcpPeer) -> None:
     await open_tcp(modem, peer.port)
     for command in ("AT+QISEND=0,5,1234", "AT+QISEND=0,5,123456"):
         assert await modem.command(command) == command.encode() + b"\r" + ERROR
-        assert await last_error(modem) == b"+QIGETERROR: 552,invalid parameters"
+        assert await modem.last_error() == b"+QIGETERROR: 552,invalid parameters"
     await modem.command("AT+QISEND=0,2,ok")
     await peer.expect(b"ok")  # nothing of the refused sends reached the peer
 
@@ -150,7 +145,7 @@ async def test_data_mode_too_long(modem: InProcessLink, peer: TcpPeer) -> None:
     await modem.expect(b"AT+QISEND=0\r\r\n> ")
     await modem.write(b"x" * 1461 + b"\x1a")
     await modem.expect(ERROR)
-    assert await last_error(modem) == b"+QIGETERROR: 552,invalid parameters"
+    assert await modem.last_error() == b"+QIGETERROR: 552,invalid parameters"
     await modem.write(b"AT+QISEND=0\r")
     await modem.expect(b"AT+QISEND=0\r\r\n> ")
     await modem.write(b"y" * 1460 + b"\x1a")  # exactly the limit is fine
@@ -164,7 +159,7 @@ async def test_escape_cancels(modem: InProcessLink, peer: TcpPeer) -> None:
     await modem.expect(b"AT+QISEND=0\r\r\n> ")
     await modem.write(b"abc\x1b")
     await modem.expect(b"abc" + ERROR)
-    assert await last_error(modem) == b"+QIGETERROR: 571,cancel send"
+    assert await modem.last_error() == b"+QIGETERROR: 571,cancel send"
     await modem.command("AT+QISEND=0,2,ok")
     await peer.expect(b"ok")  # the cancelled bytes never left
 
@@ -175,7 +170,7 @@ async def test_empty_variable_send(modem: InProcessLink, peer: TcpPeer) -> None:
     await modem.expect(b"AT+QISEND=0\r\r\n> ")
     await modem.write(b"\x1a")
     await modem.expect(ERROR)
-    assert await last_error(modem) == b"+QIGETERROR: 552,invalid parameters"
+    assert await modem.last_error() == b"+QIGETERROR: 552,invalid parameters"
 
 
 async def test_remote_close(modem: InProcessLink, peer: TcpPeer) -> None:
@@ -187,7 +182,7 @@ async def test_remote_close(modem: InProcessLink, peer: TcpPeer) -> None:
     reply = await modem.command("AT+QISTATE?")
     assert f'+QISTATE: 0,"TCP","127.0.0.1",{peer.port},0,4,1,0'.encode() in reply
     assert await modem.command("AT+QISEND=0,1,x") == b"AT+QISEND=0,1,x\r" + ERROR
-    assert await last_error(modem) == b"+QIGETERROR: 567,socket has been closed"
+    assert await modem.last_error() == b"+QIGETERROR: 567,socket has been closed"
     reply = await modem.command("AT+QIRD=0,512")  # buffered data stays readable
     assert reply == b"AT+QIRD=0,512\r\r\n+QIRD: 10\r\nlast words\r\n" + OK
     assert await modem.command("AT+QICLOSE=0") == b"AT+QICLOSE=0\r" + OK
@@ -208,7 +203,7 @@ async def test_connection_refused(modem: InProcessLink) -> None:
     command = f'AT+QIOPEN=1,2,"TCP","127.0.0.1",{port}'
     assert await modem.command(command) == command.encode() + b"\r" + OK
     await modem.expect(b"\r\n+QIOPEN: 2,566\r\n")
-    assert await last_error(modem) == b"+QIGETERROR: 566,socket connection failed"
+    assert await modem.last_error() == b"+QIGETERROR: 566,socket connection failed"
     # §2.3.1 note 3: the failed socket stays until AT+QICLOSE.
     reply = await modem.command("AT+QISTATE=1,2")
     assert f'+QISTATE: 2,"TCP","127.0.0.1",{port},0,0,1,0'.encode() in reply
@@ -220,38 +215,45 @@ async def test_connection_refused(modem: InProcessLink) -> None:
     assert await modem.command("AT+QISTATE=1,2") == b"AT+QISTATE=1,2\r" + OK
 
 
-async def test_connect_timeout(tmp_path: object) -> None:
-    link = InProcessLink(None, open_timeout=0.5)
-    await link.start()
-    await link.sync()
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A TCP port whose accept queue is full: the kernel drops further SYNs."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(0)
     port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(3):  # fill the accept queue: further SYNs are dropped
-        filler = socket.socket()
+    fillers = [socket.socket() for _ in range(3)]
+    for filler in fillers:
         filler.setblocking(False)
         with contextlib.suppress(BlockingIOError):
             filler.connect(("127.0.0.1", port))
-        fillers.append(filler)
     await asyncio.sleep(0.1)
-    try:
-        await link.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{port}')
-        await link.expect(b"\r\n+QIOPEN: 0,569\r\n", timeout=5)
-        assert await last_error(link) == b"+QIGETERROR: 569,operation timeout"
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
-        await link.close()
+    yield port
+    for filler in fillers:
+        filler.close()
+    listener.close()
+
+
+@pytest.fixture
+async def impatient_modem(tmp_path: Path) -> AsyncIterator[InProcessLink]:
+    link = InProcessLink(tmp_path, open_timeout=0.5)
+    await link.start()
+    await link.sync()
+    yield link
+    await link.close()
+
+
+async def test_connect_timeout(impatient_modem: InProcessLink, silent_port: int) -> None:
+    await impatient_modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{silent_port}')
+    await impatient_modem.expect(b"\r\n+QIOPEN: 0,569\r\n", timeout=5)
+    assert await impatient_modem.last_error() == b"+QIGETERROR: 569,operation timeout"
 
 
 async def test_unknown_domain(modem: InProcessLink, dns_server: str) -> None:
     await modem.command(f'AT+QIDNSCFG=1,"{dns_server}"')
     await modem.command('AT+QIOPEN=1,0,"TCP","nope.bc66.test",80')
     await modem.expect(b"\r\n+QIOPEN: 0,565\r\n")
-    assert await last_error(modem) == b"+QIGETERROR: 565,dns parse failed"
+    assert await modem.last_error() == b"+QIGETERROR: 565,dns parse failed"
 
 
 async def test_socket_id_in_use(modem: InProcessLink, peer: TcpPeer) -> None:
@@ -259,7 +261,7 @@ async def test_socket_id_in_use(modem: InProcessLink, peer: TcpPeer) -> None:
     command = f'AT+QIOPEN=1,0,"UDP","127.0.0.1",{peer.port}'
     assert await modem.command(command) == command.encode() + b"\r" + OK
     await modem.expect(b"\r\n+QIOPEN: 0,563\r\n")
-    assert await last_error(modem) == b"+QIGETERROR: 563,socket identity has been used"
+    assert await modem.last_error() == b"+QIGETERROR: 563,socket identity has been used"
     await modem.command("AT+QISEND=0,5,still")  # the first socket is untouched
     await peer.expect(b"still")
 
@@ -271,7 +273,7 @@ async def test_local_port_busy(modem: InProcessLink, peer: TcpPeer) -> None:
         busy = holder.getsockname()[1]
         await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port},{busy}')
         await modem.expect(b"\r\n+QIOPEN: 0,574\r\n")
-    assert await last_error(modem) == b"+QIGETERROR: 574,port busy"
+    assert await modem.last_error() == b"+QIGETERROR: 574,port busy"
 
 
 async def test_five_sockets(modem: InProcessLink, peer: TcpPeer, udp_peer: UdpPeer) -> None:
@@ -360,10 +362,10 @@ async def test_detach_closes_sockets(modem: InProcessLink, peer: TcpPeer) -> Non
     await modem.expect(b'\r\n+QIURC: "closed",0\r\n')
     await peer.closed.wait()
     assert await modem.command("AT+QISEND=0,1,x") == b"AT+QISEND=0,1,x\r" + ERROR
-    assert await last_error(modem) == b"+QIGETERROR: 570,pdp context broken down"
+    assert await modem.last_error() == b"+QIGETERROR: 570,pdp context broken down"
     await modem.command('AT+QIOPEN=1,1,"TCP","127.0.0.1",80')
     await modem.expect(b"\r\n+QIOPEN: 1,561\r\n")
-    assert await last_error(modem) == b"+QIGETERROR: 561,open pdp context failed"
+    assert await modem.last_error() == b"+QIGETERROR: 561,open pdp context failed"
 
 
 async def test_send_fail_when_the_stack_is_full(modem: InProcessLink, peer: TcpPeer) -> None:
@@ -381,7 +383,7 @@ async def test_send_fail_when_the_stack_is_full(modem: InProcessLink, peer: TcpP
         accepted += 1024
     else:
         pytest.fail("the module never answered SEND FAIL")
-    assert await last_error(modem) == b"+QIGETERROR: 558,socket write failed"
+    assert await modem.last_error() == b"+QIGETERROR: 558,socket write failed"
     reply = await modem.command("AT+QISEND=0,0")
     sent, acked, unacked = map(int, reply.split(b"+QISEND: ")[1].split(b"\r")[0].split(b","))
     assert sent == accepted and acked + unacked == sent and unacked > 0
@@ -389,33 +391,15 @@ async def test_send_fail_when_the_stack_is_full(modem: InProcessLink, peer: TcpP
     assert await peer.wait_received(accepted) == b"z" * accepted
 
 
-async def test_detach_while_connecting(tmp_path: object) -> None:
+async def test_detach_while_connecting(impatient_modem: InProcessLink, silent_port: int) -> None:
     """The open fails with 570 and the late connection never revives the socket."""
-    link = InProcessLink(None, open_timeout=1.0)
-    await link.start()
-    await link.sync()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = [socket.socket() for _ in range(3)]
-    for filler in fillers:  # a full accept queue: the connect hangs
-        filler.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            filler.connect(("127.0.0.1", port))
-    await asyncio.sleep(0.1)
-    try:
-        await link.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{port}')
-        await link.command("AT+CGATT=0")
-        await link.expect(b"\r\n+QIOPEN: 0,570\r\n")
-        await link.quiet(1.5)  # no late +QIOPEN, no "closed"
-        reply = await link.command("AT+QISTATE=1,0")
-        assert f",{port},0,0,1,0".encode() in reply
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
-        await link.close()
+    link = impatient_modem
+    await link.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{silent_port}')
+    await link.command("AT+CGATT=0")
+    await link.expect(b"\r\n+QIOPEN: 0,570\r\n")
+    await link.quiet(1.0)  # past the open timeout: no late +QIOPEN, no "closed"
+    reply = await link.command("AT+QISTATE=1,0")
+    assert f",{silent_port},0,0,1,0".encode() in reply
 
 
 async def test_close_while_connecting_reports_nothing(

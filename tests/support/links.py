@@ -91,6 +91,12 @@ class Link:
         await self.write(data + b"\r")
         return await self.read_until(FINAL, timeout)
 
+    async def last_error(self) -> bytes:
+        """The ``+QIGETERROR: <err>,<description>`` line of AT+QIGETERROR."""
+        match = re.search(rb"\+QIGETERROR: [^\r]*", await self.command("AT+QIGETERROR"))
+        assert match is not None
+        return match.group(0)
+
     async def quiet(self, seconds: float = 0.2) -> None:
         """Nothing more arrives within ``seconds``."""
         await asyncio.sleep(seconds)

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from bc66sim.at.parser import Arg, Form
 from bc66sim.at.results import line
+from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.limits import CONTEXT_IDS, SUPPORTED_CONTEXT
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -169,6 +171,12 @@ class Args:
         """Exactly ``length`` bytes written as ``2 * length`` hex digits."""
         digits = self.text(index, 2 * length)
         return decode_hex(digits, length)
+
+
+def require_context(args: Args, index: int) -> None:
+    """``<contextID>`` 1-3, of which only 1 is supported (CLARIFICATIONS §8: 555)."""
+    if args.number(index, CONTEXT_IDS.start, CONTEXT_IDS.stop - 1) != SUPPORTED_CONTEXT:
+        raise CommandError(Err.NOT_SUPPORTED)
 
 
 def decode_hex(digits: str | bytes, length: int) -> bytes:

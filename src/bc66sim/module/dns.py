@@ -13,9 +13,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
-from bc66sim.module.commands import Args, BadParameter, CommandTable, Reply, Result, Spec
+from bc66sim.module.commands import (
+    Args,
+    BadParameter,
+    CommandTable,
+    Reply,
+    Result,
+    Spec,
+    require_context,
+)
 from bc66sim.module.errors import CommandError, Err
-from bc66sim.module.limits import MAX_DNS_ADDRESS, MAX_HOST_LENGTH, SUPPORTED_CONTEXT
+from bc66sim.module.limits import MAX_DNS_ADDRESS, MAX_HOST_LENGTH
 from bc66sim.net import dns as host_dns
 from bc66sim.net.base import Family, NetError, Resolution
 
@@ -113,12 +121,6 @@ def _is_address(text: str) -> bool:
     return True
 
 
-def _context(args: Args) -> None:
-    """CLARIFICATIONS §8: contexts 2 and 3 are in range but not supported."""
-    if args.number(0, 1, 3) != SUPPORTED_CONTEXT:
-        raise CommandError(Err.NOT_SUPPORTED)
-
-
 def _dns_address(args: Args, index: int, family: Family) -> str:
     text = args.text(index, MAX_DNS_ADDRESS)
     version = 6 if family is Family.IPV6 else 4
@@ -130,7 +132,7 @@ def _dns_address(args: Args, index: int, family: Family) -> str:
 def _qidnscfg(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.11: show the servers, or set primary and optionally secondary."""
     args.require(1, 3)
-    _context(args)
+    require_context(args, 0)
     service = modem.dns
     if len(args) == 1:
         primary, secondary = service.shown_servers()
@@ -148,7 +150,7 @@ def _qidnscfg(modem: Modem, args: Args, reply: Reply) -> Result:
 def _qidnsgip(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.10: ``OK`` now, the answer in URCs; one lookup at a time (564 otherwise)."""
     args.require(2, 2)
-    _context(args)
+    require_context(args, 0)
     name = args.text(1, MAX_HOST_LENGTH)
     if not name:
         raise BadParameter("empty host name")

@@ -11,9 +11,18 @@ import logging
 from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
-from bc66sim.module.commands import Args, BadParameter, CommandTable, Handler, Reply, Result, Spec
+from bc66sim.module.commands import (
+    Args,
+    BadParameter,
+    CommandTable,
+    Handler,
+    Reply,
+    Result,
+    Spec,
+    require_context,
+)
 from bc66sim.module.errors import CommandError, Err
-from bc66sim.module.limits import MAX_HOST_LENGTH, SUPPORTED_CONTEXT
+from bc66sim.module.limits import MAX_HOST_LENGTH
 from bc66sim.net import ntp
 from bc66sim.net.base import NetError
 
@@ -41,8 +50,7 @@ def _qntp(prefix: str) -> Handler:
     def handler(modem: Modem, args: Args, reply: Reply) -> Result:
         """``AT+QNTP=<contextID>,<server>[,<port>][,<auto_set_time>]``."""
         args.require(2, 4)
-        if args.number(0, 1, 3) != SUPPORTED_CONTEXT:
-            raise CommandError(Err.NOT_SUPPORTED)
+        require_context(args, 0)
         server = args.text(1, MAX_HOST_LENGTH)
         if not server:
             raise BadParameter("empty server")

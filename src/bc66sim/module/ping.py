@@ -12,9 +12,17 @@ import logging
 from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
-from bc66sim.module.commands import Args, BadParameter, CommandTable, Reply, Result, Spec
+from bc66sim.module.commands import (
+    Args,
+    BadParameter,
+    CommandTable,
+    Reply,
+    Result,
+    Spec,
+    require_context,
+)
 from bc66sim.module.errors import CommandError, Err
-from bc66sim.module.limits import MAX_HOST_LENGTH, SUPPORTED_CONTEXT
+from bc66sim.module.limits import MAX_HOST_LENGTH
 from bc66sim.net.base import Family, NetError
 from bc66sim.net.icmp import Echo, Pinger
 
@@ -43,8 +51,7 @@ def register(table: CommandTable) -> None:
 def _qping(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QPING=<contextID>,<host>[,<time_out>[,<ping_num>[,<ping_size>]]]``."""
     args.require(2, 5)
-    if args.number(0, 1, 3) != SUPPORTED_CONTEXT:
-        raise CommandError(Err.NOT_SUPPORTED)
+    require_context(args, 0)
     host = args.text(1, MAX_HOST_LENGTH)
     if not host:
         raise BadParameter("empty host")

@@ -19,6 +19,7 @@ from bc66sim.module.commands import (
     Result,
     Spec,
     decode_hex,
+    require_context,
 )
 from bc66sim.module.errors import CommandError, Err
 from bc66sim.module.limits import (
@@ -30,7 +31,6 @@ from bc66sim.module.limits import (
     MAX_SEND_TEXT,
     MAX_SOCKETS,
     MAX_URC,
-    SUPPORTED_CONTEXT,
 )
 from bc66sim.module.socket import AccessMode, Socket, SocketState
 from bc66sim.net.base import Family, NetError, Transport
@@ -312,16 +312,10 @@ class SocketService:
 # -- handlers -------------------------------------------------------------------------
 
 
-def _context(args: Args, index: int) -> None:
-    """CLARIFICATIONS §8: contexts 2 and 3 are in range but not supported."""
-    if args.number(index, 1, 3) != SUPPORTED_CONTEXT:
-        raise CommandError(Err.NOT_SUPPORTED)
-
-
 def _qiopen(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.1 AT+QIOPEN."""
     args.require(5, 8)
-    _context(args, 0)
+    require_context(args, 0)
     connect_id = args.number(1, 0, MAX_SOCKETS - 1)
     service = args.text(2, 3).upper()
     if service not in ("TCP", "UDP"):
@@ -368,7 +362,7 @@ def _qistate(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.3 AT+QISTATE=<query_type>,<contextID|connectID>."""
     args.require(2, 2)
     if args.choice(0, (0, 1)) == 0:
-        _context(args, 1)
+        require_context(args, 1)
         return _qistate_all(modem, args, reply)
     sock = modem.sockets.table[args.number(1, 0, MAX_SOCKETS - 1)]
     if sock is not None:
