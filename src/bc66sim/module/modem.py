@@ -76,15 +76,10 @@ class Modem:
         self.nv = self.nvram.load()
         self.radio = Radio(self)
         self.sockets = sockets.SocketService(self)
-        self.tcpip = tcpip_config.TcpipSettings()
-        self.dns = dns.DnsService(self)
-        self.ntp_busy = False
-        self.ping_busy = False
-        self.cmee = 0
         #: The error of the last TCP/IP command (§2.3.13).
         self.last_error = Err.OK
         self.powered = False
-        self._framer = fr.Framer()
+        self._reset_volatile()
         self._writer: Writer | None = None
         self._urcs: deque[bytes] = deque()
         self._urc_bytes = 0
@@ -127,15 +122,19 @@ class Modem:
 
     # -- power ---------------------------------------------------------------------
 
-    def power_on(self) -> None:
-        """Boot: ``RDY``, then attach after the configured delay (CLARIFICATIONS §24)."""
-        self.powered = True
+    def _reset_volatile(self) -> None:
+        """What a boot sets back to its defaults (NVRAM settings stay)."""
         self._framer = fr.Framer()
         self.cmee = 0
         self.tcpip = tcpip_config.TcpipSettings()
         self.dns = dns.DnsService(self)
         self.ntp_busy = False
         self.ping_busy = False
+
+    def power_on(self) -> None:
+        """Boot: ``RDY``, then attach after the configured delay (CLARIFICATIONS §24)."""
+        self.powered = True
+        self._reset_volatile()
         self.radio.power_on()
         self.emit_urc(line("RDY"))
 
@@ -157,14 +156,13 @@ class Modem:
             task.cancel()
         self._urcs.clear()
         self._urc_bytes = 0
+        self._urc_drain_waiters.clear()
         self._prompt = None
 
     async def close(self) -> None:
         """Clean shutdown: host sockets closed, state saved."""
-        self._shutdown_state()
         tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
+        self._shutdown_state()  # cancels them
         await asyncio.gather(*tasks, return_exceptions=True)
         self.save_nvram()
 
