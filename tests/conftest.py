@@ -9,7 +9,7 @@ import pytest
 
 from support.links import InProcessLink, Link, PtyLink, TcpLink
 from support.peers import TcpPeer, UdpPeer
-from support.servers import DNS_V4, SILENT_DNS, Chrony, Dnsmasq, SilentDns
+from support.servers import DNS_V4, SILENT_DNS, Chrony, Dnsmasq, Mosquitto, SilentDns
 
 LINKS = {"inprocess": InProcessLink, "pty": PtyLink, "tcp": TcpLink}
 
@@ -73,3 +73,11 @@ def ntp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     server = Chrony(tmp_path_factory.mktemp("chrony"), 123).start()
     yield server.port
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """mosquitto on loopback; its port."""
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto")).start()
+    yield broker.port
+    broker.stop()

@@ -128,3 +128,37 @@ def _ntp_answers(port: int) -> bool:
         except OSError:
             return False
         return len(reply) >= 48 and reply[1] != 0  # a stratum: the server is synchronised
+
+
+class Mosquitto:
+    """The mosquitto MQTT broker on a loopback port of its own."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Mosquitto:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+        self.process = subprocess.Popen(
+            [_require("mosquitto"), "-c", str(conf)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as probe, contextlib.suppress(OSError):
+                probe.connect(("127.0.0.1", self.port))
+                return self
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                error = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"mosquitto did not start: {error}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(5)

@@ -114,14 +114,15 @@ class Radio:
         self._modem.emit_urc(line(f"+IP: {self._modem.config.ip_address}"))
 
     def _detach(self) -> None:
+        """The registration is reported lost first, then its sockets close (§2.4.1)."""
         was_attached = self.attached
         self._cancel_timer()
         self.attached = False
+        self._report_registration()
         if was_attached:
-            self._modem.sockets.network_lost()
             if self.settings.cscon_mode:
                 self._modem.emit_urc(line("+CSCON: 0"))
-        self._report_registration()
+            self._modem.sockets.network_lost()
 
     def _report_registration(self) -> None:
         if self.settings.cereg_mode:

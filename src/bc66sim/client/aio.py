@@ -1,0 +1,522 @@
+"""The asyncio core of the host driver: :class:`AsyncBC66`.
+
+One task reads the port and feeds :class:`~bc66sim.client.protocol.ResponseParser`;
+URCs go to their handlers at once (even while a command is in flight), everything
+else to the command waiting for it.  Commands run one at a time.  Every wait has a
+timeout that raises; a port that closes or a module that reboots fails every
+waiter at once with a typed exception, never a silent hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bc66sim.client.errors import (
+    BC66Error,
+    BC66Timeout,
+    CommandError,
+    ConnectionLost,
+    ModuleRebooted,
+    NetworkLost,
+    SocketClosed,
+)
+from bc66sim.client.protocol import (
+    Event,
+    Final,
+    Info,
+    Pending,
+    Prompt,
+    ResponseParser,
+    Trailer,
+    Urc,
+)
+from bc66sim.client.sockets import AsyncSocket
+from bc66sim.client.streams import ByteStream, open_stream
+
+log = logging.getLogger(__name__)
+
+#: Seconds for a command's answer (the note allows 300 ms; a slow UART, more).
+COMMAND_TIMEOUT = 5.0
+#: Seconds for +QIOPEN (§2.3.1 note: wait up to 60 s).
+OPEN_TIMEOUT = 65.0
+SOCKET_IDS = range(5)
+#: Commands whose outcome is a URC: their write form has no information lines.
+_ASYNC_WRITES = ("+QIOPEN=", "+QPING=", "+QNTP=", "+QNTTP=", "+QIDNSGIP=")
+_PLAIN_ANSWERS = ("ATI", "AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CIMI", "AT+CGSN")
+_NAME = re.compile(r"AT([+$^][A-Z0-9]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PingReply:
+    address: str
+    size: int
+    milliseconds: int
+    ttl: int
+
+
+@dataclass(frozen=True)
+class PingResult:
+    """``+QPING`` lines: one entry per request (None when it timed out) and the summary."""
+
+    replies: tuple[PingReply | None, ...]
+    sent: int
+    received: int
+    lost: int
+    min_ms: int
+    max_ms: int
+    avg_ms: int
+
+
+def error_for(message: str, code: int | None) -> BC66Error:
+    """The exception for a module error code (Chapter 3)."""
+    if code == 567:
+        return SocketClosed(message, code)
+    if code in (561, 570):
+        return NetworkLost(message, code)
+    return CommandError(message, code)
+
+
+def pending_for(line: str) -> Pending:
+    """What belongs to the answer of ``line`` (so URCs are never taken for it)."""
+    upper = line.upper()
+    match = _NAME.match(upper)
+    if match is None:
+        return Pending(line, plain_lines=True)
+    name = match.group(1)
+    if upper[2:].startswith(_ASYNC_WRITES):
+        return Pending(line)
+    return Pending(line, prefix=name + ":", plain_lines=upper.startswith(_PLAIN_ANSWERS))
+
+
+class AsyncBC66:
+    """A BC66 (real or emulated) on a byte stream; open it with :meth:`open`."""
+
+    def __init__(
+        self,
+        stream: ByteStream,
+        *,
+        hex_send: bool = False,
+        hex_recv: bool = False,
+        view_mode: int = 0,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> None:
+        self.hex_send = hex_send
+        self.timeout = timeout
+        self._stream = stream
+        self._view_mode = view_mode
+        self._parser = ResponseParser(view_mode=view_mode, recv_hex=hex_recv, is_push=self._is_push)
+        self._lock = asyncio.Lock()
+        self._answers: asyncio.Queue[Event | BC66Error] = asyncio.Queue()
+        self._sockets: dict[int, AsyncSocket] = {}
+        self._opening: dict[int, asyncio.Future[int]] = {}
+        self._service: tuple[str, asyncio.Future[list[str]]] | None = None
+        self._service_lines: list[str] = []
+        self._service_lock = asyncio.Lock()
+        self._attached = asyncio.Event()
+        self._broken: BC66Error | None = None
+        self._desync = False
+        self._reader: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Called with the text of every URC, after the driver has handled it.
+        self.urc_listeners: list[Callable[[str], None]] = []
+
+    # -- life cycle -------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, port: str, *, baudrate: int = 115200, **options: object) -> AsyncBC66:
+        """Open ``port`` (a pyserial URL or path) and configure the module for the driver."""
+        modem = cls(await open_stream(port, baudrate), **options)  # type: ignore[arg-type]
+        modem._reader = asyncio.create_task(modem._read_loop())
+        try:
+            await modem._configure()
+        except BaseException:
+            await modem.close()
+            raise
+        return modem
+
+    async def _configure(self) -> None:
+        """Reach the command line whatever state the module is in, then set it up."""
+        # Leave a data-mode prompt and end a partial line; in command mode the module
+        # answers that line with ERROR, so wait until a plain AT is answered OK.
+        await self._stream.write(b"\x1b\r")
+        for attempt in range(6):
+            await asyncio.sleep(0.1)
+            try:
+                await self.command("AT", timeout=1.0)
+                break
+            except (BC66Timeout, CommandError):
+                if attempt == 5:
+                    raise
+        for line in (
+            "ATE0",
+            "AT+CMEE=1",
+            "AT+CEREG=1",
+            'AT+QICFG="echomode",0',
+            'AT+QICFG="showlength",1',
+            f'AT+QICFG="viewmode",{self._view_mode}',
+            f'AT+QICFG="dataformat",{int(self.hex_send)},{int(self._parser.recv_hex)}',
+        ):
+            await self.command(line)
+        if "+CGATT: 1" in await self.command("AT+CGATT?"):
+            self._attached.set()
+
+    async def close(self) -> None:
+        """Close every socket (``AT+QICLOSE``) and the port."""
+        for sock in list(self._sockets.values()):
+            with contextlib.suppress(BC66Error):
+                await sock.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        for task in list(self._tasks):
+            task.cancel()
+        await self._stream.close()
+        self._fail(ConnectionLost("the driver was closed"))
+
+    @property
+    def attached(self) -> bool:
+        return self._attached.is_set()
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the module is attached to the network (``+IP:``, ``+CGATT: 1``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._attached.is_set():
+            self._check_broken()
+            if "+CGATT: 1" in await self.command("AT+CGATT?"):
+                self._attached.set()
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise BC66Timeout(f"the module did not attach within {timeout} s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._attached.wait(), min(0.5, remaining))
+
+    # -- commands ---------------------------------------------------------------------
+
+    async def command(self, line: str, *, timeout: float | None = None) -> list[str]:
+        """Run one command; its information lines, or an exception with the module's code."""
+        answer = await self.exchange(line, timeout=timeout)
+        return [info.text for info in answer]
+
+    async def exchange(
+        self, line: str, *, timeout: float | None = None, trailer: bool = False
+    ) -> list[Info]:
+        """Run one command and return its information lines (with payloads)."""
+        async with self._lock:
+            await self._prepare()
+            self._parser.pending = pending_for(line)
+            try:
+                await self._stream.write(line.encode("latin-1") + b"\r")
+                infos, final = await self._collect(line, timeout)
+                if not final.ok:
+                    raise await self._failure(line, final)
+                if trailer:
+                    await self._expect(Trailer, line, timeout)
+                return infos
+            finally:
+                self._parser.pending = None
+
+    async def send_chunk(self, connect_id: int, data: bytes, timeout: float | None) -> bool:
+        """``AT+QISEND=<id>,<n>`` in data mode; True for ``SEND OK``, False for ``SEND FAIL``."""
+        line = f"AT+QISEND={connect_id},{len(data)}"
+        async with self._lock:
+            await self._prepare()
+            self._parser.pending = Pending(line, prompt=True)
+            try:
+                await self._stream.write(line.encode() + b"\r")
+                event = await self._answer(line, timeout)
+                if isinstance(event, Final):
+                    raise await self._failure(line, event)
+                if not isinstance(event, Prompt):
+                    raise BC66Error(f"{line}: unexpected {event}")
+                await self._stream.write(data.hex().upper().encode() if self.hex_send else data)
+                _, final = await self._collect(line, timeout)
+                if not final.ok:
+                    raise await self._failure(line, final)
+                result = await self._expect(Trailer, line, timeout)
+                return result.text == "SEND OK"
+            finally:
+                self._parser.pending = None
+
+    async def _prepare(self) -> None:
+        self._check_broken()
+        if self._desync:
+            await self._resync()
+        # What is left belongs to no command now: a late answer after a timeout, or the
+        # reboot error of a command that got its OK first. A dead port is _broken.
+        while not self._answers.empty():
+            log.debug("stray answer dropped: %s", self._answers.get_nowait())
+
+    async def _resync(self) -> None:
+        """After a timeout: leave any data mode and wait until the module answers again."""
+        self._desync = False
+        self._parser.pending = Pending("AT")
+        await self._stream.write(b"\x1b\rAT\r")
+        with contextlib.suppress(BC66Timeout):
+            await self._collect("AT", 2.0)
+        await asyncio.sleep(0.05)
+        while not self._answers.empty():
+            self._answers.get_nowait()
+
+    async def _answer(self, line: str, timeout: float | None) -> Event:
+        try:
+            item = await asyncio.wait_for(self._answers.get(), timeout or self.timeout)
+        except TimeoutError:
+            self._desync = True
+            raise BC66Timeout(f"no answer to {line!r}") from None
+        if isinstance(item, BC66Error):
+            raise item
+        return item
+
+    async def _collect(self, line: str, timeout: float | None) -> tuple[list[Info], Final]:
+        infos: list[Info] = []
+        while True:
+            event = await self._answer(line, timeout)
+            if isinstance(event, Info):
+                infos.append(event)
+            elif isinstance(event, Final):
+                return infos, event
+
+    async def _expect(self, kind: type[Trailer], line: str, timeout: float | None) -> Trailer:
+        event = await self._answer(line, timeout)
+        if not isinstance(event, kind):
+            raise BC66Error(f"{line}: expected {kind.__name__}, got {event}")
+        return event
+
+    async def _failure(self, line: str, final: Final) -> BC66Error:
+        code = final.code
+        if code is None and line.upper().startswith(("AT+QI", "AT+QPING", "AT+QNT")):
+            self._parser.pending = Pending("AT+QIGETERROR", prefix="+QIGETERROR:")
+            await self._stream.write(b"AT+QIGETERROR\r")
+            infos, _ = await self._collect("AT+QIGETERROR", None)
+            if infos:
+                code = int(infos[0].text.split(":")[1].split(",")[0])
+        return error_for(f"{line} failed", code)
+
+    def _check_broken(self) -> None:
+        if self._broken is not None:
+            raise self._broken
+
+    # -- the reader -------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        try:
+            while data := await self._stream.read():
+                for event in self._parser.feed(data):
+                    if isinstance(event, Urc):
+                        self._on_urc(event)
+                    else:
+                        self._answers.put_nowait(event)
+        except Exception as exc:  # any failure of the port ends the driver, loudly
+            log.debug("reader failed", exc_info=True)
+            self._fail(ConnectionLost(f"the port failed: {exc}"))
+            return
+        self._fail(ConnectionLost("the port closed (is the module or emulator gone?)"))
+
+    def _fail(self, error: BC66Error) -> None:
+        if self._broken is None:
+            self._broken = error
+        self._answers.put_nowait(error)
+        self._fail_waiters(error)
+
+    def _fail_waiters(self, error: BC66Error) -> None:
+        for future in list(self._opening.values()):
+            if not future.done():
+                future.set_exception(error)
+        if self._service is not None and not self._service[1].done():
+            self._service[1].set_exception(error)
+        for sock in list(self._sockets.values()):
+            sock.fail(error)
+
+    # -- URCs -------------------------------------------------------------------------
+
+    def _on_urc(self, urc: Urc) -> None:
+        text = urc.text
+        if text == "RDY":
+            self._on_reboot()
+        elif text.startswith("+IP:"):
+            self._attached.set()
+        elif text.startswith("+CEREG:"):
+            self._on_registration(text)
+        elif text.startswith("+QIOPEN:"):
+            connect_id, err = _ints(text)[:2]
+            future = self._opening.get(connect_id)
+            if future is not None and not future.done():
+                future.set_result(err)
+        elif text.startswith('+QIURC: "recv"') or text.startswith('+QIURC: "closed"'):
+            sock = self._sockets.get(_ints(text)[0])
+            if sock is not None:
+                sock.on_urc(text, urc.payload)
+        elif self._service is not None and text.startswith(self._service[0]):
+            self._service_lines.append(text)
+            self._service_progress()
+        else:
+            log.debug("URC %s", text)
+        for listener in self.urc_listeners:
+            listener(text)
+
+    def _on_reboot(self) -> None:
+        log.warning("the module rebooted (RDY)")
+        self._attached.clear()
+        error = ModuleRebooted("the module rebooted")
+        if self._parser.pending is not None:
+            self._answers.put_nowait(error)  # the command in flight will get no answer
+        self._fail_waiters(error)
+        self._sockets.clear()
+        self._spawn(self._configure_after_reboot())
+
+    async def _configure_after_reboot(self) -> None:
+        await asyncio.sleep(0.05)
+        while not self._answers.empty():
+            self._answers.get_nowait()
+        with contextlib.suppress(BC66Error):
+            await self._configure()
+
+    def _on_registration(self, text: str) -> None:
+        stat = _ints(text)[0]
+        if stat in (1, 5):
+            self._attached.set()
+            return
+        if self._attached.is_set():
+            log.warning("the module detached from the network")
+        self._attached.clear()
+        for sock in list(self._sockets.values()):
+            sock.fail(NetworkLost("the module detached from the network"))
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- sockets ----------------------------------------------------------------------
+
+    def _is_push(self, connect_id: int) -> bool:
+        sock = self._sockets.get(connect_id)
+        return sock is not None and sock.push
+
+    async def connect(
+        self,
+        kind: str,
+        host: str,
+        port: int,
+        *,
+        local_port: int = 0,
+        push: bool = False,
+        timeout: float = OPEN_TIMEOUT,
+    ) -> AsyncSocket:
+        """Open a TCP or UDP socket (§2.3.1); ``push`` selects direct push mode."""
+        kind = kind.upper()
+        if kind not in ("TCP", "UDP"):
+            raise ValueError("kind is 'TCP' or 'UDP'")
+        connect_id = next((i for i in SOCKET_IDS if i not in self._sockets), None)
+        if connect_id is None:
+            raise BC66Error("all five sockets are in use")
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._opening[connect_id] = future
+        sock = AsyncSocket(self, connect_id, kind, push=push)
+        self._sockets[connect_id] = sock
+        try:
+            line = f'AT+QIOPEN=1,{connect_id},"{kind}","{host}",{port},{local_port},{int(push)}'
+            await self.command(line)
+            try:
+                err = await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise BC66Timeout(f"no +QIOPEN for socket {connect_id} in {timeout} s") from None
+            if err != 0:
+                raise error_for(f"cannot open {kind} to {host}:{port}", err)
+        except BaseException:
+            self._sockets.pop(connect_id, None)
+            with contextlib.suppress(BC66Error):
+                await self.exchange(f"AT+QICLOSE={connect_id}", trailer=True)
+            raise
+        finally:
+            self._opening.pop(connect_id, None)
+        return sock
+
+    def forget(self, sock: AsyncSocket) -> None:
+        if self._sockets.get(sock.connect_id) is sock:
+            del self._sockets[sock.connect_id]
+
+    # -- network services -------------------------------------------------------------
+
+    async def _service_call(self, prefix: str, line: str, timeout: float) -> list[str]:
+        """Run a command whose outcome comes as URCs starting with ``prefix``."""
+        async with self._service_lock:
+            future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+            self._service, self._service_lines = (prefix, future), []
+            try:
+                await self.command(line)
+                return await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise BC66Timeout(f"no answer to {line!r} in {timeout} s") from None
+            finally:
+                self._service = None
+
+    def _service_progress(self) -> None:
+        assert self._service is not None
+        prefix, future = self._service
+        lines = self._service_lines
+        first = _ints(lines[0])
+        if prefix == '+QIURC: "dnsgip"':
+            done = first[0] != 0 or len(lines) == 1 + first[1]
+        elif prefix == "+QPING:":
+            last = _ints(lines[-1])
+            done = len(last) == 7 or (len(last) == 1 and last[0] != 569)
+        else:
+            done = True
+        if done and not future.done():
+            future.set_result(list(lines))
+
+    async def resolve(self, name: str, timeout: float = 30.0) -> list[str]:
+        """``AT+QIDNSGIP``: the addresses of ``name``, from the module's DNS servers."""
+        lines = await self._service_call('+QIURC: "dnsgip"', f'AT+QIDNSGIP=1,"{name}"', timeout)
+        err = _ints(lines[0])[0]
+        if err != 0:
+            raise error_for(f"cannot resolve {name}", err)
+        return [line.split(",", 1)[1].strip('"') for line in lines[1:]]
+
+    async def ping(
+        self, host: str, *, timeout: int = 4, count: int = 4, size: int = 32
+    ) -> PingResult:
+        """``AT+QPING``: one entry per request and the summary (CLARIFICATIONS §21)."""
+        line = f'AT+QPING=1,"{host}",{timeout},{count},{size}'
+        lines = await self._service_call("+QPING:", line, count * (timeout + 2) + 10.0)
+        replies: list[PingReply | None] = []
+        for text in lines:
+            fields = text.split(":", 1)[1].strip().split(",")
+            if len(fields) == 5:
+                ip = fields[1].strip('"')
+                replies.append(PingReply(ip, int(fields[2]), int(fields[3]), int(fields[4])))
+            elif len(fields) == 1 and fields[0] == "569":
+                replies.append(None)
+            elif len(fields) == 1:
+                raise error_for(f"cannot ping {host}", int(fields[0]))
+        summary = _ints(lines[-1])
+        return PingResult(tuple(replies), *summary[1:])
+
+    async def ntp_time(
+        self, server: str, port: int = 123, *, set_clock: bool = False, timeout: float = 30.0
+    ) -> dt.datetime:
+        """``AT+QNTP``: the server's time (UTC); ``set_clock`` also sets the module's RTC."""
+        line = f'AT+QNTP=1,"{server}",{port},{int(set_clock)}'
+        lines = await self._service_call("+QNTP:", line, timeout)
+        match = re.search(r'(\d+),"(\d\d/\d\d/\d\d,\d\d:\d\d:\d\d)([+-]\d+)"', lines[0])
+        if match is None:
+            raise error_for(f"no time from {server}", _ints(lines[0])[0])
+        local = dt.datetime.strptime(match.group(2), "%y/%m/%d,%H:%M:%S")
+        offset = dt.timedelta(minutes=15 * int(match.group(3)))
+        return (local - offset).replace(tzinfo=dt.UTC)
+
+
+def _ints(text: str) -> list[int]:
+    """The integer fields of a URC (quoted strings skipped)."""
+    body = text.split(":", 1)[1] if ":" in text else text
+    return [int(part) for part in body.split(",") if part.strip().lstrip("-").isdigit()]

@@ -1,0 +1,39 @@
+"""The driver's exceptions: one family, the module's error code on each (STYLE §7)."""
+
+from __future__ import annotations
+
+
+class BC66Error(Exception):
+    """Anything that went wrong talking to a BC66; ``code`` is the module's, if any.
+
+    For TCP/IP commands ``code`` is the note's Chapter 3 ``<err>`` (as
+    ``AT+QIGETERROR`` reports it); for others, the ``+CME ERROR`` number.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message if code is None else f"{message} (error {code})")
+        self.code = code
+
+
+class CommandError(BC66Error):
+    """The module answered ``ERROR`` (or ``+CME ERROR``) to a command."""
+
+
+class BC66Timeout(BC66Error, TimeoutError):
+    """No answer within the timeout: never an empty result instead."""
+
+
+class ConnectionLost(BC66Error):
+    """The port itself went away (the emulator died, the USB-UART was unplugged)."""
+
+
+class ModuleRebooted(BC66Error):
+    """The module said ``RDY`` again: every socket it had is gone."""
+
+
+class NetworkLost(BC66Error):
+    """The module detached from the network: its sockets were closed."""
+
+
+class SocketClosed(BC66Error):
+    """The socket is closed (by the peer, the network, or this side)."""

@@ -1,0 +1,218 @@
+"""The blocking facade: :class:`BC66` and :class:`Socket`, for scripts.
+
+An event loop runs in a background thread with the asyncio core; every call here
+waits for its result with a timeout.  :class:`Socket` has enough of the
+``socket.socket`` surface (``sendall``, ``recv``, ``settimeout``, ``makefile``,
+``close``) that standard libraries such as ``http.client`` run over it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import io
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from bc66sim.client.aio import OPEN_TIMEOUT, AsyncBC66, PingResult
+from bc66sim.client.errors import BC66Timeout
+from bc66sim.client.sockets import AsyncSocket
+
+T = TypeVar("T")
+
+#: Seconds a blocking socket waits by default: a hang is never silent.
+DEFAULT_SOCKET_TIMEOUT = 60.0
+
+
+class _LoopThread:
+    """An event loop in a daemon thread; runs coroutines for the blocking API."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="bc66", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise BC66Timeout(f"no result in {timeout} s") from None
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+
+class BC66:
+    """A BC66, real or emulated, on a serial port or any pyserial URL.
+
+    ::
+
+        with BC66.open("/dev/ttyUSB0") as modem:       # or "socket://127.0.0.1:5566"
+            modem.wait_ready(timeout=60)
+            with modem.connect("TCP", "example.org", 80) as sock:
+                sock.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+                reply = sock.recv(4096, timeout=10)
+    """
+
+    def __init__(self, core: AsyncBC66, runner: _LoopThread) -> None:
+        self.core = core
+        self._runner = runner
+
+    @classmethod
+    def open(cls, port: str, *, baudrate: int = 115200, **options: Any) -> BC66:
+        """Open ``port`` and make the module ready for the driver (see :class:`AsyncBC66`)."""
+        runner = _LoopThread()
+        try:
+            core = runner.run(AsyncBC66.open(port, baudrate=baudrate, **options), 30)
+        except BaseException:
+            runner.stop()
+            raise
+        return cls(core, runner)
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+        return self._runner.run(coro, timeout)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        self._run(self.core.wait_ready(timeout), timeout + 5)
+
+    def command(self, line: str, timeout: float | None = None) -> list[str]:
+        """Any AT command; its information lines (raises with the module's code on ERROR)."""
+        return self._run(self.core.command(line, timeout=timeout), (timeout or 30) + 5)
+
+    def connect(
+        self,
+        kind: str,
+        host: str,
+        port: int,
+        *,
+        local_port: int = 0,
+        push: bool = False,
+        timeout: float = OPEN_TIMEOUT,
+    ) -> Socket:
+        sock = self._run(
+            self.core.connect(kind, host, port, local_port=local_port, push=push, timeout=timeout),
+            timeout + 10,
+        )
+        return Socket(sock, self._runner, (host, port))
+
+    def resolve(self, name: str, timeout: float = 30.0) -> list[str]:
+        return self._run(self.core.resolve(name, timeout), timeout + 5)
+
+    def ping(self, host: str, *, timeout: int = 4, count: int = 4, size: int = 32) -> PingResult:
+        coro = self.core.ping(host, timeout=timeout, count=count, size=size)
+        return self._run(coro, count * (timeout + 2) + 20.0)
+
+    def ntp_time(self, server: str, port: int = 123, *, set_clock: bool = False) -> dt.datetime:
+        return self._run(self.core.ntp_time(server, port, set_clock=set_clock), 40)
+
+    def close(self) -> None:
+        try:
+            self._run(self.core.close(), 30)
+        finally:
+            self._runner.stop()
+
+    def __enter__(self) -> BC66:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Socket:
+    """A module socket with the ``socket.socket`` calls most libraries use."""
+
+    def __init__(self, sock: AsyncSocket, runner: _LoopThread, peer: tuple[str, int]) -> None:
+        self._sock = sock
+        self._runner = runner
+        self._peer = peer
+        self._timeout: float | None = DEFAULT_SOCKET_TIMEOUT
+        #: Files from makefile() still open: like socket.socket, close() waits for them.
+        self._io_refs = 0
+        self._close_requested = False
+
+    @property
+    def connect_id(self) -> int:
+        return self._sock.connect_id
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._timeout = timeout
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def _wait(self, timeout: float | None) -> float | None:
+        return None if timeout is None else timeout + 5
+
+    def send(self, data: bytes, timeout: float | None = None) -> int:
+        limit = self._timeout if timeout is None else timeout
+        return self._runner.run(self._sock.send(data, limit), self._wait(limit))
+
+    def sendall(self, data: bytes, timeout: float | None = None) -> None:
+        limit = self._timeout if timeout is None else timeout
+        self._runner.run(self._sock.sendall(data, limit), None)
+
+    def recv(self, bufsize: int, timeout: float | None = None) -> bytes:
+        limit = self._timeout if timeout is None else timeout
+        return self._runner.run(self._sock.recv(bufsize, limit), self._wait(limit))
+
+    def recvfrom(self, bufsize: int, timeout: float | None = None) -> tuple[bytes, tuple[str, int]]:
+        return self.recv(bufsize, timeout), self._peer
+
+    def makefile(self, mode: str = "r", buffering: int = -1, **text: Any) -> Any:
+        """A file over the socket, as ``socket.makefile`` gives (http.client reads it)."""
+        raw = _SocketIO(self, mode)
+        self._io_refs += 1
+        size = io.DEFAULT_BUFFER_SIZE if buffering in (-1, None) else buffering
+        binary: io.BufferedIOBase = (
+            io.BufferedReader(raw, size) if "r" in mode else io.BufferedWriter(raw, size)
+        )
+        return binary if "b" in mode else io.TextIOWrapper(binary, **text)
+
+    def close(self) -> None:
+        """``AT+QICLOSE``, once no file from :meth:`makefile` is open (as socket.socket)."""
+        self._close_requested = True
+        if self._io_refs <= 0:
+            self._runner.run(self._sock.close(), 30)
+
+    def _file_closed(self) -> None:
+        self._io_refs -= 1
+        if self._close_requested and self._io_refs <= 0:
+            self.close()
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _SocketIO(io.RawIOBase):
+    def __init__(self, sock: Socket, mode: str) -> None:
+        self._sock = sock
+        self._mode = mode
+
+    def readable(self) -> bool:
+        return "r" in self._mode
+
+    def writable(self) -> bool:
+        return "w" in self._mode
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._sock.recv(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def write(self, data: Any) -> int:
+        self._sock.sendall(bytes(data))
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            self._sock._file_closed()
