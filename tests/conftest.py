@@ -11,6 +11,8 @@ from support.links import InProcessLink, Link, PtyLink, TcpLink
 from support.peers import TcpPeer, UdpPeer
 from support.servers import DNS_V4, SILENT_DNS, Chrony, Dnsmasq, Mosquitto, SilentDns
 
+pytest_plugins = ["pytester"]
+
 LINKS = {"inprocess": InProcessLink, "pty": PtyLink, "tcp": TcpLink}
 
 

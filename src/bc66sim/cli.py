@@ -15,6 +15,7 @@ from typing import Protocol
 import platformdirs
 
 from bc66sim import __version__
+from bc66sim.console import run_console
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
@@ -62,13 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--ip", default="10.20.30.40", help="the module's simulated address")
     serve.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
+    console = commands.add_parser(
+        "console", help="an interactive AT terminal (to PORT, or to an embedded module)"
+    )
+    console.add_argument("port", nargs="?", help="a pyserial URL or path; none: embedded")
+    console.add_argument("--baud", type=int, default=115200)
+    console.add_argument("--attach-delay", type=float, default=2.0, metavar="SECONDS")
+    console.add_argument(
+        "--state-dir", type=Path, default=Path(platformdirs.user_state_dir("bc66sim"))
+    )
+    console.add_argument("-v", "--verbose", action="count", default=0)
+    console.add_argument("--ip", default="10.20.30.40", help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else _quiet_in_console(args),
         format="bc66sim: %(message)s",
         stream=sys.stderr,
     )
@@ -76,12 +88,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("asyncio").setLevel(logging.WARNING)
     try:
         config = _config(args)
+        if args.command == "console":
+            return run_console(args.port, baud=args.baud, config=config, state_dir=args.state_dir)
         return asyncio.run(_serve(args, config))
     except UsageError as exc:
         print(f"bc66sim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _quiet_in_console(args: argparse.Namespace) -> int:
+    """The console's screen is the UART's: only warnings on stderr there."""
+    return logging.WARNING if args.command == "console" else logging.INFO
 
 
 def _config(args: argparse.Namespace) -> ModemConfig:
@@ -91,7 +110,7 @@ def _config(args: argparse.Namespace) -> ModemConfig:
         raise UsageError(f"--ip: {exc}") from exc
     if args.attach_delay < 0:
         raise UsageError("--attach-delay must be 0 or more seconds")
-    if args.baud <= 0:
+    if getattr(args, "baud", 1) <= 0:
         raise UsageError("--baud must be a positive number")
     return ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip)
 

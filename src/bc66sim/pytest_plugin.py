@@ -1,0 +1,111 @@
+"""A pytest plugin: an emulated BC66 for your own tests (registered as ``pytest11``).
+
+::
+
+    def test_my_firmware_talks_to_the_modem(bc66_emulator):
+        port = serial.serial_for_url(bc66_emulator.url, timeout=1)   # or bc66sim.client.BC66
+        ...
+
+    @pytest.mark.bc66(transport="pty", attach_delay=1.0)
+    def test_over_a_pty(bc66_emulator):
+        open(bc66_emulator.url, "r+b", buffering=0)
+
+``bc66_emulator.url`` is a pyserial URL or path: ``socket://127.0.0.1:<port>`` for
+the TCP transport (the default), a pty path for ``transport="pty"``.  The emulator
+runs as ``bc66sim serve`` in a child process with its own state directory; its log
+is ``bc66_emulator.log``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+READY = re.compile(r"ready on (\S+)")
+
+
+@dataclass
+class EmulatedBC66:
+    """A running ``bc66sim serve``; ``url`` is what a host program opens."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: list[str] = field(default_factory=list)
+
+    def stop(self) -> int:
+        """Stop the emulator (SIGTERM: sockets closed, state saved); its exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+
+def start_emulator(
+    state_dir: Path, *, transport: str = "tcp", attach_delay: float = 0.0, timeout: float = 20
+) -> EmulatedBC66:
+    """Start ``bc66sim serve`` and wait until it says where it is."""
+    if transport == "tcp":
+        where = ["--tcp", "127.0.0.1:0"]
+    elif transport == "pty":
+        where = ["--pty", str(state_dir / "ttyBC66")]
+    else:
+        raise ValueError(f"transport is 'tcp' or 'pty', not {transport!r}")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bc66sim", "serve", *where, "--attach-delay", str(attach_delay),
+         "--state-dir", str(state_dir)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    log: list[str] = []
+    ready = threading.Event()
+    found: list[str] = []
+
+    def read_log() -> None:  # keeps the pipe drained for the emulator's whole life
+        assert process.stderr is not None
+        for raw in process.stderr:
+            text = raw.decode(errors="replace").rstrip()
+            log.append(text)
+            match = READY.search(text)
+            if match and not ready.is_set():
+                found.append(match.group(1))
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=read_log, name="bc66sim-log", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not ready.wait(0.1):
+        if time.monotonic() > deadline:
+            break
+    if not found:
+        process.kill()
+        raise RuntimeError("bc66sim serve did not start:\n" + "\n".join(log))
+    url = f"socket://{found[0]}" if transport == "tcp" else found[0]
+    return EmulatedBC66(url=url, process=process, log=log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "bc66(transport='tcp', attach_delay=0.0): how bc66_emulator is started"
+    )
+
+
+@pytest.fixture
+def bc66_emulator(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmulatedBC66]:
+    """An emulated BC66 in a child process, stopped after the test."""
+    marker = request.node.get_closest_marker("bc66")
+    options = dict(marker.kwargs) if marker is not None else {}
+    emulator = start_emulator(tmp_path_factory.mktemp("bc66sim"), **options)
+    yield emulator
+    emulator.stop()
