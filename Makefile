@@ -17,8 +17,8 @@ serve: $(STAMP)
 	$(BIN)/bc66sim serve $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples
 	$(BIN)/mypy src
 
 # The real servers the tests run on loopback (dnsmasq, chronyd), from Debian.
