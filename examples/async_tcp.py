@@ -12,14 +12,11 @@ from bc66sim.client import AsyncBC66
 
 
 async def main(port: str, host: str, tcp_port: str) -> int:
-    modem = await AsyncBC66.open(port)
-    try:
+    async with await AsyncBC66.open(port) as modem:
         await modem.wait_ready(timeout=60)
         async with await modem.connect("TCP", host, int(tcp_port)) as sock:
             await sock.sendall(b"ping over NB-IoT\n")
             print("reply:", await sock.recv(1024, timeout=10))
-    finally:
-        await modem.close()
     return 0
 
 

@@ -180,6 +180,12 @@ class AsyncBC66:
         await self._stream.close()
         self._fail(ConnectionLost("the driver was closed"))
 
+    async def __aenter__(self) -> AsyncBC66:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     @property
     def attached(self) -> bool:
         return self._attached.is_set()
