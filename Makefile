@@ -17,8 +17,8 @@ serve: $(STAMP)
 	$(BIN)/bc66sim serve $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples bench
+	$(BIN)/ruff format --check src tests examples bench
 	$(BIN)/mypy src
 
 # The real servers the tests run on loopback (dnsmasq, chronyd), from Debian.
@@ -28,8 +28,14 @@ test-servers:
 test: lint test-servers
 	$(BIN)/pytest $(ARGS)
 
-bench: $(STAMP)
-	@echo "No benchmarks yet (issue 5)."
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,359 @@
+"""``make bench``: how fast the emulator is, as ratios against baselines of the same run.
+
+Prints one table (and writes it to bench/latest.md).  Every figure is measured here,
+now, on this machine; see docs/PERFORMANCE.md for what limits each.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import select
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tty
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bc66sim.client.protocol import Final, Info, Pending, Prompt, ResponseParser, Trailer, Urc
+
+HERE = Path(__file__).resolve().parent
+ROUND_TRIPS = int(os.environ.get("BENCH_ROUND_TRIPS", "2000"))
+PAYLOAD = int(os.environ.get("BENCH_PAYLOAD", str(2 * 1024 * 1024)))
+ROWS: list[tuple[str, str, str]] = []
+
+
+def row(what: str, figure: str, note: str = "") -> None:
+    ROWS.append((what, figure, note))
+    print(f"  {what:<58} {figure:>16}  {note}", flush=True)
+
+
+# -- processes ------------------------------------------------------------------------
+
+
+@contextmanager
+def process(*argv: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Start a server that says "ready on <where>" (stdout or stderr); yield it and where."""
+    child = subprocess.Popen(
+        [sys.executable, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert child.stdout is not None
+    where = ""
+    for raw in child.stdout:
+        match = re.search(r"ready on (\S+)", raw.decode(errors="replace"))
+        if match:
+            where = match.group(1)
+            break
+    if not where:
+        child.kill()
+        raise RuntimeError(f"{argv} did not start")
+    drain = threading.Thread(target=lambda: child.stdout.read(), daemon=True)  # type: ignore[union-attr]
+    drain.start()
+    try:
+        yield child, where
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
+def serve(*options: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    state = tempfile.mkdtemp(prefix="bc66bench-")
+    return process("-m", "bc66sim", "serve", "--attach-delay", "0", "--state-dir", state,
+                   *options)  # fmt: skip
+
+
+# -- a blocking host --------------------------------------------------------------------
+
+
+class Port:
+    """A blocking byte pipe to a UART: a TCP connection or a pty (path or master fd)."""
+
+    def __init__(self, where: str | int) -> None:
+        self._sock: socket.socket | None = None
+        if isinstance(where, int):
+            self._fd = where
+        elif where.startswith("/"):
+            self._fd = os.open(where, os.O_RDWR | os.O_NOCTTY)
+            tty.setraw(self._fd)
+        else:
+            host, port = where.rsplit(":", 1)
+            self._sock = socket.create_connection((host, int(port)))
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._fd = self._sock.fileno()
+        self.buffer = bytearray()
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
+    def read(self, timeout: float | None = None) -> bytes:
+        if timeout is not None and not select.select([self._fd], [], [], timeout)[0]:
+            return b""
+        return os.read(self._fd, 65536)
+
+    def read_until(self, marker: bytes) -> bytes:
+        while (end := self.buffer.find(marker)) < 0:
+            data = self.read(timeout=10)
+            if not data:
+                raise TimeoutError(f"no {marker!r} in 10 s; got {bytes(self.buffer[-200:])!r}")
+            self.buffer += data
+        data = bytes(self.buffer[: end + len(marker)])
+        del self.buffer[: end + len(marker)]
+        return data
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        else:
+            os.close(self._fd)
+
+
+# -- latency --------------------------------------------------------------------------
+
+
+@dataclass
+class Latency:
+    median_us: float
+    p99_us: float
+
+
+def round_trips(
+    port: Port, line: bytes, count: int = ROUND_TRIPS, final: bytes = b"OK\r\n"
+) -> Latency:
+    """``line`` then wait for its final result code, ``count`` times (after a warm-up)."""
+    samples = []
+    for index in range(count + count // 10):
+        started = time.perf_counter_ns()
+        port.write(line)
+        port.read_until(final)
+        if index >= count // 10:
+            samples.append(time.perf_counter_ns() - started)
+    samples.sort()
+    return Latency(statistics.median(samples) / 1000, samples[int(len(samples) * 0.99)] / 1000)
+
+
+def latency_section() -> None:
+    print("Command latency (round trip, µs)", flush=True)
+    for transport in ("tcp", "pty"):
+        tty_path = Path(tempfile.mkdtemp(prefix="bc66bench-")) / "tty"
+        where_args = ["--tcp", "127.0.0.1:0"] if transport == "tcp" else ["--pty", str(tty_path)]
+        floor_args = ["tcp"] if transport == "tcp" else ["pty", str(tty_path) + "-floor"]
+        with process(str(HERE / "floor.py"), *floor_args) as (_, floor_at):
+            port = Port(floor_at)
+            floor = round_trips(port, b"AT\r")
+            port.close()
+        row(f"floor: raw {transport} echo of OK (no AT processing)",
+            f"{floor.median_us:.0f} / {floor.p99_us:.0f}", "median / p99")  # fmt: skip
+        with serve(*where_args) as (_, where):
+            port = Port(where)
+            port.write(b"ATE0\r")
+            port.read_until(b"OK\r\n")
+            for line in (b"AT\r", b"AT+QISTATE?\r"):
+                result = round_trips(port, line)
+                ratio = result.median_us / floor.median_us
+                row(f"bc66sim {line.decode().strip()} over {transport}",
+                    f"{result.median_us:.0f} / {result.p99_us:.0f}",
+                    f"{ratio:.2f}x floor (target < 2x)")  # fmt: skip
+            port.close()
+        if transport == "pty":
+            peer_section(floor)
+
+
+def peer_section(floor: Latency) -> None:
+    try:
+        import pyatcommand  # noqa: F401
+    except ImportError:
+        row("peer: pyatcommand AtServer", "not installed", "pip install '.[bench]'")
+        return
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    with process(str(HERE / "peer_pyatcommand.py"), os.ttyname(slave)):
+        port = Port(master)
+        # pyatcommand 0.5.3 answers ERROR to every handled command (it tests the result
+        # code for truth, and AtErrorCode.OK is 0): time the round trip to that answer.
+        peer = round_trips(port, b"AT\r", count=200, final=b"ERROR\r\n")
+        row("peer: pyatcommand AtServer AT over pty (to its ERROR)",
+            f"{peer.median_us:.0f} / {peer.p99_us:.0f}",
+            f"{peer.median_us / floor.median_us:.1f}x floor")  # fmt: skip
+    os.close(slave)
+
+
+# -- throughput -----------------------------------------------------------------------
+
+
+class Host:
+    """Drives socket 0 with AT+QISEND / AT+QIRD, ``window`` commands in flight at once.
+
+    ``window`` 1 is lock-step (every answer awaited: what a host on a real UART does);
+    a larger window writes several commands (and their data) at once, so the figure
+    is the emulator's own ceiling, not the round trip of the I/O path.
+    """
+
+    def __init__(self, port: Port, *, push: bool, hex_mode: bool, window: int) -> None:
+        self.port = port
+        self.hex_mode = hex_mode
+        self.window = window
+        self.parser = ResponseParser(recv_hex=hex_mode, is_push=lambda connect_id: push)
+        self.received = 0
+        self.notified = False
+        self._events: list[object] = []
+
+    def _next_event(self) -> object:
+        while not self._events:
+            data = self.port.read(timeout=10)
+            if not data:
+                raise TimeoutError("the emulator stopped answering")
+            for event in self.parser.feed(data):
+                if isinstance(event, Urc):
+                    self._urc(event)
+                else:
+                    self._events.append(event)
+        return self._events.pop(0)
+
+    def _urc(self, urc: Urc) -> None:
+        if urc.payload is not None:
+            self.received += len(urc.payload)
+        elif urc.text.startswith('+QIURC: "recv"'):
+            self.notified = True
+
+    def command(self, line: str) -> list[Info]:
+        self.parser.pending = Pending(line, prefix="+QIRD:")
+        self.port.write(line.encode() + b"\r")
+        infos: list[Info] = []
+        while not isinstance(event := self._next_event(), Final):
+            if isinstance(event, Info):
+                infos.append(event)
+        assert event.ok, (line, event)
+        return infos
+
+    def send(self, chunks: list[bytes]) -> int:
+        """Send a window of chunks; how many were answered SEND OK."""
+        self.parser.pending = Pending("AT+QISEND", prompt=True)
+        burst = b"".join(
+            b"AT+QISEND=0,%d\r" % len(chunk)
+            + (chunk.hex().upper().encode() if self.hex_mode else chunk)
+            for chunk in chunks
+        )
+        self.port.write(burst)
+        sent = 0
+        for _ in chunks:
+            assert isinstance(self._next_event(), Prompt)
+            final = self._next_event()
+            assert isinstance(final, Final) and final.ok, final
+            trailer = self._next_event()
+            assert isinstance(trailer, Trailer)
+            sent += trailer.text == "SEND OK"
+        return sent
+
+    def read_buffer(self) -> None:
+        """AT+QIRD, a window at a time, until the module's buffer is empty."""
+        self.parser.pending = Pending("AT+QIRD", prefix="+QIRD:")
+        while True:
+            self.port.write(b"AT+QIRD=0,512\r" * self.window)
+            empty = False
+            for _ in range(self.window):
+                while not isinstance(event := self._next_event(), Final):
+                    if isinstance(event, Info):
+                        if event.payload is None:
+                            empty = True
+                        else:
+                            self.received += len(event.payload)
+            if empty:
+                return
+
+    def poll(self) -> None:
+        """Take what the module pushed meanwhile, without waiting."""
+        while data := self.port.read(timeout=0):
+            for event in self.parser.feed(data):
+                if isinstance(event, Urc):
+                    self._urc(event)
+
+
+def throughput(where: str, echo_at: str, *, push: bool, hex_mode: bool, window: int) -> float:
+    """Payload bytes per second to a loopback echo server and back through the emulator."""
+    port = Port(where)
+    port.write(b"ATE0\r")
+    port.read_until(b"OK\r\n")
+    host = Host(port, push=push, hex_mode=hex_mode, window=window)
+    host.command('AT+QICFG="echomode",0')
+    host.command('AT+QICFG="showlength",0')
+    host.command(f'AT+QICFG="dataformat",{int(hex_mode)},{int(hex_mode)}')
+    echo_host, echo_port = echo_at.rsplit(":", 1)
+    host.command(f'AT+QIOPEN=1,0,"TCP","{echo_host}",{echo_port},0,{int(push)}')
+    port.read_until(b"+QIOPEN: 0,0\r\n")
+    size = 730 if hex_mode else 1460
+    chunks = [os.urandom(size) for _ in range(window)]
+    sent = 0
+    started = time.perf_counter()
+    while sent < PAYLOAD or host.received < sent:
+        if sent < PAYLOAD:
+            sent += size * host.send(chunks)
+        if push:
+            host.poll()
+        elif host.notified or sent >= PAYLOAD:
+            host.notified = False
+            host.read_buffer()
+    elapsed = time.perf_counter() - started
+    host.parser.pending = Pending("AT+QICLOSE")
+    port.write(b"AT+QICLOSE=0\r")
+    port.read_until(b"CLOSE OK\r\n")
+    port.close()
+    time.sleep(0.1)  # the TCP transport takes one host at a time
+    return host.received / elapsed
+
+
+def throughput_section() -> None:
+    print("Payload throughput (to a loopback echo server and back; MB/s)", flush=True)
+    echo = process(str(HERE / "floor.py"), "echo")
+    emulator = serve("--tcp", "127.0.0.1:0")
+    with echo as (_, echo_at), emulator as (_, where):
+        for push in (False, True):
+            for hex_mode in (False, True):
+                mode = "direct push" if push else "buffer access"
+                form = "hex" if hex_mode else "text"
+                step = throughput(where, echo_at, push=push, hex_mode=hex_mode, window=1)
+                ceiling = throughput(where, echo_at, push=push, hex_mode=hex_mode, window=8)
+                figure = f"{step / 1e6:.2f} / {ceiling / 1e6:.2f}"
+                row(f"{mode}, {form}: lock-step / pipelined", figure,
+                    f"{ceiling / 5e6:.2f}x the 5 MB/s target")  # fmt: skip
+
+
+SECTIONS: dict[str, Callable[[], None]] = {
+    "latency": latency_section,
+    "throughput": throughput_section,
+}
+
+
+def main() -> int:
+    chosen = sys.argv[1:] or list(SECTIONS)
+    started = time.monotonic()
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor(),
+    )  # fmt: skip
+    print(f"bc66sim benchmarks on {os.cpu_count()} × {cpu}, Python {platform.python_version()}")
+    for name in chosen:
+        SECTIONS[name]()
+    lines = ["| what | figure | against |", "| --- | ---: | --- |"]
+    lines += [f"| {what} | {figure} | {note} |" for what, figure, note in ROWS]
+    table = "\n".join(lines)
+    (HERE / "latest.md").write_text(
+        f"Machine: {os.cpu_count()} × {cpu}; Python {platform.python_version()}; "
+        f"{time.monotonic() - started:.0f} s\n\n{table}\n"
+    )
+    print(f"\n{table}\n\n(done in {time.monotonic() - started:.0f} s; also in bench/latest.md)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
