@@ -6,6 +6,7 @@ now, on this machine; see docs/PERFORMANCE.md for what limits each.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import re
@@ -328,9 +329,102 @@ def throughput_section() -> None:
                     f"{ceiling / 5e6:.2f}x the 5 MB/s target")  # fmt: skip
 
 
+# -- scale ----------------------------------------------------------------------------
+
+FLEET_SIZES = [int(n) for n in os.environ.get("BENCH_FLEET", "10,100,1000,4000").split(",")]
+FLEET_SECONDS = float(os.environ.get("BENCH_FLEET_SECONDS", "10"))
+
+
+class _Sink(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.count = 0
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self.count += 1
+
+
+async def _device(place: str, sink_port: int, start_after: float, seconds: float,
+                  latencies: list[float]) -> None:  # fmt: skip
+    """One device's host: a UDP report and an AT every second, each round trip timed."""
+    host, port = place.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"ATE0\r")
+    await reader.readuntil(b"OK\r\n")
+    writer.write(b'AT+QIOPEN=1,0,"UDP","127.0.0.1",%d,0,0\r' % sink_port)
+    await reader.readuntil(b"+QIOPEN: 0,0\r\n")
+    await asyncio.sleep(start_after)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    report = b'{"t":21.5,"v":3.3}'  # JSON has quotes and commas: sent in hex (§2.3.6)
+    send = b"AT+QISENDEX=0,%d,%s\r" % (len(report), report.hex().encode())
+    while loop.time() < deadline:
+        tick = loop.time()
+        for line, final in ((send, b"SEND OK\r\n"), (b"AT\r", b"OK\r\n")):
+            started = time.perf_counter()
+            writer.write(line)
+            await reader.readuntil(final)
+            latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(max(0.0, tick + 1.0 - loop.time()))
+    writer.close()
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def _drive_fleet(places: list[str], pid: int) -> tuple[list[float], int, int]:
+    loop = asyncio.get_running_loop()
+    sink = _Sink()
+    transport, _ = await loop.create_datagram_endpoint(lambda: sink, local_addr=("127.0.0.1", 0))
+    sink_port = transport.get_extra_info("sockname")[1]
+    latencies: list[float] = []
+    count = len(places)
+    devices = [
+        _device(place, sink_port, index / count, FLEET_SECONDS, latencies)
+        for index, place in enumerate(places)
+    ]
+    running = asyncio.gather(*devices)
+    await asyncio.sleep(FLEET_SECONDS / 2 + 1)  # every module connected, its socket open
+    rss = _rss_kib(pid)
+    await running
+    transport.close()
+    return latencies, rss, sink.count
+
+
+def scale_section() -> None:
+    from bc66sim.fleet import raise_fd_limit
+
+    print("Scale: N modules in one process, a UDP report + AT per module per second", flush=True)
+    raise_fd_limit(64 + 4 * max(FLEET_SIZES))
+    baseline: tuple[int, int] | None = None
+    for count in FLEET_SIZES:
+        with process("-m", "bc66sim", "fleet", str(count), "--attach-delay", "0") as (child, where):
+            places = where.split(",")
+            latencies, rss, reports = asyncio.run(_drive_fleet(places, child.pid))
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2] * 1000
+        p99 = latencies[int(len(latencies) * 0.99)] * 1000
+        verdict = "p99 < 50 ms" if p99 < 50 else "p99 over 50 ms"
+        row(f"fleet of {count}: command p50 / p99 (ms)", f"{p50:.2f} / {p99:.2f}", verdict)
+        if baseline is None:
+            baseline = (count, rss)
+            row(f"fleet of {count}: process memory (RSS)", f"{rss / 1024:.0f} MiB",
+                f"{reports} UDP reports")  # fmt: skip
+        else:
+            per_module = (rss - baseline[1]) / (count - baseline[0])
+            row(f"fleet of {count}: memory per added module", f"{per_module:.0f} KiB",
+                f"{rss / 1024:.0f} MiB in all; {reports} UDP reports")  # fmt: skip
+        if p99 >= 50:
+            break
+
+
 SECTIONS: dict[str, Callable[[], None]] = {
     "latency": latency_section,
     "throughput": throughput_section,
+    "scale": scale_section,
 }
 
 

@@ -16,6 +16,7 @@ import platformdirs
 
 from bc66sim import __version__
 from bc66sim.console import run_console
+from bc66sim.fleet import Fleet, run_fleet
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
@@ -63,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--ip", default="10.20.30.40", help="the module's simulated address")
     serve.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
+    fleet = commands.add_parser("fleet", help="many emulated modules in one process")
+    fleet.add_argument("count", type=int, help="how many modules")
+    fleet_where = fleet.add_mutually_exclusive_group()
+    fleet_where.add_argument(
+        "--tcp", metavar="HOST:BASE", default="127.0.0.1:0",
+        help="module n listens on BASE+n (base 0: free ports; the default)",
+    )  # fmt: skip
+    fleet_where.add_argument("--pty-dir", type=Path, metavar="DIR",
+                             help="module n is a pty linked at DIR/ttyBC66-<n>")  # fmt: skip
+    fleet.add_argument("--attach-delay", type=float, default=2.0, metavar="SECONDS")
+    fleet.add_argument("--state-dir", type=Path, default=None,
+                       help="NVRAM of module n in DIR/module-<n> (default: not kept)")  # fmt: skip
+    fleet.add_argument("--ip", default="10.20.0.1", help="the first module's address")
+    fleet.add_argument("-v", "--verbose", action="count", default=0)
     console = commands.add_parser(
         "console", help="an interactive AT terminal (to PORT, or to an embedded module)"
     )
@@ -88,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("asyncio").setLevel(logging.WARNING)
     try:
         config = _config(args)
+        if args.command == "fleet":
+            return asyncio.run(_fleet(args, config))
         if args.command == "console":
             return run_console(args.port, baud=args.baud, config=config, state_dir=args.state_dir)
         return asyncio.run(_serve(args, config))
@@ -113,6 +130,32 @@ def _config(args: argparse.Namespace) -> ModemConfig:
     if getattr(args, "baud", 1) <= 0:
         raise UsageError("--baud must be a positive number")
     return ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip)
+
+
+async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
+    if args.count < 1:
+        raise UsageError("a fleet has at least one module")
+    if args.pty_dir is not None:
+        args.pty_dir.mkdir(parents=True, exist_ok=True)
+        fleet = Fleet(args.count, pty_dir=args.pty_dir, attach_delay=config.attach_delay,
+                      state_dir=args.state_dir, first_ip=config.ip_address)  # fmt: skip
+    else:
+        try:
+            host, base = parse_address(args.tcp)
+        except ValueError as exc:
+            raise UsageError(f"--tcp: {exc}") from exc
+        fleet = Fleet(args.count, tcp_host=host, base_port=base, attach_delay=config.attach_delay,
+                      state_dir=args.state_dir, first_ip=config.ip_address)  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_fleet(fleet, stop)
+    except (PtyError, TcpError) as exc:
+        await fleet.close()
+        raise UsageError(str(exc)) from exc
+    return 0
 
 
 class _Port(Protocol):

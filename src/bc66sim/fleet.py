@@ -1,0 +1,104 @@
+"""Many emulated modules in one process: ``bc66sim fleet N`` and :class:`Fleet`.
+
+Each module is a whole emulated BC66 (its own state, sockets and address) on its
+own UART: a TCP port (``--tcp HOST:BASE``; base 0 picks free ports) or a pty
+linked in a folder (``--pty-dir DIR``: ``DIR/ttyBC66-<n>``).  They share one event
+loop, so one process on one core serves the fleet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import resource
+from pathlib import Path
+
+from bc66sim.module.modem import Modem, ModemConfig
+from bc66sim.module.nvram import Nvram
+from bc66sim.net.host import HostNetwork
+from bc66sim.transport.pty import PtyPort
+from bc66sim.transport.tcp import TcpPort
+from bc66sim.transport.trace import Trace
+
+log = logging.getLogger(__name__)
+
+#: File descriptors a module may use: its UART (two for a pty) and five sockets.
+FDS_PER_MODULE = 8
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Lift the soft limit on open files towards the hard one; say so if it is not enough."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, needed)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        log.warning("only %d open files allowed; %d modules may need %d", target,
+                    needed // FDS_PER_MODULE, needed)  # fmt: skip
+
+
+class Fleet:
+    """``count`` emulated modules; :meth:`start` returns where each one is."""
+
+    def __init__(
+        self,
+        count: int,
+        *,
+        tcp_host: str = "127.0.0.1",
+        base_port: int = 0,
+        pty_dir: Path | None = None,
+        attach_delay: float = 2.0,
+        state_dir: Path | None = None,
+        first_ip: str = "10.20.0.1",
+    ) -> None:
+        self.count = count
+        self._tcp_host = tcp_host
+        self._base_port = base_port
+        self._pty_dir = pty_dir
+        self._attach_delay = attach_delay
+        self._state_dir = state_dir
+        self._first_ip = ipaddress.ip_address(first_ip)
+        self.modems: list[Modem] = []
+        self._ports: list[TcpPort | PtyPort] = []
+
+    async def start(self) -> list[str]:
+        raise_fd_limit(64 + self.count * FDS_PER_MODULE)
+        trace = Trace()
+        places = []
+        for index in range(self.count):
+            config = ModemConfig(
+                attach_delay=self._attach_delay, ip_address=str(self._first_ip + index)
+            )
+            state = self._state_dir / f"module-{index}" if self._state_dir else None
+            modem = Modem(HostNetwork(), config=config, nvram=Nvram(state))
+            if self._pty_dir is not None:
+                pty = PtyPort(self._pty_dir / f"ttyBC66-{index}")
+                places.append(pty.open(modem, trace))
+                self._ports.append(pty)
+            else:
+                port = self._base_port + index if self._base_port else 0
+                tcp = TcpPort(self._tcp_host, port)
+                places.append(await tcp.open(modem, trace))
+                self._ports.append(tcp)
+            self.modems.append(modem)
+            modem.power_on()
+        return places
+
+    async def close(self) -> None:
+        for modem in self.modems:
+            await modem.close()
+        for port in self._ports:
+            if isinstance(port, TcpPort):
+                await port.close()
+            else:
+                port.close()
+
+
+async def run_fleet(fleet: Fleet, stop: asyncio.Event) -> None:
+    places = await fleet.start()
+    log.info("BC66 fleet of %d ready on %s", fleet.count, ",".join(places))
+    try:
+        await stop.wait()
+    finally:
+        await fleet.close()
