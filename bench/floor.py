@@ -6,6 +6,7 @@ no AT processing: the emulator's latency over this is what AT handling costs.
     python bench/floor.py tcp            -> prints "ready on HOST:PORT"
     python bench/floor.py pty PATH       -> prints "ready on PATH"
     python bench/floor.py echo           -> a TCP echo server (the far end of the sockets)
+    python bench/floor.py source N       -> a TCP server that sends N bytes to each client
 """
 
 from __future__ import annotations
@@ -42,6 +43,18 @@ async def serve_echo() -> None:
     await asyncio.Event().wait()
 
 
+async def serve_source(size: int) -> None:
+    async def send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(os.urandom(size))
+        await writer.drain()
+        await reader.read()  # keep the connection until the client closes it
+
+    server = await asyncio.start_server(send, "127.0.0.1", 0)
+    host, port = server.sockets[0].getsockname()[:2]
+    print(f"ready on {host}:{port}", flush=True)
+    await asyncio.Event().wait()
+
+
 async def serve_pty(link: Path) -> None:
     master, slave = os.openpty()
     tty.setraw(slave)
@@ -64,5 +77,7 @@ if __name__ == "__main__":
         asyncio.run(serve_tcp())
     elif kind == "echo":
         asyncio.run(serve_echo())
+    elif kind == "source":
+        asyncio.run(serve_source(int(sys.argv[2])))
     else:
         asyncio.run(serve_pty(Path(sys.argv[2])))

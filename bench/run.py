@@ -329,6 +329,80 @@ def throughput_section() -> None:
                     f"{ceiling / 5e6:.2f}x the 5 MB/s target")  # fmt: skip
 
 
+# -- paced at a UART line rate -----------------------------------------------------------
+
+PACED_SECONDS = float(os.environ.get("BENCH_PACED_SECONDS", "3"))
+
+
+def paced_upload(where: str, echo_at: str, line_rate: float) -> float:
+    """Lock-step AT+QISEND of 1460-byte chunks; payload bytes a second."""
+    port = Port(where)
+    port.write(b"ATE0\r")
+    port.read_until(b"OK\r\n")
+    host = Host(port, push=False, hex_mode=False, window=1)
+    host.command('AT+QICFG="echomode",0')
+    echo_host, echo_port = echo_at.rsplit(":", 1)
+    host.command(f'AT+QIOPEN=1,0,"TCP","{echo_host}",{echo_port},0,0')
+    port.read_until(b"+QIOPEN: 0,0\r\n")
+    chunk = os.urandom(1460)
+    total = int(line_rate * PACED_SECONDS)
+    sent = 0
+    started = time.perf_counter()
+    while sent < total:
+        sent += len(chunk) * host.send([chunk])
+    elapsed = time.perf_counter() - started
+    port.write(b"AT+QICLOSE=0\r")
+    port.read_until(b"CLOSE OK\r\n")
+    port.close()
+    time.sleep(0.1)
+    return sent / elapsed
+
+
+def paced_download(where: str, source_at: str) -> float:
+    """Direct push from a server that sends at once: payload bytes a second to the host."""
+    port = Port(where)
+    port.write(b"ATE0\r")
+    port.read_until(b"OK\r\n")
+    host = Host(port, push=True, hex_mode=False, window=1)
+    source_host, source_port = source_at.rsplit(":", 1)
+    size = int(source_at.split("#")[1]) if "#" in source_at else 0
+    host.parser.pending = Pending("AT+QIOPEN")
+    port.write(f'AT+QIOPEN=1,0,"TCP","{source_host}",{source_port.split("#")[0]},0,1\r'.encode())
+    first: float | None = None
+    while host.received < size:
+        data = port.read(timeout=30)
+        if not data:
+            raise TimeoutError("the paced download stopped")
+        before = host.received
+        for event in host.parser.feed(data):
+            if isinstance(event, Urc):
+                host._urc(event)
+        if first is None and host.received > before:
+            first, counted_from = time.perf_counter(), host.received
+    assert first is not None
+    elapsed = time.perf_counter() - first
+    port.close()
+    time.sleep(0.1)
+    return (host.received - counted_from) / elapsed
+
+
+def paced_section() -> None:
+    print("Paced at a UART line rate (--baud): payload as a share of the line", flush=True)
+    for baud in (115200, 921600):
+        line_rate = baud / 10
+        size = int(line_rate * PACED_SECONDS)
+        echo = process(str(HERE / "floor.py"), "echo")
+        source = process(str(HERE / "floor.py"), "source", str(size))
+        emulator = serve("--tcp", "127.0.0.1:0", "--baud", str(baud))
+        with echo as (_, echo_at), source as (_, source_at), emulator as (_, where):
+            up = paced_upload(where, echo_at, line_rate)
+            down = paced_download(where, f"{source_at}#{size}")
+        for direction, rate in (("host to network (AT+QISEND)", up),
+                                ("network to host (direct push)", down)):  # fmt: skip
+            row(f"{baud} baud, {direction}", f"{rate / line_rate:.1%}",
+                f"{rate:.0f} B/s of {line_rate:.0f} (target >= 95%)")  # fmt: skip
+
+
 # -- scale ----------------------------------------------------------------------------
 
 FLEET_SIZES = [int(n) for n in os.environ.get("BENCH_FLEET", "10,100,1000,4000").split(",")]
@@ -424,6 +498,7 @@ def scale_section() -> None:
 SECTIONS: dict[str, Callable[[], None]] = {
     "latency": latency_section,
     "throughput": throughput_section,
+    "paced": paced_section,
     "scale": scale_section,
 }
 

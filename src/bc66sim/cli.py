@@ -48,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--tcp", metavar="HOST:PORT", help="one TCP connection is the UART")
     where.add_argument("--serial", metavar="DEVICE", help="a real serial port (pyserial)")
     where.add_argument("--stdio", action="store_true", help="standard input and output")
-    serve.add_argument("--baud", type=int, default=115200, help="baud rate of --serial")
+    serve.add_argument(
+        "--baud",
+        type=int,
+        default=None,
+        help="line rate: of --serial (default 115200); on --pty/--tcp, pace both "
+        "directions as a UART of this rate would (default: unpaced)",
+    )
     serve.add_argument(
         "--attach-delay",
         type=float,
@@ -127,7 +133,8 @@ def _config(args: argparse.Namespace) -> ModemConfig:
         raise UsageError(f"--ip: {exc}") from exc
     if args.attach_delay < 0:
         raise UsageError("--attach-delay must be 0 or more seconds")
-    if getattr(args, "baud", 1) <= 0:
+    baud = getattr(args, "baud", None)
+    if baud is not None and baud <= 0:
         raise UsageError("--baud must be a positive number")
     return ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip)
 
@@ -199,17 +206,17 @@ async def _open_port(
                 host, number = parse_address(args.tcp)
             except ValueError as exc:
                 raise UsageError(f"--tcp: {exc}") from exc
-            tcp = TcpPort(host, number)
+            tcp = TcpPort(host, number, args.baud)
             where = await tcp.open(modem, trace)
             hint = f" — try: python -m serial.tools.miniterm socket://{where} 115200"
             return tcp, f"{where} (tcp)", hint
         if args.serial:
-            serial_port = SerialPort(args.serial, args.baud)
+            serial_port = SerialPort(args.serial, args.baud or 115200)
             return serial_port, f"{serial_port.open(modem, trace)} (serial)", ""
         if args.stdio:
             stdio = StdioPort()
             return stdio, f"{stdio.open(modem, trace)} (stdio)", ""
-        pty = PtyPort(args.pty or DEFAULT_PTY_LINK)
+        pty = PtyPort(args.pty or DEFAULT_PTY_LINK, args.baud)
         path = pty.open(modem, trace)
         hint = f" — try: python -m serial.tools.miniterm {path} 115200"
         return pty, f"{path} (pty)", hint

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 
 from bc66sim.module.modem import Modem
+from bc66sim.transport.pacing import Pacer
 from bc66sim.transport.trace import Trace
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,9 @@ READ_SIZE = 65536
 class FdLink:
     """Feeds ``read_fd`` into the modem and writes the modem's output to ``write_fd``."""
 
-    def __init__(self, modem: Modem, read_fd: int, write_fd: int, trace: Trace) -> None:
+    def __init__(
+        self, modem: Modem, read_fd: int, write_fd: int, trace: Trace, baud: int | None = None
+    ) -> None:
         self._modem = modem
         self._read_fd = read_fd
         self._write_fd = write_fd
@@ -34,6 +38,12 @@ class FdLink:
         self._writing = False
         self._dropped_warned = False
         self.closed = asyncio.Event()
+        # --baud: both directions at line rate (transport/pacing.py); else as fast as I/O.
+        self._to_modem: Callable[[bytes], None] = modem.receive_data
+        self._to_host: Callable[[bytes], None] = self._write_now
+        if baud is not None:
+            self._to_modem = Pacer(baud, modem.receive_data)
+            self._to_host = Pacer(baud, self._write_now)
         os.set_blocking(read_fd, False)
         os.set_blocking(write_fd, False)
 
@@ -62,10 +72,13 @@ class FdLink:
             self.closed.set()
             return
         self._trace.host_to_module(data)
-        self._modem.receive_data(data)
+        self._to_modem(data)
 
     def write(self, data: bytes) -> None:
         self._trace.module_to_host(data)
+        self._to_host(data)
+
+    def _write_now(self, data: bytes) -> None:
         self._out += data
         overflow = len(self._out) - MAX_OUTPUT_BACKLOG
         if overflow > 0:

@@ -27,8 +27,9 @@ class PtyError(Exception):
 class PtyPort:
     """A pty whose slave is linked at ``link``; see the module docstring."""
 
-    def __init__(self, link: Path) -> None:
+    def __init__(self, link: Path, baud: int | None = None) -> None:
         self.link = link
+        self.baud = baud
         self._master = -1
         self._slave = -1
         self._fdlink: FdLink | None = None
@@ -48,7 +49,7 @@ class PtyPort:
         except OSError as exc:
             self.close()
             raise PtyError(f"cannot create a pty at {self.link}: {exc}") from exc
-        self._fdlink = FdLink(modem, self._master, self._master, trace)
+        self._fdlink = FdLink(modem, self._master, self._master, trace, self.baud)
         self._fdlink.start()
         return str(self.link)
 

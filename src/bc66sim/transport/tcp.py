@@ -13,6 +13,7 @@ import logging
 
 from bc66sim.module.modem import Modem
 from bc66sim.transport.fdlink import MAX_OUTPUT_BACKLOG
+from bc66sim.transport.pacing import Pacer
 from bc66sim.transport.trace import Trace
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,11 @@ def parse_address(text: str) -> tuple[str, int]:
 class TcpPort:
     """A listening socket whose one connection is the UART."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, baud: int | None = None) -> None:
         self.host = host
         self.port = port
+        #: --baud: both directions paced at line rate (transport/pacing.py).
+        self.baud = baud
         self._server: asyncio.Server | None = None
         self._active: asyncio.StreamWriter | None = None
         self._modem: Modem | None = None
@@ -60,18 +63,24 @@ class TcpPort:
         self._active = writer
         modem = self._modem
 
-        def write(data: bytes) -> None:
-            self._trace.module_to_host(data)
+        def write_now(data: bytes) -> None:
             if writer.transport.get_write_buffer_size() > MAX_OUTPUT_BACKLOG:
                 log.warning("the host is not reading: %d bytes of output dropped", len(data))
                 return
             writer.write(data)
 
+        to_host = Pacer(self.baud, write_now) if self.baud else write_now
+        to_modem = Pacer(self.baud, modem.receive_data) if self.baud else modem.receive_data
+
+        def write(data: bytes) -> None:
+            self._trace.module_to_host(data)
+            to_host(data)
+
         modem.attach_output(write)
         try:
             while data := await reader.read(65536):
                 self._trace.host_to_module(data)
-                modem.receive_data(data)
+                to_modem(data)
         except ConnectionError as exc:
             log.info("host connection broke: %s", exc)
         finally:
