@@ -66,8 +66,11 @@ def process(*argv: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
 
 
 def serve(*options: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The emulator; BENCH_PROFILE=FILE runs it under pyinstrument (text report to FILE)."""
     state = tempfile.mkdtemp(prefix="bc66bench-")
-    return process("-m", "bc66sim", "serve", "--attach-delay", "0", "--state-dir", state,
+    profile = os.environ.get("BENCH_PROFILE")
+    runner = ["-m", "pyinstrument", "-r", "text", "-o", profile] if profile else []
+    return process(*runner, "-m", "bc66sim", "serve", "--attach-delay", "0", "--state-dir", state,
                    *options)  # fmt: skip
 
 
@@ -207,6 +210,7 @@ class Host:
         self.parser = ResponseParser(recv_hex=hex_mode, is_push=lambda connect_id: push)
         self.received = 0
         self.notified = False
+        self.urcs: list[str] = []
         self._events: list[object] = []
 
     def _next_event(self) -> object:
@@ -222,10 +226,21 @@ class Host:
         return self._events.pop(0)
 
     def _urc(self, urc: Urc) -> None:
+        self.urcs.append(urc.text)
         if urc.payload is not None:
             self.received += len(urc.payload)
         elif urc.text.startswith('+QIURC: "recv"'):
             self.notified = True
+
+    def wait_urc(self, text: str) -> None:
+        """Until the module said ``text`` (the parser may already have taken it)."""
+        while text not in self.urcs:
+            data = self.port.read(timeout=10)
+            if not data:
+                raise TimeoutError(f"no {text!r} in 10 s")
+            for event in self.parser.feed(data):
+                if isinstance(event, Urc):
+                    self._urc(event)
 
     def command(self, line: str) -> list[Info]:
         self.parser.pending = Pending(line, prefix="+QIRD:")
@@ -280,8 +295,16 @@ class Host:
                     self._urc(event)
 
 
-def throughput(where: str, echo_at: str, *, push: bool, hex_mode: bool, window: int) -> float:
-    """Payload bytes per second to a loopback echo server and back through the emulator."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(
+    where: str, echo_at: str, *, push: bool, hex_mode: bool, window: int, pid: int
+) -> tuple[float, float]:
+    """Payload bytes a second to an echo server and back, and emulator CPU s per MB."""
     port = Port(where)
     port.write(b"ATE0\r")
     port.read_until(b"OK\r\n")
@@ -291,11 +314,12 @@ def throughput(where: str, echo_at: str, *, push: bool, hex_mode: bool, window: 
     host.command(f'AT+QICFG="dataformat",{int(hex_mode)},{int(hex_mode)}')
     echo_host, echo_port = echo_at.rsplit(":", 1)
     host.command(f'AT+QIOPEN=1,0,"TCP","{echo_host}",{echo_port},0,{int(push)}')
-    port.read_until(b"+QIOPEN: 0,0\r\n")
+    host.wait_urc("+QIOPEN: 0,0")
     size = 730 if hex_mode else 1460
     chunks = [os.urandom(size) for _ in range(window)]
     sent = 0
     started = time.perf_counter()
+    cpu_before = cpu_seconds(pid)
     while sent < PAYLOAD or host.received < sent:
         if sent < PAYLOAD:
             sent += size * host.send(chunks)
@@ -305,28 +329,32 @@ def throughput(where: str, echo_at: str, *, push: bool, hex_mode: bool, window: 
             host.notified = False
             host.read_buffer()
     elapsed = time.perf_counter() - started
+    cpu_per_mb = (cpu_seconds(pid) - cpu_before) / (host.received / 1e6)
     host.parser.pending = Pending("AT+QICLOSE")
     port.write(b"AT+QICLOSE=0\r")
     port.read_until(b"CLOSE OK\r\n")
     port.close()
     time.sleep(0.1)  # the TCP transport takes one host at a time
-    return host.received / elapsed
+    return host.received / elapsed, cpu_per_mb
 
 
 def throughput_section() -> None:
     print("Payload throughput (to a loopback echo server and back; MB/s)", flush=True)
     echo = process(str(HERE / "floor.py"), "echo")
     emulator = serve("--tcp", "127.0.0.1:0")
-    with echo as (_, echo_at), emulator as (_, where):
+    with echo as (_, echo_at), emulator as (child, where):
         for push in (False, True):
             for hex_mode in (False, True):
                 mode = "direct push" if push else "buffer access"
                 form = "hex" if hex_mode else "text"
-                step = throughput(where, echo_at, push=push, hex_mode=hex_mode, window=1)
-                ceiling = throughput(where, echo_at, push=push, hex_mode=hex_mode, window=8)
+                options = {"push": push, "hex_mode": hex_mode, "pid": child.pid}
+                step, _ = throughput(where, echo_at, window=1, **options)  # type: ignore[arg-type]
+                ceiling, cpu = throughput(where, echo_at, window=8, **options)  # type: ignore[arg-type]
                 figure = f"{step / 1e6:.2f} / {ceiling / 1e6:.2f}"
+                load = f"{cpu * ceiling / 1e6:.0%} of a core; a full core: {1 / cpu:.1f} MB/s"
+                target = f"{ceiling / 5e6:.2f}x the 5 MB/s target"
                 row(f"{mode}, {form}: lock-step / pipelined", figure,
-                    f"{ceiling / 5e6:.2f}x the 5 MB/s target")  # fmt: skip
+                    f"{target}; emulator {cpu:.2f} CPU s/MB ({load})")  # fmt: skip
 
 
 # -- paced at a UART line rate -----------------------------------------------------------
@@ -343,7 +371,7 @@ def paced_upload(where: str, echo_at: str, line_rate: float) -> float:
     host.command('AT+QICFG="echomode",0')
     echo_host, echo_port = echo_at.rsplit(":", 1)
     host.command(f'AT+QIOPEN=1,0,"TCP","{echo_host}",{echo_port},0,0')
-    port.read_until(b"+QIOPEN: 0,0\r\n")
+    host.wait_urc("+QIOPEN: 0,0")
     chunk = os.urandom(1460)
     total = int(line_rate * PACED_SECONDS)
     sent = 0

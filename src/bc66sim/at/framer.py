@@ -28,6 +28,9 @@ ESC = 0x1B
 #: ``AT+QISEND`` with 1024 bytes, plus the command itself.
 MAX_LINE = 1536
 
+#: Bytes that edit a line or are dropped from it: the fast path leaves these to the loop.
+_EDITING = (LF, BACKSPACE, DELETE)
+
 #: Bytes of pending, unconsumed input kept before the framer stops accepting more.
 MAX_PENDING_INPUT = 64 * 1024
 
@@ -133,6 +136,22 @@ class Framer:
 
     def _next_line_event(self) -> Event | None:
         pending = self._pending
+        # Fast path: a whole plain line up to CR (no editing bytes) in one slice. The LF
+        # a CR LF host leaves at the start of the next line is ignored (CLARIFICATIONS §1).
+        skip = len(pending) - len(pending.lstrip(b"\n"))
+        end = pending.find(b"\r", skip)
+        if end >= 0 and not self._line_overflow:
+            body = pending[skip:end]
+            if (
+                not any(byte in body for byte in _EDITING)
+                and len(self._line) + len(body) <= MAX_LINE
+            ):
+                if self.echo:
+                    self._echo_out += pending[: end + 1]
+                self._line += body
+                del pending[: end + 1]
+                line_event = self._end_line()
+                return line_event if line_event is not None else self._next_line_event()
         i = 0
         event: Event | None = None
         while i < len(pending):

@@ -11,7 +11,6 @@ the 3GPP ones.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -114,9 +113,6 @@ class CommandTable:
         return self.specs.get(name)
 
 
-_HEX_DIGITS = set(string.hexdigits)
-
-
 class Args:
     """Typed, range-checked access to a write command's parameters."""
 
@@ -182,6 +178,12 @@ def require_context(args: Args, index: int) -> None:
 def decode_hex(digits: str | bytes, length: int) -> bytes:
     """``length`` bytes from exactly ``2 * length`` hex digits (CLARIFICATIONS §13)."""
     text = digits.decode("latin-1") if isinstance(digits, bytes) else digits
-    if len(text) != 2 * length or not set(text) <= _HEX_DIGITS:
+    if len(text) != 2 * length:
         raise BadParameter("hex data does not match its length")
-    return bytes.fromhex(text)
+    try:
+        data = bytes.fromhex(text)
+    except ValueError as exc:
+        raise BadParameter("not hex digits") from exc
+    if len(data) != length:  # fromhex skips spaces: "41 42" is not 2 bytes of hex here
+        raise BadParameter("not hex digits")
+    return data

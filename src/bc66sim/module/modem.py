@@ -86,6 +86,8 @@ class Modem:
         self._urc_drain_waiters: list[Callable[[], None]] = []
         self._prompt: tuple[Spec, DataPrompt] | None = None
         self._responding = False
+        #: While input is handled, output gathers here: one transport write per chunk.
+        self._batch: bytearray | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- wiring --------------------------------------------------------------------
@@ -99,7 +101,9 @@ class Modem:
         self._framer.echo = on
 
     def _write(self, data: bytes) -> None:
-        if self._writer is not None and data:
+        if self._batch is not None:
+            self._batch += data
+        elif self._writer is not None and data:
             self._writer(data)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -212,14 +216,18 @@ class Modem:
         """Bytes from the host's UART."""
         if not self.powered:
             return  # a module that is off or rebooting hears nothing
-        view = memoryview(data)
-        while view:
-            taken = self._framer.receive_data(bytes(view))
-            view = view[taken:]
-            self._drain_events()
-            if not self.powered:
-                return
-        self._flush_urcs()
+        self._batch = bytearray()
+        try:
+            view = memoryview(data)
+            while view and self.powered:
+                taken = self._framer.receive_data(bytes(view))
+                view = view[taken:]
+                self._drain_events()
+            if self.powered:
+                self._flush_urcs()
+        finally:
+            batch, self._batch = self._batch, None
+            self._write(bytes(batch))
 
     def _drain_events(self) -> None:
         while self.powered:
