@@ -104,7 +104,7 @@ async def test_stdio_with_trace(tmp_path: Path) -> None:
     _, stderr = await asyncio.wait_for(process.communicate(), 10)
     assert process.returncode == 0
     assert "host> AT+CGMM\\r" in stderr.decode()
-    assert "<host \\r\\nQuectel_BC66\\r\\n" in stderr.decode()
+    assert "<host AT+CGMM\\r\\r\\nQuectel_BC66\\r\\n" in stderr.decode()  # one write
 
 
 async def test_sigterm_closes_sockets_and_saves_state(tmp_path: Path, peer: TcpPeer) -> None:
