@@ -351,7 +351,8 @@ def throughput_section() -> None:
                 step, _ = throughput(where, echo_at, window=1, **options)  # type: ignore[arg-type]
                 ceiling, cpu = throughput(where, echo_at, window=8, **options)  # type: ignore[arg-type]
                 figure = f"{step / 1e6:.2f} / {ceiling / 1e6:.2f}"
-                load = f"{cpu * ceiling / 1e6:.0%} of a core; a full core: {1 / cpu:.1f} MB/s"
+                full_core = f"{1 / cpu:.1f} MB/s" if cpu > 0 else "too short to tell"
+                load = f"{cpu * ceiling / 1e6:.0%} of a core; a full core: {full_core}"
                 target = f"{ceiling / 5e6:.2f}x the 5 MB/s target"
                 row(f"{mode}, {form}: lock-step / pipelined", figure,
                     f"{target}; emulator {cpu:.2f} CPU s/MB ({load})")  # fmt: skip

@@ -1,0 +1,77 @@
+"""Many modules in one process: the Python API and ``bc66sim fleet``; and the bench runs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tty
+from pathlib import Path
+
+from bc66sim.fleet import Fleet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def ask(place: str, line: bytes) -> bytes:
+    host, port = place.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"ATE0\r" + line + b"\r")
+    await reader.readuntil(b"OK\r\n")
+    reply = await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 5)
+    writer.close()
+    return reply
+
+
+async def test_fleet_api_modules_are_independent() -> None:
+    fleet = Fleet(3, attach_delay=0, first_ip="10.9.0.1")
+    places = await fleet.start()
+    try:
+        await asyncio.sleep(0.05)
+        assert len(set(places)) == 3
+        addresses = [await ask(place, b"AT+CGPADDR") for place in places]
+        assert addresses == [b"\r\n+CGPADDR: 1,10.9.0.%d\r\n\r\nOK\r\n" % n for n in (1, 2, 3)]
+        await ask(places[0], b'AT+QICFG="viewmode",1')
+        assert b'"viewmode",0' in await ask(places[1], b'AT+QICFG="viewmode"')
+    finally:
+        await fleet.close()
+
+
+async def test_fleet_command_with_ptys(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bc66sim", "fleet", "2", "--pty-dir", str(tmp_path),
+        "--attach-delay", "0", stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    line = await asyncio.wait_for(process.stderr.readline(), 15)
+    assert b"BC66 fleet of 2 ready on" in line
+    try:
+        for index in range(2):
+            fd = os.open(tmp_path / f"ttyBC66-{index}", os.O_RDWR | os.O_NOCTTY)
+            tty.setraw(fd)
+            os.write(fd, b"AT+CGMM\r")
+            reply = b""
+            while b"OK\r\n" not in reply:
+                reply += await asyncio.wait_for(asyncio.to_thread(os.read, fd, 100), 5)
+            assert b"Quectel_BC66" in reply
+            os.close(fd)
+    finally:
+        process.terminate()
+        assert await process.wait() == 0
+
+
+def test_bench_runs_and_prints_its_table(tmp_path: Path) -> None:
+    """The bench tooling works (tiny sizes; nothing about speed is asserted here)."""
+    env = os.environ | {"BENCH_ROUND_TRIPS": "20", "BENCH_PAYLOAD": "20000",
+                        "BENCH_FLEET": "3", "BENCH_FLEET_SECONDS": "1",
+                        "BENCH_PACED_SECONDS": "0.2"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "latency", "throughput", "paced",
+         "scale"], capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "| bc66sim AT over tcp |" in result.stdout
+    assert "| buffer access, text: lock-step / pipelined |" in result.stdout
+    assert "| 115200 baud, host to network (AT+QISEND) |" in result.stdout
+    assert "| fleet of 3: command p50 / p99 (ms) |" in result.stdout
