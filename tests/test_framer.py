@@ -109,6 +109,12 @@ def test_variable_data_over_limit_is_refused_at_ctrl_z() -> None:
     assert framer.next_event() == fr.CommandLine(b"AT")
 
 
+def test_many_empty_lines_do_not_exhaust_the_stack() -> None:
+    framer = fr.Framer()
+    framer.receive_data(b"\r" * 60_000 + b"\r\n" * 1000 + b"AT\r")
+    assert framer.next_event() == fr.CommandLine(b"AT")
+
+
 def test_pending_input_is_bounded() -> None:
     framer = fr.Framer()
     taken = framer.receive_data(b"x" * (fr.MAX_PENDING_INPUT + 10))

@@ -136,22 +136,23 @@ class Framer:
 
     def _next_line_event(self) -> Event | None:
         pending = self._pending
-        # Fast path: a whole plain line up to CR (no editing bytes) in one slice. The LF
+        # Fast path: whole plain lines up to CR (no editing bytes), one slice each. The LF
         # a CR LF host leaves at the start of the next line is ignored (CLARIFICATIONS §1).
-        skip = len(pending) - len(pending.lstrip(b"\n"))
-        end = pending.find(b"\r", skip)
-        if end >= 0 and not self._line_overflow:
+        while not self._line_overflow:
+            skip = len(pending) - len(pending.lstrip(b"\n"))
+            end = pending.find(b"\r", skip)
+            if end < 0:
+                break
             body = pending[skip:end]
-            if (
-                not any(byte in body for byte in _EDITING)
-                and len(self._line) + len(body) <= MAX_LINE
-            ):
-                if self.echo:
-                    self._echo_out += pending[: end + 1]
-                self._line += body
-                del pending[: end + 1]
-                line_event = self._end_line()
-                return line_event if line_event is not None else self._next_line_event()
+            if any(byte in body for byte in _EDITING) or len(self._line) + len(body) > MAX_LINE:
+                break
+            if self.echo:
+                self._echo_out += pending[: end + 1]
+            self._line += body
+            del pending[: end + 1]
+            line_event = self._end_line()
+            if line_event is not None:
+                return line_event
         i = 0
         event: Event | None = None
         while i < len(pending):
