@@ -88,6 +88,11 @@ def test_urc_with_the_pending_prefix_only_when_expected() -> None:
     ]
 
 
+def test_many_echo_lines_at_once() -> None:
+    events = parse([b"AT\r\r\n" * 20_000 + b"\r\nOK\r\n"], Pending("AT"))
+    assert events == [Final(ok=True)]
+
+
 def test_noise_is_bounded() -> None:
     parser = ResponseParser()
     parser.feed(b"x" * 100_000)

@@ -66,6 +66,13 @@ class Urc:
 
 Event = Info | Final | Prompt | Trailer | Urc
 
+
+class _Skip:
+    """What the parser's readers return for bytes that make no event (an echo)."""
+
+
+_SKIP = _Skip()
+
 _QIRD = re.compile(rb"\+QIRD: (\d+)(?:,(\d+))?([,\r])")
 _RECV = re.compile(rb'\+QIURC: "recv",(\d)(?=[,\r])')
 _CME = re.compile(r"\+CME ERROR: (\d+)")
@@ -86,10 +93,11 @@ class ResponseParser:
         self._buffer += data
         events: list[Event] = []
         while (event := self._next()) is not None:
-            events.append(event)
+            if not isinstance(event, _Skip):
+                events.append(event)
         return events
 
-    def _next(self) -> Event | None:
+    def _next(self) -> Event | _Skip | None:
         buf = self._buffer
         start = 0
         while start < len(buf) and buf[start] in b"\r\n":
@@ -106,7 +114,7 @@ class ResponseParser:
             return self._recv()
         return self._line()
 
-    def _line(self) -> Event | None:
+    def _line(self) -> Event | _Skip | None:
         buf = self._buffer
         end = buf.find(b"\r\n")
         if end < 0:
@@ -117,7 +125,7 @@ class ResponseParser:
         del buf[: end + 2]
         return self._classify(text.strip("\r"))
 
-    def _classify(self, text: str) -> Event | None:
+    def _classify(self, text: str) -> Event | _Skip | None:
         if text == "OK":
             return Final(ok=True)
         if text == "ERROR":
@@ -127,7 +135,7 @@ class ResponseParser:
         if text in TRAILERS:
             return Trailer(text)
         if text[:2].upper() == "AT":
-            return self._next()  # an echo (before ATE0 took effect)
+            return _SKIP  # an echo (before ATE0 took effect)
         pending = self.pending
         if pending is not None:
             if pending.prefix is not None and text.startswith(pending.prefix):
@@ -142,7 +150,7 @@ class ResponseParser:
     def _data(self, raw: bytes) -> bytes:
         return bytes.fromhex(raw.decode("latin-1")) if self.recv_hex else raw
 
-    def _qird(self) -> Event | None:
+    def _qird(self) -> Event | _Skip | None:
         """``+QIRD: <n>,<remaining>`` then the data: after CR LF (view 0) or a comma (view 1)."""
         buf = self._buffer
         match = _QIRD.match(buf)
@@ -160,7 +168,7 @@ class ResponseParser:
         del buf[: end + 2]
         return Info(header, payload)
 
-    def _recv(self) -> Event | None:
+    def _recv(self) -> Event | _Skip | None:
         """``+QIURC: "recv",<id>[,<n>]``; in direct push the data follows (§2.4.2)."""
         buf = self._buffer
         match = _RECV.match(buf)
