@@ -63,6 +63,11 @@ Result = DataPrompt | None
 Handler = Callable[["Modem", "Args", Reply], Result]
 
 
+def answer_ok(modem: Modem, args: Args, reply: Reply) -> Result:
+    """A handler with nothing to do but ``OK`` (``AT&W``, ``AT+QISWTMD?``)."""
+    return None
+
+
 def shows(render: Callable[[Modem], str]) -> Handler:
     """A handler that answers one information line rendered from the module's state."""
 
@@ -87,7 +92,6 @@ class Spec:
     read: Handler | None = None
     write: Handler | None = None
     execute: Handler | None = None
-    test_supported: bool = True
 
     def handler(self, form: Form) -> Handler | None:
         if form is Form.READ:

@@ -18,6 +18,7 @@ from bc66sim.module.commands import (
     Reply,
     Result,
     Spec,
+    answer_ok,
     shows,
 )
 from bc66sim.module.errors import CmeError, CommandError
@@ -34,11 +35,11 @@ def register(table: CommandTable) -> None:
     table.add(
         Spec("E", write=_echo, execute=_echo),
         Spec("I", execute=_ati, write=_ati),
-        Spec("Z", execute=_ok, write=_ok),
+        Spec("Z", execute=answer_ok, write=answer_ok),
         Spec("&F", execute=_factory, write=_factory),
-        Spec("&W", execute=_ok, write=_ok),
-        Spec("V", write=_only_default(1), execute=_ok),
-        Spec("Q", write=_only_default(0), execute=_ok),
+        Spec("&W", execute=answer_ok, write=answer_ok),
+        Spec("V", write=_only_default(1), execute=answer_ok),
+        Spec("Q", write=_only_default(0), execute=answer_ok),
         Spec("+CGMI", execute=shows(lambda m: MANUFACTURER)),
         Spec("+CGMM", execute=shows(lambda m: MODEL)),
         Spec("+CGMR", execute=shows(lambda m: f"Revision: {m.config.revision}")),
@@ -127,10 +128,6 @@ def register(table: CommandTable) -> None:
         Spec("+QRST", test=("+QRST: (1)",), write=_qrst),
         Spec("+QPOWD", test=("+QPOWD: (0,1)",), write=_qpowd, execute=_qpowd),
     )
-
-
-def _ok(modem: Modem, args: Args, reply: Reply) -> Result:
-    return None
 
 
 def _only_default(value: int) -> Handler:

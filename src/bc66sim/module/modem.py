@@ -277,7 +277,7 @@ class Modem:
         """Run one command; True to go on with the line, None when it ended the line."""
         spec = TABLE.get(command.name)
         handler = spec.handler(command.form) if spec is not None else None
-        if spec is None or (handler is None and not _is_supported_test(spec, command)):
+        if spec is None or (handler is None and command.form is not Form.TEST):
             self._write(bytes(body) + ERROR)
             if spec is not None and spec.tcpip:
                 self.last_error = Err.INVALID_PARAMETERS
@@ -351,10 +351,6 @@ class Modem:
             self._answer_error(spec, exc, bytes(reply.body))
             return
         self._write(bytes(reply.body) + OK + bytes(reply.trailer))
-
-
-def _is_supported_test(spec: Spec, command: Command) -> bool:
-    return command.form is Form.TEST and spec.test_supported
 
 
 def _is_tcpip_line(text: bytes) -> bool:

@@ -18,6 +18,7 @@ from bc66sim.module.commands import (
     Reply,
     Result,
     Spec,
+    answer_ok,
     decode_hex,
     require_context,
 )
@@ -36,8 +37,6 @@ from bc66sim.module.socket import AccessMode, Socket, SocketState
 from bc66sim.net.base import Family, NetError, Transport
 
 if TYPE_CHECKING:
-    import asyncio
-
     from bc66sim.module.modem import Modem
 
 log = logging.getLogger(__name__)
@@ -75,7 +74,7 @@ def register(table: CommandTable) -> None:
             "+QISWTMD",
             tcpip=True,
             test=(f"+QISWTMD: {_IDS},(0,1)",),
-            read=lambda m, a, r: None,
+            read=answer_ok,
             write=_qiswtmd,
         ),
     )
@@ -118,7 +117,6 @@ class SocketService:
     def __init__(self, modem: Modem) -> None:
         self._modem = modem
         self.table: list[Socket | None] = [None] * MAX_SOCKETS
-        self._opening: dict[int, asyncio.Task[None]] = {}
 
     def get(self, connect_id: int) -> Socket:
         """The allocated socket, or ``ERROR`` 572 (a TCP/IP command on a free id)."""
