@@ -49,11 +49,10 @@ def register(table: CommandTable) -> None:
 
 @dataclass
 class DnsService:
-    """The DNS servers of context 1 and the one lookup that may run at a time."""
+    """The DNS servers of context 1, and the lookups that use them."""
 
     modem: Modem
     servers: list[str] = field(default_factory=list)
-    busy: bool = False
 
     @property
     def family(self) -> Family:
@@ -99,8 +98,6 @@ class DnsService:
             log.info("DNS lookup of %s failed: %s", name, exc)
             self.report_failure(exc.code)
             return
-        finally:
-            self.busy = False
         self.modem.last_error = Err.OK
         count, ttl = len(resolution.addresses), resolution.ttl
         self.modem.emit_urc(line(f'+QIURC: "dnsgip",0,{count},{ttl}'))
@@ -155,11 +152,7 @@ def _qidnsgip(modem: Modem, args: Args, reply: Reply) -> Result:
     if not name:
         raise BadParameter("empty host name")
     service = modem.dns
-    if service.busy:
-        raise CommandError(Err.DNS_BUSY)
-    if not modem.radio.attached:
-        service.report_failure(Err.OPEN_PDP_FAILED)
-        return None
-    service.busy = True
-    modem.spawn(service.report_lookup(name))
+    modem.start_service(
+        "dns", Err.DNS_BUSY, lambda: service.report_lookup(name), service.report_failure
+    )
     return None

@@ -106,11 +106,34 @@ class Modem:
         elif self._writer is not None and data:
             self._writer(data)
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run background work (an open, a timer) owned by the module."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
+
+    def start_service(
+        self,
+        name: str,
+        busy: Err,
+        work: Callable[[], Coroutine[Any, Any, None]],
+        report: Callable[[Err], None],
+    ) -> None:
+        """Start a network service run (DNS, ping, NTP; §2.3.8-§2.3.10).
+
+        One run of each service at a time: another answers ``ERROR`` with ``busy``.
+        Not attached: the run fails at once and ``report`` tells it (561), as
+        ``AT+QIOPEN`` does.
+        """
+        if name in self._services:
+            raise CommandError(busy)
+        if not self.radio.attached:
+            report(Err.OPEN_PDP_FAILED)
+            return
+        services = self._services
+        services.add(name)
+        self.spawn(work()).add_done_callback(lambda _: services.discard(name))
 
     def loop_time(self) -> float:
         """The module's clock for timers (the event loop's monotonic time)."""
@@ -132,8 +155,8 @@ class Modem:
         self.cmee = 0
         self.tcpip = tcpip_config.TcpipSettings()
         self.dns = dns.DnsService(self)
-        self.ntp_busy = False
-        self.ping_busy = False
+        #: Network services running now (start_service).
+        self._services: set[str] = set()
 
     def power_on(self) -> None:
         """Boot: ``RDY``, then attach after the configured delay (CLARIFICATIONS §24)."""

@@ -21,7 +21,7 @@ from bc66sim.module.commands import (
     Spec,
     require_context,
 )
-from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.errors import Err
 from bc66sim.module.limits import MAX_HOST_LENGTH
 from bc66sim.net import ntp
 from bc66sim.net.base import NetError
@@ -56,13 +56,12 @@ def _qntp(prefix: str) -> Handler:
             raise BadParameter("empty server")
         port = args.number(2, 1, 65535, default=NTP_PORT)
         auto_set = bool(args.choice(3, (0, 1), default=1))
-        if modem.ntp_busy:
-            raise CommandError(Err.OPERATION_BUSY)
-        if not modem.radio.attached:
-            _report(modem, prefix, Err.OPEN_PDP_FAILED, "")
-            return None
-        modem.ntp_busy = True
-        modem.spawn(_synchronise(modem, prefix, server, port, auto_set))
+        modem.start_service(
+            "ntp",
+            Err.OPERATION_BUSY,
+            lambda: _synchronise(modem, prefix, server, port, auto_set),
+            lambda code: _report(modem, prefix, code, ""),
+        )
         return None
 
     return handler
@@ -76,8 +75,6 @@ async def _synchronise(modem: Modem, prefix: str, server: str, port: int, auto_s
         log.info("NTP with %s:%d failed: %s", server, port, exc)
         _report(modem, prefix, exc.code, "")
         return
-    finally:
-        modem.ntp_busy = False
     if auto_set:
         modem.radio.set_time(when)
     _report(modem, prefix, Err.OK, f',"{modem.radio.clock_text(when)}"')

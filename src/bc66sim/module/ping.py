@@ -60,13 +60,12 @@ def _qping(modem: Modem, args: Args, reply: Reply) -> Result:
     size = args.number(4, *SIZE_RANGE, default=DEFAULT_SIZE)
     if _is_ipv6(host) or modem.dns.family is Family.IPV6:
         raise CommandError(Err.NOT_SUPPORTED)  # §2.3.8 note 2, CLARIFICATIONS §8
-    if modem.ping_busy:
-        raise CommandError(Err.OPERATION_BUSY)
-    if not modem.radio.attached:
-        _report(modem, Err.OPEN_PDP_FAILED)
-        return None
-    modem.ping_busy = True
-    modem.spawn(_ping(modem, host, timeout, count, size))
+    modem.start_service(
+        "ping",
+        Err.OPERATION_BUSY,
+        lambda: _ping(modem, host, timeout, count, size),
+        lambda code: _report(modem, code),
+    )
     return None
 
 
@@ -83,7 +82,6 @@ async def _ping(modem: Modem, host: str, timeout: int, count: int, size: int) ->
         pinger = Pinger(address)
     except NetError as exc:
         log.info("ping %s: %s", host, exc)
-        modem.ping_busy = False
         _report(modem, exc.code)
         return
     echoes: list[Echo] = []
@@ -100,7 +98,6 @@ async def _ping(modem: Modem, host: str, timeout: int, count: int, size: int) ->
                 await modem.sleep_until(started + modem.config.ping_interval)
     finally:
         pinger.close()
-        modem.ping_busy = False
     times = [echo.milliseconds for echo in echoes]
     summary = (min(times), max(times), sum(times) // len(times)) if times else (0, 0, 0)
     modem.last_error = Err.OK
