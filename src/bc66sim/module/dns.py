@@ -7,7 +7,6 @@ The servers set by ``AT+QIDNSCFG`` are asked by ``AT+QIDNSGIP`` and by
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,7 +24,7 @@ from bc66sim.module.commands import (
 from bc66sim.module.errors import CommandError, Err
 from bc66sim.module.limits import MAX_DNS_ADDRESS, MAX_HOST_LENGTH
 from bc66sim.net import dns as host_dns
-from bc66sim.net.base import Family, NetError, Resolution
+from bc66sim.net.base import Family, NetError, Resolution, ip_family
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -57,8 +56,7 @@ class DnsService:
     @property
     def family(self) -> Family:
         """The family of the module's network: its address decides (§2.3.11 notes 2-3)."""
-        version = ipaddress.ip_address(self.modem.config.ip_address).version
-        return Family.IPV6 if version == 6 else Family.IPV4
+        return ip_family(self.modem.config.ip_address) or Family.IPV4
 
     def shown_servers(self) -> tuple[str, str]:
         """Primary and secondary, as ``AT+QIDNSCFG=1`` shows them."""
@@ -68,7 +66,7 @@ class DnsService:
 
     async def lookup(self, name: str) -> Resolution:
         """Resolve ``name`` for the module's network; an IP address is its own answer."""
-        if _is_address(name):
+        if ip_family(name) is not None:
             return Resolution(addresses=(name,), ttl=0)
         servers = [s for s in self.servers if s != _UNSET[self.family]]
         return await self.modem.network.resolve(
@@ -77,8 +75,9 @@ class DnsService:
 
     async def address_of(self, host: str, family: Family) -> str:
         """The address ``AT+QIOPEN`` connects to (CLARIFICATIONS §9: DNS failure is 565)."""
-        if _is_address(host):
-            if ipaddress.ip_address(host).version != (6 if family is Family.IPV6 else 4):
+        literal = ip_family(host)
+        if literal is not None:
+            if literal is not family:
                 raise NetError(Err.INVALID_PARAMETERS, f"{host} is not of the socket's family")
             return host
         servers = [s for s in self.servers if s != _UNSET[family]]
@@ -110,19 +109,10 @@ class DnsService:
         self.modem.emit_urc(line(f'+QIURC: "dnsgip",{int(code)}'))
 
 
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _dns_address(args: Args, index: int, family: Family) -> str:
     text = args.text(index, MAX_DNS_ADDRESS)
-    version = 6 if family is Family.IPV6 else 4
-    if not _is_address(text) or ipaddress.ip_address(text).version != version:
-        raise BadParameter(f"{text!r} is not an IPv{version} address (§2.3.11 notes 2-3)")
+    if ip_family(text) is not family:
+        raise BadParameter(f"{text!r} is not an {family.name} address (§2.3.11 notes 2-3)")
     return text
 
 

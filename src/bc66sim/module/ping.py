@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ from bc66sim.module.commands import (
 )
 from bc66sim.module.errors import CommandError, Err
 from bc66sim.module.limits import MAX_HOST_LENGTH
-from bc66sim.net.base import Family, NetError
+from bc66sim.net.base import Family, NetError, ip_family
 from bc66sim.net.icmp import Echo, Pinger
 
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ def _qping(modem: Modem, args: Args, reply: Reply) -> Result:
     timeout = args.number(2, *TIMEOUT_RANGE, default=DEFAULT_TIMEOUT)
     count = args.number(3, *COUNT_RANGE, default=DEFAULT_COUNT)
     size = args.number(4, *SIZE_RANGE, default=DEFAULT_SIZE)
-    if _is_ipv6(host) or modem.dns.family is Family.IPV6:
+    if ip_family(host) is Family.IPV6 or modem.dns.family is Family.IPV6:
         raise CommandError(Err.NOT_SUPPORTED)  # §2.3.8 note 2, CLARIFICATIONS §8
     modem.start_service(
         "ping",
@@ -67,13 +66,6 @@ def _qping(modem: Modem, args: Args, reply: Reply) -> Result:
         lambda code: _report(modem, code),
     )
     return None
-
-
-def _is_ipv6(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).version == 6
-    except ValueError:
-        return False
 
 
 async def _ping(modem: Modem, host: str, timeout: int, count: int, size: int) -> None:

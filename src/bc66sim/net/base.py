@@ -9,6 +9,7 @@ anything else with the same shape (a shaped or faulty network) can stand in.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,15 @@ class Resolution:
 
     addresses: tuple[str, ...]
     ttl: int
+
+
+def ip_family(text: str) -> Family | None:
+    """The family of an IP address written as text; None for anything else (a name)."""
+    try:
+        version = ipaddress.ip_address(text).version
+    except ValueError:
+        return None
+    return Family.IPV6 if version == 6 else Family.IPV4
 
 
 class NetError(Exception):

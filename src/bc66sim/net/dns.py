@@ -7,7 +7,6 @@ gave it (CLARIFICATIONS §23).  A answers on an IPv4 network, AAAA on IPv6.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 
 import dns.asyncresolver
@@ -15,7 +14,7 @@ import dns.exception
 import dns.resolver
 
 from bc66sim.module.errors import Err
-from bc66sim.net.base import Family, NetError, Resolution
+from bc66sim.net.base import Family, NetError, Resolution, ip_family
 
 #: Seconds a lookup may take in all (every server, every retry) before 569.
 DEFAULT_DNS_TIMEOUT = 10.0
@@ -27,15 +26,7 @@ def host_resolvers(family: Family) -> list[str]:
         servers = dns.resolver.Resolver(configure=True).nameservers
     except dns.resolver.NoResolverConfiguration:
         return []
-    version = 6 if family is Family.IPV6 else 4
-    return [str(s) for s in servers if _version(str(s)) == version]
-
-
-def _version(address: str) -> int:
-    try:
-        return ipaddress.ip_address(address).version
-    except ValueError:
-        return 0
+    return [str(s) for s in servers if ip_family(str(s)) is family]
 
 
 async def resolve(
