@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import platformdirs
 
@@ -142,23 +142,18 @@ def _config(args: argparse.Namespace) -> ModemConfig:
 async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
     if args.count < 1:
         raise UsageError("a fleet has at least one module")
+    where: dict[str, Any] = {"pty_dir": args.pty_dir}
     if args.pty_dir is not None:
         args.pty_dir.mkdir(parents=True, exist_ok=True)
-        fleet = Fleet(args.count, pty_dir=args.pty_dir, attach_delay=config.attach_delay,
-                      state_dir=args.state_dir, first_ip=config.ip_address)  # fmt: skip
     else:
         try:
-            host, base = parse_address(args.tcp)
+            where["tcp_host"], where["base_port"] = parse_address(args.tcp)
         except ValueError as exc:
             raise UsageError(f"--tcp: {exc}") from exc
-        fleet = Fleet(args.count, tcp_host=host, base_port=base, attach_delay=config.attach_delay,
-                      state_dir=args.state_dir, first_ip=config.ip_address)  # fmt: skip
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    fleet = Fleet(args.count, attach_delay=config.attach_delay, state_dir=args.state_dir,
+                  first_ip=config.ip_address, **where)  # fmt: skip
     try:
-        await run_fleet(fleet, stop)
+        await run_fleet(fleet, _stop_on_signals())
     except (PtyError, TcpError) as exc:
         await fleet.close()
         raise UsageError(str(exc)) from exc
@@ -169,13 +164,19 @@ class _Port(Protocol):
     def close(self) -> None: ...
 
 
-async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
-    modem = Modem(HostNetwork(), config=config, nvram=Nvram(args.state_dir))
-    trace = Trace()
+def _stop_on_signals() -> asyncio.Event:
+    """Set on Ctrl+C or SIGTERM: the clean way out of serve and fleet."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
+    modem = Modem(HostNetwork(), config=config, nvram=Nvram(args.state_dir))
+    trace = Trace()
+    stop = _stop_on_signals()
     port, where, hint = await _open_port(args, modem, trace)
     try:
         log.info("BC66 ready on %s%s", where, hint)
