@@ -12,6 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
 
 from bc66sim.client import (
@@ -271,14 +272,12 @@ def test_http_client_over_a_bc66_socket(
 
 def test_mqtt_through_a_bc66_socket(emulator: ServeProcess, mqtt_broker: int) -> None:
     """paho-mqtt, a maintained MQTT library, over the driver's socket to mosquitto."""
-    paho = pytest.importorskip("paho.mqtt.client")
-
     with BC66.open(emulator.url) as modem:  # type: ignore[attr-defined]
         modem.wait_ready(timeout=10)
         sock = modem.connect("TCP", "127.0.0.1", mqtt_broker)
         sock.settimeout(0.05)
 
-        class OverBC66(paho.Client):  # type: ignore[misc, name-defined]
+        class OverBC66(paho.Client):
             def _create_socket_connection(self) -> object:
                 return _NonBlocking(sock)
 
