@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support.links import InProcessLink, Link, PtyLink, TcpLink
+from support.links import InProcessLink, Link, ModemFactory, PtyLink, TcpLink
 from support.peers import TcpPeer, UdpPeer
 from support.servers import DNS_V4, SILENT_DNS, Chrony, Dnsmasq, Mosquitto, SilentDns
 
@@ -37,13 +37,29 @@ async def open_link(kind: str, state_dir: Path) -> Link:
 
 
 @pytest.fixture
-async def modem(tmp_path: Path) -> AsyncIterator[InProcessLink]:
-    """An attached emulated module in the test's own loop."""
-    link = InProcessLink(tmp_path)
-    await link.start()
-    await link.sync()
-    yield link
-    await link.close()
+async def modem_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
+    """Attached emulated modules in the test's own loop, with ModemConfig overrides.
+
+    Each keeps its NVRAM in ``tmp_path``; all are closed after the test.
+    """
+    links: list[InProcessLink] = []
+
+    async def make(**config: object) -> InProcessLink:
+        link = InProcessLink(tmp_path, **config)
+        links.append(link)
+        await link.start()
+        await link.sync()
+        return link
+
+    yield make
+    for link in links:
+        await link.close()
+
+
+@pytest.fixture
+async def modem(modem_factory: ModemFactory) -> InProcessLink:
+    """An attached emulated module with the default configuration."""
+    return await modem_factory()
 
 
 @pytest.fixture(params=sorted(LINKS))

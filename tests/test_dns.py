@@ -5,7 +5,7 @@ from __future__ import annotations
 import dns.resolver
 import pytest
 
-from support.links import InProcessLink
+from support.links import InProcessLink, ModemFactory
 from support.peers import TcpPeer
 from support.servers import DNS_V6
 
@@ -43,10 +43,8 @@ async def test_unknown_name(modem: InProcessLink, dns_server: str) -> None:
     assert await modem.last_error() == b"+QIGETERROR: 565,dns parse failed"
 
 
-async def test_server_not_answering_times_out(tmp_path: object, silent_dns: str) -> None:
-    link = InProcessLink(None, dns_timeout=1.0)
-    await link.start()
-    await link.sync()
+async def test_server_not_answering_times_out(modem_factory: ModemFactory, silent_dns: str) -> None:
+    link = await modem_factory(dns_timeout=1.0)
     await use_dns(link, silent_dns)
     await link.command('AT+QIDNSGIP=1,"iot.bc66.test"')
     # a second lookup while the first runs: busy
@@ -56,7 +54,6 @@ async def test_server_not_answering_times_out(tmp_path: object, silent_dns: str)
     assert await link.last_error() == b"+QIGETERROR: 564,dns busy"
     await link.expect(b'\r\n+QIURC: "dnsgip",569\r\n', timeout=5)
     assert await link.last_error() == b"+QIGETERROR: 569,operation timeout"
-    await link.close()
 
 
 async def test_an_address_is_its_own_answer(modem: InProcessLink) -> None:
@@ -142,14 +139,11 @@ async def test_qiopen_uses_the_configured_servers(
     await modem.expect(b"\r\n+QIOPEN: 1,565\r\n")
 
 
-async def test_ipv6_network_asks_for_aaaa(tmp_path: object, dns_server: str) -> None:
-    link = InProcessLink(None, ip_address="2001:db8::5")
-    await link.start()
-    await link.sync()
+async def test_ipv6_network_asks_for_aaaa(modem_factory: ModemFactory, dns_server: str) -> None:
+    link = await modem_factory(ip_address="2001:db8::5")
     assert (await link.command('AT+QIDNSCFG=1,"127.0.53.1"')).endswith(ERROR)  # §2.3.11 note 3
     await use_dns(link, DNS_V6)
     await link.command('AT+QIDNSGIP=1,"six.bc66.test"')
     await link.expect(b'\r\n+QIURC: "dnsgip",0,1,60\r\n\r\n+QIURC: "dnsgip","::1"\r\n')
     reply = await link.command("AT+QIDNSCFG=1")
     assert b'+QIDNSCFG: 1,"::1","::"' in reply
-    await link.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support.links import InProcessLink
+from support.links import InProcessLink, ModemFactory
 from support.peers import TcpPeer, UdpPeer
 
 OK = b"\r\nOK\r\n"
@@ -162,13 +162,12 @@ async def test_nvram_survives_a_restart(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".nvram-*"))  # no temporary file left behind
 
 
-async def test_unreadable_state_file_gives_defaults(tmp_path: Path) -> None:
+async def test_unreadable_state_file_gives_defaults(
+    tmp_path: Path, modem_factory: ModemFactory
+) -> None:
     (tmp_path / "nvram.json").write_text("{not json")
-    link = InProcessLink(tmp_path)
-    await link.start()
-    await link.sync()
+    link = await modem_factory()
     assert (await link.command('AT+QICFG="viewmode"')).endswith(b",0\r\n" + OK)
-    await link.close()
 
 
 async def test_urc_waits_for_a_partly_typed_line(modem: InProcessLink, peer: TcpPeer) -> None:

@@ -6,12 +6,10 @@ import asyncio
 import datetime as dt
 import re
 import socket
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from support.links import InProcessLink
+from support.links import InProcessLink, ModemFactory
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -31,12 +29,9 @@ def close_to_now(when: dt.datetime) -> bool:
 
 
 @pytest.fixture
-async def modem(tmp_path: Path) -> AsyncIterator[InProcessLink]:
-    link = InProcessLink(tmp_path, ntp_timeout=1.0)
-    await link.start()
-    await link.sync()
-    yield link
-    await link.close()
+async def modem(modem_factory: ModemFactory) -> InProcessLink:
+    """A module that gives an NTP server 1 s (not 10) before 569."""
+    return await modem_factory(ntp_timeout=1.0)
 
 
 async def test_sync_sets_the_module_clock(modem: InProcessLink, ntp_server: int) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from support.links import InProcessLink, StdioLink
+from support.links import InProcessLink, ModemFactory, StdioLink
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -18,12 +17,9 @@ REPLY = rb'\r\n\+QPING: 0,"127\.0\.0\.1",%d,(\d+),64\r\n'
 
 
 @pytest.fixture
-async def fast_modem(tmp_path: Path) -> AsyncIterator[InProcessLink]:
-    link = InProcessLink(tmp_path, ping_interval=0.0)
-    await link.start()
-    await link.sync()
-    yield link
-    await link.close()
+async def fast_modem(modem_factory: ModemFactory) -> InProcessLink:
+    """A module that sends echo requests back to back (no 1 s interval)."""
+    return await modem_factory(ping_interval=0.0)
 
 
 async def test_ping_reports_each_reply_and_a_summary(fast_modem: InProcessLink) -> None:
@@ -73,10 +69,8 @@ async def test_unknown_host(fast_modem: InProcessLink, dns_server: str) -> None:
     assert await fast_modem.last_error() == b"+QIGETERROR: 565,dns parse failed"
 
 
-async def test_busy_and_not_attached(tmp_path: Path) -> None:
-    link = InProcessLink(tmp_path, ping_interval=0.3)
-    await link.start()
-    await link.sync()
+async def test_busy_and_not_attached(modem_factory: ModemFactory) -> None:
+    link = await modem_factory(ping_interval=0.3)
     await link.command('AT+QPING=1,"127.0.0.1",1,2')
     assert (await link.command('AT+QPING=1,"127.0.0.1"')).endswith(ERROR)
     assert await link.last_error() == b"+QIGETERROR: 568,operation busy"
@@ -85,7 +79,6 @@ async def test_busy_and_not_attached(tmp_path: Path) -> None:
     await link.command("AT+CFUN=0")
     await link.command('AT+QPING=1,"127.0.0.1"')
     await link.expect(b"\r\n+QPING: 561\r\n")
-    await link.close()
 
 
 def _shared_state_dir() -> Path:

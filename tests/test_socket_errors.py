@@ -7,11 +7,10 @@ import contextlib
 import re
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from support.links import InProcessLink
+from support.links import InProcessLink, ModemFactory
 from support.peers import TcpPeer, UdpPeer
 
 OK = b"\r\nOK\r\n"
@@ -235,12 +234,9 @@ async def silent_port() -> AsyncIterator[int]:
 
 
 @pytest.fixture
-async def impatient_modem(tmp_path: Path) -> AsyncIterator[InProcessLink]:
-    link = InProcessLink(tmp_path, open_timeout=0.5)
-    await link.start()
-    await link.sync()
-    yield link
-    await link.close()
+async def impatient_modem(modem_factory: ModemFactory) -> InProcessLink:
+    """A module that gives a TCP connection 0.5 s (not 60) before 569."""
+    return await modem_factory(open_timeout=0.5)
 
 
 async def test_connect_timeout(impatient_modem: InProcessLink, silent_port: int) -> None:

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import tty
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bc66sim.module.modem import Modem, ModemConfig
@@ -138,6 +139,10 @@ class InProcessLink(Link):
 
     async def close(self) -> None:
         await self.modem.close()
+
+
+#: The modem_factory fixture: ``await make(**ModemConfig overrides)``, attached.
+ModemFactory = Callable[..., Awaitable[InProcessLink]]
 
 
 class ServeProcess:
