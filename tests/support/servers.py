@@ -6,11 +6,11 @@ loopback addresses of their own, so they never meet the host's services.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dns.resolver
@@ -38,37 +38,50 @@ def _require(program: str) -> str:
     return path
 
 
-class Dnsmasq:
-    """dnsmasq serving :data:`ZONE` and nothing else (no upstream, no /etc/hosts)."""
+class _Daemon:
+    """A server in a child process: started until it answers, stopped with SIGTERM."""
 
-    def __init__(self) -> None:
-        self.process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Dnsmasq:
-        records = [f"--host-record={name},{address},{ttl}" for name, address, ttl in ZONE]
-        self.process = subprocess.Popen(
-            [_require("dnsmasq"), "--keep-in-foreground", "--conf-file=/dev/null", "--port=53",
-             f"--listen-address={DNS_V4},{DNS_V6}", "--bind-interfaces", "--no-resolv",
-             "--no-hosts", "--local=/bc66.test/", "--log-facility=-", *records],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [DNS_V4]
-        resolver.lifetime = 0.5
+    def _launch(self, argv: list[str], answers: Callable[[], bool]) -> None:
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(dns.exception.DNSException):
-                resolver.resolve("iot.bc66.test", "A")
-                return self
+        while not answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 error = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"dnsmasq did not start: {error}")
+                raise RuntimeError(f"{Path(argv[0]).name} did not start: {error}")
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.process is not None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(5)
+
+
+class Dnsmasq(_Daemon):
+    """dnsmasq serving :data:`ZONE` and nothing else (no upstream, no /etc/hosts)."""
+
+    def start(self) -> Dnsmasq:
+        records = [f"--host-record={name},{address},{ttl}" for name, address, ttl in ZONE]
+        self._launch(
+            [_require("dnsmasq"), "--keep-in-foreground", "--conf-file=/dev/null", "--port=53",
+             f"--listen-address={DNS_V4},{DNS_V6}", "--bind-interfaces", "--no-resolv",
+             "--no-hosts", "--local=/bc66.test/", "--log-facility=-", *records],
+            _dns_answers,
+        )  # fmt: skip
+        return self
+
+
+def _dns_answers() -> bool:
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [DNS_V4]
+    resolver.lifetime = 0.5
+    try:
+        resolver.resolve("iot.bc66.test", "A")
+    except dns.exception.DNSException:
+        return False
+    return True
 
 
 class SilentDns:
@@ -85,13 +98,12 @@ class SilentDns:
         self.sock.close()
 
 
-class Chrony:
+class Chrony(_Daemon):
     """chronyd as an NTP server on loopback, serving its own clock; never sets the host's."""
 
     def __init__(self, workdir: Path, port: int) -> None:
         self.workdir = workdir
         self.port = port
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Chrony:
         conf = self.workdir / "chrony.conf"
@@ -101,22 +113,10 @@ class Chrony:
             f"pidfile {self.workdir}/chronyd.pid\ndriftfile {self.workdir}/drift\n"
         )
         # -x: never touch the host's clock; -d: stay in the foreground.
-        self.process = subprocess.Popen(
-            [_require("chronyd"), "-x", "-d", "-f", str(conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not _ntp_answers(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                error = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"chronyd did not start: {error}")
-            time.sleep(0.1)
+        self._launch(
+            [_require("chronyd"), "-x", "-d", "-f", str(conf)], lambda: _ntp_answers(self.port)
+        )
         return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(5)
 
 
 def _ntp_answers(port: int) -> bool:
@@ -130,13 +130,12 @@ def _ntp_answers(port: int) -> bool:
         return len(reply) >= 48 and reply[1] != 0  # a stratum: the server is synchronised
 
 
-class Mosquitto:
+class Mosquitto(_Daemon):
     """The mosquitto MQTT broker on a loopback port of its own."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Mosquitto:
         with socket.socket() as probe:
@@ -144,21 +143,14 @@ class Mosquitto:
             self.port = probe.getsockname()[1]
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
-        self.process = subprocess.Popen(
-            [_require("mosquitto"), "-c", str(conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while True:
-            with socket.socket() as probe, contextlib.suppress(OSError):
-                probe.connect(("127.0.0.1", self.port))
-                return self
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                error = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"mosquitto did not start: {error}")
-            time.sleep(0.05)
+        self._launch([_require("mosquitto"), "-c", str(conf)], lambda: _tcp_answers(self.port))
+        return self
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(5)
+
+def _tcp_answers(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.connect(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
