@@ -12,20 +12,28 @@ from bc66sim.at import framer as fr
 from bc66sim.at.parser import Arg, Command, Form, ParseError, parse_line
 
 
-def feed(framer: fr.Framer, chunks: list[bytes], prompts: dict[int, tuple[int | None, int]]):
+def feed(
+    framer: fr.Framer,
+    chunks: list[bytes],
+    prompts: dict[int, tuple[int | None, int]],
+    *,
+    impatient: bool = False,
+):
     """Feed chunks; enter data mode after the n-th command line when ``prompts`` says so.
 
+    A line held for its LF is released after the last chunk (the modem's timer), and
+    after every chunk when ``impatient`` (a timer that fires before the LF comes).
     Returns the events and the echo, as a transport would see them.
     """
     events: list[fr.Event] = []
     echo = bytearray()
-    for chunk in chunks:
-        framer.receive_data(chunk)
+
+    def drain() -> None:
         while True:
             event = framer.next_event()
-            echo += framer.take_echo()
+            echo.extend(framer.take_echo())
             if event is None:
-                break
+                return
             events.append(event)
             commands = sum(isinstance(e, fr.CommandLine) for e in events)
             if isinstance(event, fr.CommandLine) and commands in prompts:
@@ -33,6 +41,13 @@ def feed(framer: fr.Framer, chunks: list[bytes], prompts: dict[int, tuple[int | 
                 framer.start_data_mode(fixed_length=fixed, max_length=limit, echo=True)
             if isinstance(event, fr.CommandLine) and event.text == b"ATE0":
                 framer.echo = False
+
+    for number, chunk in enumerate(chunks, 1):
+        framer.receive_data(chunk)
+        drain()
+        if impatient or number == len(chunks):
+            framer.release_line()
+            drain()
     return events, bytes(echo)
 
 
@@ -50,8 +65,10 @@ STREAM = (
     b"AT\r\nATE1\rAT+QISEND=0\rhello\x1a"
     b'AT+QISEND=0,5\r\x1a\x1b\r\n\x00AT+QICFG="echomode",0\r'
     b"AT+X\x08Y\rATE0\rAT+QISEND=1\rabc\x1bAT\r"
+    # A CR LF host: the LF ends the line, and is never payload (one LF only).
+    b"AT+QISEND=2,3\r\n\nabAT+QISEND=2\r\nxyz\x1aAT\r\n\r\n\n"
 )
-PROMPTS = {3: (None, 1460), 4: (5, 1460), 8: (None, 1460)}
+PROMPTS = {3: (None, 1460), 4: (5, 1460), 8: (None, 1460), 10: (3, 1460), 11: (None, 1460)}
 
 
 def test_events_of_a_known_stream() -> None:
@@ -69,22 +86,61 @@ def test_events_of_a_known_stream() -> None:
         fr.CommandLine(b"AT+QISEND=1"),
         fr.DataCancelled(),
         fr.CommandLine(b"AT"),
+        fr.CommandLine(b"AT+QISEND=2,3"),
+        fr.DataEntered(b"\nab"),
+        fr.CommandLine(b"AT+QISEND=2"),
+        fr.DataEntered(b"xyz"),
+        fr.CommandLine(b"AT"),
     ]
     # Echo is the bytes received, until ATE0; data-mode echo follows echomode.
     assert echo.startswith(b"AT\r\nATE1\rAT+QISEND=0\rhelloAT+QISEND=0,5\r\x1a\x1b\r\n\x00")
-    assert echo.endswith(b"ATE0\rabc")
+    assert echo.endswith(b"ATE0\rabc\nabxyz")
 
 
-@settings(max_examples=300, deadline=None)
-@given(cuts=st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=40))
-def test_split_does_not_matter(cuts: list[int]) -> None:
-    whole = feed(fr.Framer(), [STREAM], PROMPTS)
-    assert feed(fr.Framer(), split(STREAM, cuts), PROMPTS) == whole
+def test_a_cr_host_may_send_a_payload_that_starts_with_lf() -> None:
+    """Once the wait for an LF has given up, the prompt went out: an LF is payload."""
+    events, _ = feed(fr.Framer(), [b"AT+QISEND=0,3\r", b"\nab"], {1: (3, 1460)}, impatient=True)
+    assert events == [fr.CommandLine(b"AT+QISEND=0,3"), fr.DataEntered(b"\nab")]
+    # The same bytes in one write: that LF ends the line.
+    events, _ = feed(fr.Framer(), [b"AT+QISEND=0,3\r\nabc"], {1: (3, 1460)})
+    assert events == [fr.CommandLine(b"AT+QISEND=0,3"), fr.DataEntered(b"abc")]
 
 
 def test_byte_by_byte_equals_at_once() -> None:
     whole = feed(fr.Framer(), [STREAM], PROMPTS)
     assert feed(fr.Framer(), [bytes([b]) for b in STREAM], PROMPTS) == whole
+
+
+def test_the_lf_of_a_line_is_echoed_before_the_line_runs() -> None:
+    """Issue 8: ``at+cgmm\\r\\n`` echoes CR LF, then the command runs."""
+    framer = fr.Framer()
+    framer.receive_data(b"at+cgmm\r\n")
+    assert framer.next_event() == fr.CommandLine(b"at+cgmm")
+    assert framer.take_echo() == b"at+cgmm\r\n"
+
+
+def test_a_line_is_held_for_its_lf_only_from_a_cr_lf_host() -> None:
+    framer = fr.Framer()
+    framer.receive_data(b"AT\r")
+    assert framer.next_event() is None
+    assert framer.awaiting_line_feed and framer.has_partial_line
+    framer.receive_data(b"\n")
+    assert framer.next_event() == fr.CommandLine(b"AT")
+    assert framer.take_echo() == b"AT\r\n"
+    # The timer gives up on a host that ends lines with CR alone ...
+    framer.receive_data(b"AT+A\r")
+    assert framer.next_event() is None
+    framer.release_line()
+    assert framer.next_event() == fr.CommandLine(b"AT+A")
+    # ... and such a host is not waited for again.
+    framer.receive_data(b"AT+B\r")
+    assert not framer.awaiting_line_feed
+    assert framer.next_event() == fr.CommandLine(b"AT+B")
+    # Until it ends a line with CR LF again.
+    framer.receive_data(b"AT+C\r\nAT+D\r")
+    assert framer.next_event() == fr.CommandLine(b"AT+C")
+    assert framer.next_event() is None
+    assert framer.awaiting_line_feed
 
 
 @settings(max_examples=300, deadline=None)
@@ -96,7 +152,7 @@ def test_random_bytes_split_invariant(data: bytes, cuts: list[int]) -> None:
 
 def test_long_line_is_bounded_and_reported() -> None:
     framer = fr.Framer()
-    framer.receive_data(b"AT" + b"A" * (fr.MAX_LINE * 3) + b"\rAT\r")
+    framer.receive_data(b"AT" + b"A" * (fr.MAX_LINE * 3) + b"\rAT\r\n")
     assert framer.next_event() == fr.LineTooLong()
     assert framer.next_event() == fr.CommandLine(b"AT")
 
@@ -104,14 +160,14 @@ def test_long_line_is_bounded_and_reported() -> None:
 def test_variable_data_over_limit_is_refused_at_ctrl_z() -> None:
     framer = fr.Framer()
     framer.start_data_mode(fixed_length=None, max_length=4, echo=False)
-    framer.receive_data(b"123456\x1aAT\r")
+    framer.receive_data(b"123456\x1aAT\r\n")
     assert framer.next_event() == fr.DataTooLong()
     assert framer.next_event() == fr.CommandLine(b"AT")
 
 
 def test_many_empty_lines_do_not_exhaust_the_stack() -> None:
     framer = fr.Framer()
-    framer.receive_data(b"\r" * 60_000 + b"\r\n" * 1000 + b"AT\r")
+    framer.receive_data(b"\r" * 60_000 + b"\r\n" * 1000 + b"AT\r\n")
     assert framer.next_event() == fr.CommandLine(b"AT")
 
 

@@ -37,8 +37,8 @@ async def still_answers(modem: Modem, out: bytearray) -> None:
     modem.receive_data(b"\x1b" + b"\r" * 1461)
     await asyncio.sleep(0)
     out.clear()
-    modem.receive_data(b"ATE1\rAT\r")
-    assert b"AT\r\r\nOK\r\n" in out, bytes(out)
+    modem.receive_data(b"ATE1\rAT\r\n")
+    assert b"AT\r\n\r\nOK\r\n" in out, bytes(out)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

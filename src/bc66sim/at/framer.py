@@ -10,6 +10,18 @@ was split into chunks.
 The reader is picked by state, as h11 does: command mode reads lines
 (CLARIFICATIONS §1); after ``> `` a data-mode reader counts bytes or watches for
 Ctrl+Z / Esc (§2.3.4, CLARIFICATIONS §14).
+
+Line ends.  Nearly every host ends a command with CR LF, written in one go.  The
+one LF right after the CR that ends a line belongs to that line: it is echoed with
+the CR, before any response, and a data mode the command starts never takes it as
+payload.  When the CR is the last byte received and the host has been ending its
+lines with CR LF, the line is *held* (:attr:`Framer.awaiting_line_feed`) until the
+next byte arrives or the caller gives up waiting (:meth:`Framer.release_line`) — so
+a host that writes byte by byte gets the same output as one that writes whole
+lines.  After a wait was given up on, the host is taken to end lines with CR alone
+and is not waited for again — until it ends a line with CR LF.  Only those two
+moments change what is expected, so the events never depend on how the bytes were
+split, only (for a host that mixes both line ends) on the caller's timer.
 """
 
 from __future__ import annotations
@@ -70,7 +82,7 @@ Event = CommandLine | LineTooLong | DataEntered | DataCancelled | DataTooLong
 class Framer:
     """Turns the host's bytes into events; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, crlf_host: bool = True) -> None:
         self.echo = True
         self._pending = bytearray()
         self._line = bytearray()
@@ -82,6 +94,13 @@ class Framer:
         self._data_max = 0
         self._data_echo = False
         self._data_overflow = False
+        # Line ends: see the module docstring.
+        #: True while the host ends its lines with CR LF (nearly all do).
+        self.crlf_host = crlf_host
+        #: A line whose CR was the last byte received, held until its LF comes.
+        self._held: CommandLine | LineTooLong | None = None
+        #: A held line given up on (release_line): the next event.
+        self._released: CommandLine | LineTooLong | None = None
 
     # -- input -------------------------------------------------------------------
 
@@ -102,8 +121,27 @@ class Framer:
 
     @property
     def has_partial_line(self) -> bool:
-        """True while a command line has started but not yet ended."""
-        return bool(self._line) or self._line_overflow
+        """True while a command line has started but not yet ended (or waits for its LF)."""
+        return bool(self._line) or self._line_overflow or self._held is not None
+
+    @property
+    def awaiting_line_feed(self) -> bool:
+        """A line ended with the last byte received and is held for its LF.
+
+        The caller waits a little for more input, then calls :meth:`release_line`.
+        """
+        return self._held is not None
+
+    def release_line(self) -> None:
+        """Stop waiting for a held line's LF: this host ends its lines with CR alone.
+
+        The held line is the next event.  An LF that comes after it is an ordinary
+        byte: a stray LF in command mode, payload in the data mode the line started
+        (a host that waited for ``> `` may well send a payload that starts with LF).
+        """
+        if self._held is not None:
+            self._released, self._held = self._held, None
+            self.crlf_host = False
 
     def start_data_mode(self, *, fixed_length: int | None, max_length: int, echo: bool) -> None:
         """Switch to data mode after the module wrote ``> `` (§2.3.4).
@@ -121,23 +159,67 @@ class Framer:
     # -- output ------------------------------------------------------------------
 
     def take_echo(self) -> bytes:
-        """The echo of the bytes consumed so far, to write before handling events."""
+        """The echo of the bytes consumed so far, to write before handling events.
+
+        A line held for its LF keeps its echo too: it goes out with the line's answer.
+        """
+        if self._held is not None:
+            return b""
         out = bytes(self._echo_out)
         self._echo_out.clear()
         return out
 
     def next_event(self) -> Event | None:
         """Consume input up to and including the next event, or all of it."""
+        if self._released is not None:
+            event, self._released = self._released, None
+            return event
+        if self._held is not None:
+            return self._next_held_event()
         if self._data is not None:
             return self._next_data_event(self._data)
         return self._next_line_event()
+
+    # -- line ends ---------------------------------------------------------------
+
+    def _next_held_event(self) -> Event | None:
+        """The byte after a held line's CR has come: an LF is part of that line."""
+        assert self._held is not None
+        if not self._pending:
+            return None
+        event, self._held = self._held, None
+        if self._pending[0] == LF:
+            self._take_line_feed()
+        return event
+
+    def _take_line_feed(self) -> None:
+        del self._pending[0]
+        self.crlf_host = True
+        if self.echo:
+            self._echo_out.append(LF)
+
+    def _finish_line(self) -> Event | None:
+        """The CR ending a line was just consumed (and echoed): the line's event.
+
+        Takes the LF that follows as part of the line end; holds the line when
+        the CR was the last byte and an LF is expected.
+        """
+        event = self._end_line()
+        if self._pending:
+            if self._pending[0] == LF:
+                self._take_line_feed()
+            return event
+        if event is not None and self.crlf_host:
+            self._held = event
+            return None
+        return event
 
     # -- readers -----------------------------------------------------------------
 
     def _next_line_event(self) -> Event | None:
         pending = self._pending
-        # Fast path: whole plain lines up to CR (no editing bytes), one slice each. The LF
-        # a CR LF host leaves at the start of the next line is ignored (CLARIFICATIONS §1).
+        # Fast path: whole plain lines up to CR (no editing bytes), one slice each. A stray
+        # LF at the start of a line is ignored (CLARIFICATIONS §1).
         while not self._line_overflow:
             skip = len(pending) - len(pending.lstrip(b"\n"))
             end = pending.find(b"\r", skip)
@@ -150,22 +232,23 @@ class Framer:
                 self._echo_out += pending[: end + 1]
             self._line += body
             del pending[: end + 1]
-            line_event = self._end_line()
-            if line_event is not None:
+            line_event = self._finish_line()
+            if line_event is not None or self._held is not None:
                 return line_event
         i = 0
-        event: Event | None = None
         while i < len(pending):
             byte = pending[i]
             i += 1
             if self.echo:
                 self._echo_out.append(byte)
             if byte == CR:
-                event = self._end_line()
-                if event is not None:
-                    break
+                del pending[:i]
+                i = 0
+                event = self._finish_line()
+                if event is not None or self._held is not None:
+                    return event
             elif byte == LF:
-                continue  # CLARIFICATIONS §1: a LF after CR (or anywhere) is ignored
+                continue  # CLARIFICATIONS §1: a stray LF inside a line is ignored
             elif byte in (BACKSPACE, DELETE):
                 if self._line:
                     del self._line[-1]
@@ -174,7 +257,7 @@ class Framer:
             else:
                 self._line_overflow = True
         del pending[:i]
-        return event
+        return None
 
     def _end_line(self) -> Event | None:
         if self._line_overflow:

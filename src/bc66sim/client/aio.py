@@ -144,15 +144,17 @@ class AsyncBC66:
         """Reach the command line whatever state the module is in, then set it up."""
         # Leave a data-mode prompt and end a partial line; in command mode the module
         # answers that line with ERROR, so wait until a plain AT is answered OK.
-        await self._stream.write(b"\x1b\r")
-        for attempt in range(6):
+        async with self._lock:  # no command may take that ERROR for its own
+            await self._stream.write(b"\x1b\r")
             await asyncio.sleep(0.1)
+        for attempt in range(6):
             try:
                 await self.command("AT", timeout=1.0)
                 break
             except (BC66Timeout, CommandError):
                 if attempt == 5:
                     raise
+                await asyncio.sleep(0.1)
         for line in (
             "ATE0",
             "AT+CMEE=1",

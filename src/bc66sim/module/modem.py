@@ -10,9 +10,10 @@ in a single write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,11 @@ class ModemConfig:
     ntp_timeout: float = 10.0
     #: Seconds from one echo request of AT+QPING to the next.
     ping_interval: float = 1.0
+    #: Seconds a command line whose CR came last waits for its LF, from a host that
+    #: ends lines with CR LF (at/framer.py: line ends).  The LF of a host writing byte
+    #: by byte comes within microseconds; this bound only matters to a host that
+    #: switches to CR alone, and only once.
+    line_feed_wait: float = 0.05
     imei: str = "866818039921444"
     imsi: str = "001010123456789"
     revision: str = "BC66NBR01A10"
@@ -79,6 +85,7 @@ class Modem:
         #: The error of the last TCP/IP command (§2.3.13).
         self.last_error = Err.OK
         self.powered = False
+        self._framer = fr.Framer()
         self._reset_volatile()
         self._writer: Writer | None = None
         self._urcs: deque[bytes] = deque()
@@ -89,6 +96,7 @@ class Modem:
         #: While input is handled, output gathers here: one transport write per chunk.
         self._batch: bytearray | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._line_feed_timer: asyncio.TimerHandle | None = None
 
     # -- wiring --------------------------------------------------------------------
 
@@ -151,7 +159,8 @@ class Modem:
 
     def _reset_volatile(self) -> None:
         """What a boot sets back to its defaults (NVRAM settings stay)."""
-        self._framer = fr.Framer()
+        # The host's line ends are the host's: they survive the module's reboot.
+        self._framer = fr.Framer(crlf_host=self._framer.crlf_host)
         self.cmee = 0
         self.tcpip = tcpip_config.TcpipSettings()
         self.dns = dns.DnsService(self)
@@ -177,6 +186,7 @@ class Modem:
 
     def _shutdown_state(self) -> None:
         self.powered = False
+        self._cancel_line_feed_timer()
         self.sockets.close_all()
         self.radio.power_off()
         for task in list(self._tasks):
@@ -239,18 +249,48 @@ class Modem:
         """Bytes from the host's UART."""
         if not self.powered:
             return  # a module that is off or rebooting hears nothing
-        self._batch = bytearray()
-        try:
+        self._cancel_line_feed_timer()
+        with self._one_write():
             view = memoryview(data)
             while view and self.powered:
                 taken = self._framer.receive_data(bytes(view))
                 view = view[taken:]
                 self._drain_events()
-            if self.powered:
-                self._flush_urcs()
+            self._after_input()
+
+    @contextlib.contextmanager
+    def _one_write(self) -> Iterator[None]:
+        """Everything said meanwhile goes to the transport in one write (Modem._batch)."""
+        self._batch = bytearray()
+        try:
+            yield
         finally:
             batch, self._batch = self._batch, None
             self._write(bytes(batch))
+
+    def _after_input(self) -> None:
+        if not self.powered:
+            return
+        self._flush_urcs()
+        if self._framer.awaiting_line_feed:
+            loop = asyncio.get_running_loop()
+            wait = self.config.line_feed_wait
+            self._line_feed_timer = loop.call_later(wait, self._line_feed_missing)
+
+    def _line_feed_missing(self) -> None:
+        """The held line's LF did not come: run the line now (at/framer.py: line ends)."""
+        self._line_feed_timer = None
+        if not self.powered:
+            return
+        self._framer.release_line()
+        with self._one_write():
+            self._drain_events()
+            self._after_input()
+
+    def _cancel_line_feed_timer(self) -> None:
+        if self._line_feed_timer is not None:
+            self._line_feed_timer.cancel()
+            self._line_feed_timer = None
 
     def _drain_events(self) -> None:
         while self.powered:
