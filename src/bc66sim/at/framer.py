@@ -259,7 +259,7 @@ class Framer:
         del pending[:i]
         return None
 
-    def _end_line(self) -> Event | None:
+    def _end_line(self) -> CommandLine | LineTooLong | None:
         if self._line_overflow:
             self._line.clear()
             self._line_overflow = False
