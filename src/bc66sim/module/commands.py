@@ -11,7 +11,8 @@ the 3GPP ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import enum
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -78,12 +79,52 @@ def shows(render: Callable[[Modem], str]) -> Handler:
     return handler
 
 
+#: Chapters of the *BC66&BC66-NA AT Commands Manual* (the module's general manual).
+MANUAL_CHAPTERS = {
+    2: "Product Information Query Commands",
+    3: "UART Control Commands",
+    4: "Network State Query Commands",
+    5: "PDN and APN Commands",
+    6: "Other Network Commands",
+    7: "(U)SIM Related Commands",
+    8: "Power Consumption Commands",
+    9: "Platform Related Commands",
+    10: "Time Related Commands",
+}
+
+
+def manual(chapter: int) -> str:
+    """Where a general command is specified: a chapter of the AT Commands Manual."""
+    return f"Manual ch. {chapter}: {MANUAL_CHAPTERS[chapter]}"
+
+
+def note(section: str) -> str:
+    """Where a TCP/IP command is specified: a section of the TCP/IP Application Note."""
+    return f"TCP/IP note §{section}"
+
+
+class Support(enum.Enum):
+    """How much of a command the emulator does (docs/COMMANDS.md)."""
+
+    #: What the module does, for real: the network, the state machines, the answers.
+    FULL = "full behaviour"
+    #: The settings are kept (and shown, and saved where the manual says so); what
+    #: they control in the radio or the hardware is not emulated (yet).
+    SETTINGS = "settings only"
+    #: Answered as the module does, but there is nothing behind it in an emulator
+    #: (a SIM file system, an RF test, a LED pin).
+    NOT_APPLICABLE = "not applicable"
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """One command: its name (``+QIOPEN``), family and the handler of each form.
 
     ``test`` is the answer of the test form (lines before ``OK``); a command
-    without it answers a bare ``OK`` to ``=?``, as note Table 1 allows.
+    without it answers a bare ``OK`` to ``=?``, as note Table 1 allows.  A test
+    answer that depends on the module (its model) comes from ``test_handler``.
+    ``section`` is where the command is specified (docs/COMMANDS.md), ``support``
+    and ``notes`` say what the emulator does of it.
     """
 
     name: str
@@ -92,6 +133,21 @@ class Spec:
     read: Handler | None = None
     write: Handler | None = None
     execute: Handler | None = None
+    test_handler: Handler | None = None
+    section: str = ""
+    support: Support = Support.FULL
+    notes: str = ""
+
+    @property
+    def at_name(self) -> str:
+        """The command as a host writes it: ``AT+QIOPEN``, ``ATE``, ``AT&W``."""
+        return "AT" + self.name
+
+    def forms(self) -> list[Form]:
+        """The forms the command answers (the test form always does)."""
+        handlers = ((Form.TEST, True), (Form.READ, self.read), (Form.WRITE, self.write),
+                    (Form.EXECUTE, self.execute))  # fmt: skip
+        return [form for form, handler in handlers if handler]
 
     def handler(self, form: Form) -> Handler | None:
         if form is Form.READ:
@@ -115,6 +171,9 @@ class CommandTable:
 
     def get(self, name: str) -> Spec | None:
         return self.specs.get(name)
+
+    def __iter__(self) -> Iterator[Spec]:
+        return iter(self.specs.values())
 
 
 class Args:

@@ -19,6 +19,7 @@ from bc66sim.module.commands import (
     Reply,
     Result,
     Spec,
+    note,
     require_context,
 )
 from bc66sim.module.errors import CommandError, Err
@@ -39,10 +40,17 @@ def register(table: CommandTable) -> None:
         Spec(
             "+QIDNSCFG",
             tcpip=True,
+            section=note("2.3.11"),
             test=("+QIDNSCFG: (1-3),<pridnsaddr>,<secdnsaddr>",),
             write=_qidnscfg,
         ),
-        Spec("+QIDNSGIP", tcpip=True, test=('+QIDNSGIP: (1-3),"<hostname>"',), write=_qidnsgip),
+        Spec(
+            "+QIDNSGIP",
+            tcpip=True,
+            section=note("2.3.10"),
+            test=('+QIDNSGIP: (1-3),"<hostname>"',),
+            write=_qidnsgip,
+        ),
     )
 
 

@@ -20,9 +20,10 @@ from typing import Any
 from bc66sim.at import framer as fr
 from bc66sim.at.parser import Command, Form, ParseError, parse_line
 from bc66sim.at.results import ERROR, OK, PROMPT, line
-from bc66sim.module import dns, general, ntp, ping, sockets, tcpip_config
+from bc66sim.module import dns, general, network, ntp, ping, powersave, sockets, tcpip_config
 from bc66sim.module.commands import Args, BadParameter, CommandTable, DataPrompt, Reply, Spec
 from bc66sim.module.errors import CmeError, CommandError, Err
+from bc66sim.module.identity import MODELS, iccid_for
 from bc66sim.module.limits import DEFAULT_OPEN_TIMEOUT, MAX_QUEUED_URC_BYTES
 from bc66sim.module.nvram import Nvram
 from bc66sim.module.radio import Radio
@@ -35,6 +36,8 @@ Writer = Callable[[bytes], None]
 
 TABLE = CommandTable()
 general.register(TABLE)
+network.register(TABLE)
+powersave.register(TABLE)
 sockets.register(TABLE)
 tcpip_config.register(TABLE)
 dns.register(TABLE)
@@ -61,9 +64,16 @@ class ModemConfig:
     #: by byte comes within microseconds; this bound only matters to a host that
     #: switches to CR alone, and only once.
     line_feed_wait: float = 0.05
-    imei: str = "866818039921444"
+    #: ``BC66`` or ``BC66-NA`` (identity.MODELS): model name, firmware and bands.
+    model: str = "BC66"
+    #: 14 digits and a Luhn check digit (3GPP TS 23.003 §6.2.1).
+    imei: str = "866818039921448"
+    #: MCC 001, MNC 01 (the test network of the simulated cell), then the MSIN.
     imsi: str = "001010123456789"
-    revision: str = "BC66NBR01A10"
+    #: The ICCID of the SIM; None derives it from the IMSI (identity.iccid_for).
+    iccid: str | None = None
+    #: The two-digit software version number of IMEISV (``AT+CGSN=2|3``).
+    software_version: str = "01"
 
 
 class Modem:
@@ -78,6 +88,10 @@ class Modem:
     ) -> None:
         self.network = network
         self.config = config or ModemConfig()
+        if self.config.model not in MODELS:
+            raise ValueError(f"unknown model {self.config.model!r}: one of {', '.join(MODELS)}")
+        self.model = MODELS[self.config.model]
+        self.iccid = self.config.iccid or iccid_for(self.config.imsi)
         self.nvram = nvram or Nvram(None)
         self.nv = self.nvram.load()
         self.radio = Radio(self)
@@ -107,6 +121,17 @@ class Modem:
     def set_echo(self, on: bool) -> None:
         """``ATE``: applies from the next byte the framer consumes."""
         self._framer.echo = on
+
+    @property
+    def echo(self) -> bool:
+        return self._framer.echo
+
+    def load_profile(self) -> None:
+        """The settings ``AT&W`` saved (V.250 §6.1): at boot and by ``ATZ``."""
+        nv = self.nv
+        self.set_echo(bool(nv.echo))
+        self.cmee, self.ctzr, self.ipr = nv.cmee, nv.ctzr, nv.ipr
+        self.radio.settings.cereg_mode = nv.cereg_mode
 
     def _write(self, data: bytes) -> None:
         if self._batch is not None:
@@ -162,6 +187,9 @@ class Modem:
         # The host's line ends are the host's: they survive the module's reboot.
         self._framer = fr.Framer(crlf_host=self._framer.crlf_host)
         self.cmee = 0
+        #: ``AT+CTZR`` and ``AT+IPR``: kept, part of the ``AT&W`` profile.
+        self.ctzr = 0
+        self.ipr = self.nv.ipr
         self.tcpip = tcpip_config.TcpipSettings()
         self.dns = dns.DnsService(self)
         #: Network services running now (start_service).
@@ -172,6 +200,7 @@ class Modem:
         self.powered = True
         self._reset_volatile()
         self.radio.power_on()
+        self.load_profile()
         self.emit_urc(line("RDY"))
 
     def reboot(self) -> None:
@@ -349,7 +378,9 @@ class Modem:
         if spec.tcpip and spec.name != "+QIGETERROR":
             self.last_error = Err.OK  # handlers and later outcomes may set it again
         try:
-            if command.form is Form.TEST:
+            if command.form is Form.TEST and spec.test_handler is not None:
+                result = spec.test_handler(self, Args(()), reply)
+            elif command.form is Form.TEST:
                 for text in spec.test:
                     reply.line(text)
                 result = None

@@ -19,6 +19,7 @@ from bc66sim.module.commands import (
     Reply,
     Result,
     Spec,
+    note,
     require_context,
 )
 from bc66sim.module.errors import Err
@@ -40,6 +41,7 @@ def register(table: CommandTable) -> None:
             Spec(
                 name,
                 tcpip=True,
+                section=note("2.3.9"),
                 test=(f'{name}: (1-3),"<server>",<port>,(0,1)',),
                 write=_qntp(name),
             )

@@ -18,6 +18,7 @@ from bc66sim.module.commands import (
     Reply,
     Result,
     Spec,
+    note,
     require_context,
 )
 from bc66sim.module.errors import CommandError, Err
@@ -41,6 +42,7 @@ def register(table: CommandTable) -> None:
         Spec(
             "+QPING",
             tcpip=True,
+            section=note("2.3.8"),
             test=('+QPING: (1-3),"<host>",(1-255),(1-10),(32-200)',),
             write=_qping,
         )

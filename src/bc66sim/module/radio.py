@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
@@ -36,25 +36,24 @@ RTC_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 @dataclass
 class RadioSettings:
-    """Volatile 3GPP settings; reset at every boot."""
+    """Volatile 3GPP settings; reset at every boot (the NVRAM ones live in ``Modem.nv``)."""
 
     cereg_mode: int = 0
     cscon_mode: int = 0
+    #: The PDP context 1 (``AT+CGDCONT``); a boot takes it from ``AT+QCGDEFCONT``.
     apn: str = ""
     pdp_type: str = "IP"
     sclk: int = 1
-    psm_mode: int = 0
-    psm_tau: str = "00100001"
-    psm_active: str = "00000101"
-    edrx_mode: int = 0
-    edrx_value: str = "0010"
-    bands: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 8, 12, 13, 17, 18, 19, 20])
+    #: ``AT+QNBIOTRAI``: the release assistance indication of the next uplink.
+    rai: int = 0
+    #: ``AT+CIPCA=3,<n>``: attach without a PDN connection.
+    attach_without_pdn: int = 0
+    #: ``AT+CGAUTH`` of context 1: (protocol, user, password).
+    auth: tuple[int, str, str] = (0, "", "")
 
 
 class Radio:
     """Power level (``+CFUN``), attach (``+CGATT``) and registration of the module."""
-
-    SUPPORTED_BANDS = (1, 2, 3, 4, 5, 8, 12, 13, 17, 18, 19, 20, 25, 28, 66, 70, 85)
 
     def __init__(self, modem: Modem) -> None:
         self._modem = modem
@@ -72,7 +71,8 @@ class Radio:
     # -- lifecycle -------------------------------------------------------------------
 
     def power_on(self) -> None:
-        self.settings = RadioSettings()
+        nv = self._modem.nv
+        self.settings = RadioSettings(cereg_mode=nv.cereg_mode, apn=nv.apn, pdp_type=nv.pdp_type)
         self.cfun = 1
         self.want_attach = True
         self.attached = False
@@ -83,6 +83,16 @@ class Radio:
     def power_off(self) -> None:
         self._cancel_timer()
         self.attached = False
+
+    @property
+    def sim_ready(self) -> bool:
+        """``AT+CFUN=0`` (minimum functionality) switches the (U)SIM off too."""
+        return self.cfun != 0
+
+    @property
+    def bands(self) -> list[int]:
+        """The bands searched (``AT+QBAND``): the NVRAM list or the model's default."""
+        return self._modem.nv.bands or list(self._modem.model.default_bands)
 
     @property
     def stat(self) -> int:
@@ -146,13 +156,49 @@ class Radio:
         else:
             self._detach()
 
+    def granted_psm(self) -> tuple[str, str] | None:
+        """``(<Active-Time>, <Periodic-TAU>)`` the network granted, or None.
+
+        The simulated network grants what ``AT+CPSMS`` requested: T3324 and T3412
+        extended (3GPP TS 24.008 GPRS Timer 2 / 3 coding, 8-bit strings).  Nothing is
+        granted while the module is not registered or does not request PSM.
+        """
+        nv = self._modem.nv
+        if not self.attached or nv.psm_mode != 1:
+            return None
+        return nv.psm_active, nv.psm_tau
+
     def cereg_fields(self, *, urc: bool) -> str:
-        """``[<n>,]<stat>[,<tac>,<ci>,<AcT>]`` of +CEREG (27.007 §10.1.22)."""
+        """The fields of ``+CEREG`` (27.007 §10.1.22, the manual's layout for each ``<n>``).
+
+        ``[<n>,]<stat>[,[<tac>],[<ci>],[<AcT>][,[<cause_type>],[<reject_cause>]
+        [,[<Active-Time>],[<Periodic-TAU>]]]]``: location for ``<n>`` >= 2 while
+        registered (empty fields otherwise, when more follow), the EMM cause for 3
+        and 5 (type 0, cause 0: nothing was rejected), the granted PSM timers for 4
+        and 5 once the network granted them.
+        """
         mode = self.settings.cereg_mode
-        head = f"{self.stat}" if urc else f"{mode},{self.stat}"
-        if mode >= 2 and self.stat in (REGISTERED_HOME,):
-            head += f',"{TAC}","{CELL_ID}",{ACT_NBIOT}'
-        return head
+        fields = [str(self.stat)] if urc else [str(mode), str(self.stat)]
+        if mode < 2:
+            return ",".join(fields)
+        registered = self.stat == REGISTERED_HOME
+        location = [f'"{TAC}"', f'"{CELL_ID}"', str(ACT_NBIOT)] if registered else ["", "", ""]
+        cause = ["0", "0"] if mode in (3, 5) else ["", ""]
+        psm = self.granted_psm() if mode in (4, 5) else None
+        timers = [f'"{psm[0]}"', f'"{psm[1]}"'] if psm is not None else []
+        tail = location + (cause if mode != 2 else []) + timers
+        while tail and tail[-1] == "":
+            tail.pop()  # trailing empty fields are left out, as 27.007's brackets allow
+        return ",".join(fields + tail)
+
+    def psm_changed(self) -> None:
+        """A new ``AT+CPSMS`` request: the network answers it at the next TAU.
+
+        The simulated network grants it at once; with ``<n>`` 4 or 5 the change of
+        timers is reported as a ``+CEREG`` URC (after the command's ``OK``).
+        """
+        if self.attached and self.settings.cereg_mode in (4, 5):
+            self._report_registration()
 
     # -- RTC ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from bc66sim.module.commands import (
     Spec,
     answer_ok,
     decode_hex,
+    note,
     require_context,
 )
 from bc66sim.module.errors import CommandError, Err
@@ -49,30 +50,46 @@ def register(table: CommandTable) -> None:
         Spec(
             "+QIOPEN",
             tcpip=True,
+            section=note("2.3.1"),
             test=(
                 f'+QIOPEN: (1-3),{_IDS},"TCP/UDP","<IP_address>/<domain_name>",'
                 "<remote_port>,<local_port>,(0,1),(0,1)",
             ),
             write=_qiopen,
         ),
-        Spec("+QICLOSE", tcpip=True, test=(f"+QICLOSE: {_IDS}",), write=_qiclose),
-        Spec("+QISTATE", tcpip=True, read=_qistate_all, write=_qistate),
+        Spec(
+            "+QICLOSE",
+            tcpip=True,
+            section=note("2.3.2"),
+            test=(f"+QICLOSE: {_IDS}",),
+            write=_qiclose,
+        ),
+        Spec("+QISTATE", tcpip=True, section=note("2.3.3"), read=_qistate_all, write=_qistate),
         Spec(
             "+QISEND",
             tcpip=True,
+            section=note("2.3.4"),
             test=(f"+QISEND: {_IDS},(0-{MAX_SEND_TEXT}),<data>",),
             write=_qisend,
         ),
         Spec(
             "+QISENDEX",
             tcpip=True,
+            section=note("2.3.6"),
             test=(f"+QISENDEX: {_IDS},(1-{MAX_SEND_HEX}),<hex_string>",),
             write=_qisendex,
         ),
-        Spec("+QIRD", tcpip=True, test=(f"+QIRD: {_IDS},(1-{MAX_READ})",), write=_qird),
+        Spec(
+            "+QIRD",
+            tcpip=True,
+            section=note("2.3.5"),
+            test=(f"+QIRD: {_IDS},(1-{MAX_READ})",),
+            write=_qird,
+        ),
         Spec(
             "+QISWTMD",
             tcpip=True,
+            section=note("2.3.7"),
             test=(f"+QISWTMD: {_IDS},(0,1)",),
             read=answer_ok,
             write=_qiswtmd,

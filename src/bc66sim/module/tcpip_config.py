@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bc66sim.module.commands import Args, BadParameter, CommandTable, Reply, Result, Spec
+from bc66sim.module.commands import Args, BadParameter, CommandTable, Reply, Result, Spec, note
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -23,6 +23,7 @@ def register(table: CommandTable) -> None:
         Spec(
             "+QICFG",
             tcpip=True,
+            section=note("2.3.12"),
             test=(
                 '+QICFG: "dataformat",(0,1),(0,1)',
                 '+QICFG: "viewmode",(0,1)',
@@ -31,7 +32,7 @@ def register(table: CommandTable) -> None:
             ),
             write=_qicfg,
         ),
-        Spec("+QIGETERROR", tcpip=True, execute=_qigeterror),
+        Spec("+QIGETERROR", tcpip=True, section=note("2.3.13"), execute=_qigeterror),
     )
 
 

@@ -1,0 +1,489 @@
+"""Network state, PDN and the other network commands (manual chapters 4 to 6).
+
+Values come from the simulated network (CLARIFICATIONS §24–25): PLMN 00101, one
+serving cell on the first band the module searches, the module's address once it
+is attached.  Settings the manual saves to NVRAM (the default PDN, bands, the
+frequency lock, the scrambling algorithm) live in ``Modem.nv``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bc66sim.module.commands import (
+    Args,
+    BadParameter,
+    CommandTable,
+    Reply,
+    Result,
+    Spec,
+    Support,
+    manual,
+    shows,
+)
+from bc66sim.module.errors import CmeError, CommandError
+from bc66sim.module.radio import ACT_NBIOT, CELL_ID, PLMN, TAC
+
+if TYPE_CHECKING:
+    from bc66sim.module.modem import Modem
+
+#: The lowest downlink EARFCN of each LTE band (3GPP TS 36.101 Table 5.7.3-1).
+BAND_EARFCN = {
+    1: 0, 2: 600, 3: 1200, 4: 1950, 5: 2400, 8: 3450, 12: 5010, 13: 5180, 17: 5730,
+    18: 5850, 19: 6000, 20: 6150, 25: 8040, 26: 8690, 28: 9210, 66: 66436, 70: 68336,
+    71: 68586, 85: 70366,
+}  # fmt: skip
+#: Where in its band the serving cell's carrier sits.
+EARFCN_IN_BAND = 88
+#: ``AT+QGACT`` / ``AT+QCGDEFCONT`` PDP types, by the number ``AT+QGACT`` uses.
+PDP_TYPES = {1: "IP", 2: "IPV6", 3: "IPV4V6", 4: "Non-IP"}
+MAX_APN = 99
+
+
+def register(table: CommandTable) -> None:
+    ch4, ch5, ch6 = manual(4), manual(5), manual(6)
+    table.add(
+        # -- chapter 4: network state ---------------------------------------------------
+        Spec(
+            "+CEREG",
+            test=("+CEREG: (0-5)",),
+            read=shows(lambda m: "+CEREG: " + m.radio.cereg_fields(urc=False)),
+            write=_cereg_write,
+            section=ch4,
+            notes="n 0-5; 4 and 5 carry the PSM timers the network granted",
+        ),
+        Spec(
+            "+CGATT",
+            test=("+CGATT: (0,1)",),
+            read=shows(lambda m: f"+CGATT: {int(m.radio.attached)}"),
+            write=_cgatt_write,
+            section=ch4,
+        ),
+        Spec(
+            "+CGPADDR",
+            test=("+CGPADDR: (1)",),
+            read=_cgpaddr,
+            execute=_cgpaddr,
+            write=_cgpaddr,
+            section=ch4,
+        ),
+        Spec("+QIPADDR", execute=_qipaddr, section=ch4, notes="the address of +IP: and loopback"),
+        Spec(
+            "+CSQ",
+            test=("+CSQ: (0-31,99),(0-7,99)",),
+            execute=shows(lambda m: "+CSQ: 25,0" if m.radio.attached else "+CSQ: 99,99"),
+            section=ch4,
+        ),
+        Spec(
+            "+CESQ",
+            test=("+CESQ: (0-63,99),(0-7,99),(255),(255),(0-34,255),(0-97,255)",),
+            execute=_cesq,
+            section=ch4,
+        ),
+        Spec(
+            "+CSCON", test=("+CSCON: (0,1)",), read=shows(_cscon), write=_cscon_write, section=ch4
+        ),
+        Spec("+QENG", test=("+QENG: (0)",), write=_qeng, section=ch4, notes="mode 0"),
+        # -- chapter 5: PDN and APN ------------------------------------------------------
+        Spec(
+            "+CGDCONT",
+            test=('+CGDCONT: (1-10),("IP","IPV6","IPV4V6","Non-IP")',),
+            read=_cgdcont_read,
+            write=_cgdcont_write,
+            section=ch5,
+            notes="context 1",
+        ),
+        Spec(
+            "+CGACT",
+            test=("+CGACT: (0,1)",),
+            read=shows(lambda m: f"+CGACT: 1,{int(m.radio.attached)}"),
+            write=_cgact_write,
+            section=ch5,
+        ),
+        Spec(
+            "+QCGDEFCONT",
+            test=('+QCGDEFCONT: ("IP","IPV6","IPV4V6","Non-IP")',),
+            read=shows(_qcgdefcont),
+            write=_qcgdefcont_write,
+            section=ch5,
+            notes="NVRAM; applies from the next boot",
+        ),
+        Spec(
+            "+QGACT",
+            test=('+QGACT: (0,1),(1-4),"<APN>"',),
+            write=_qgact_write,
+            section=ch5,
+            support=Support.SETTINGS,
+            notes="context 1 only",
+        ),
+        Spec(
+            "+CIPCA",
+            test=("+CIPCA: (3),(0,1)",),
+            read=shows(lambda m: f"+CIPCA: 3,{m.radio.settings.attach_without_pdn}"),
+            write=_cipca_write,
+            section=ch5,
+            support=Support.SETTINGS,
+        ),
+        Spec(
+            "+CGAUTH",
+            test=('+CGAUTH: (1-10),(0,1),(""),("")',),
+            read=_cgauth_read,
+            write=_cgauth_write,
+            section=ch5,
+            support=Support.SETTINGS,
+        ),
+        # -- chapter 6: other network commands ----------------------------------------------
+        Spec(
+            "+COPS",
+            test=(f'+COPS: (2,"{PLMN}","{PLMN}","{PLMN}",{ACT_NBIOT}),,(0-4),(2)',),
+            read=_cops_read,
+            write=_cops_write,
+            section=ch6,
+        ),
+        Spec(
+            "+QBAND",
+            test_handler=_qband_test,
+            read=shows(lambda m: "+QBAND: " + _join(m.radio.bands)),
+            write=_qband_write,
+            section=ch6,
+            notes="bands of --model; NVRAM",
+        ),
+        Spec(
+            "+QBANDSL",
+            read=_qbandsl_read,
+            write=_qbandsl_write,
+            section=ch6,
+            support=Support.SETTINGS,
+            notes="NVRAM",
+        ),
+        Spec(
+            "+QCSEARFCN",
+            execute=_qcsearfcn,
+            section=ch6,
+            support=Support.SETTINGS,
+            notes="only at AT+CFUN=0, as on the module",
+        ),
+        Spec(
+            "+QLOCKF",
+            test=("+QLOCKF: (0,1),(0-262143),(0-21),(0-503)",),
+            read=_qlockf_read,
+            write=_qlockf_write,
+            section=ch6,
+            support=Support.SETTINGS,
+            notes="only at AT+CFUN=0; NVRAM",
+        ),
+        Spec(
+            "+QSPCHSC",
+            test=("+QSPCHSC: (0,1)",),
+            read=shows(lambda m: f"+QSPCHSC: {m.nv.scrambling}"),
+            write=_qspchsc_write,
+            section=ch6,
+            support=Support.SETTINGS,
+            notes="NVRAM",
+        ),
+        Spec(
+            "+QNBIOTRAI",
+            test=("+QNBIOTRAI: (0-2)",),
+            read=shows(lambda m: f"+QNBIOTRAI: {m.radio.settings.rai}"),
+            write=_qnbiotrai_write,
+            section=ch6,
+            support=Support.SETTINGS,
+        ),
+    )
+
+
+def _qband_test(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QBAND=?``: how many bands may be given, and which (the model's radio)."""
+    bands = modem.model.bands
+    reply.line(f"+QBAND: (0-{len(bands)}),({_join(bands)})")
+    return None
+
+
+def _join(values: tuple[int, ...] | list[int]) -> str:
+    return ",".join(str(value) for value in values)
+
+
+# -- chapter 4 ----------------------------------------------------------------------------
+
+
+def _cereg_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    args.require(0, 1)
+    modem.radio.settings.cereg_mode = args.number(0, 0, 5, default=0)
+    return None
+
+
+def _cgatt_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    args.require(1, 1)
+    attach = args.choice(0, (0, 1))
+    if attach and modem.radio.cfun != 1:
+        raise CommandError(CmeError.NO_NETWORK_SERVICE)
+    modem.radio.set_attach(bool(attach))
+    return None
+
+
+def _cgpaddr(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+CGPADDR[=<cid>]`` and ``AT+CGPADDR?``: the address of context 1 once attached."""
+    if len(args):
+        args.require(1, 1)
+        if args.number(0, 1, 10) != 1:
+            return None
+    if modem.radio.attached:
+        reply.line(f"+CGPADDR: 1,{modem.config.ip_address}")
+    return None
+
+
+def _qipaddr(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QIPADDR``: the module's addresses: its PDN address (as ``+IP:``), loopback."""
+    if modem.radio.attached:
+        reply.line(f"+QIPADDR: {modem.config.ip_address}")
+    reply.line("+QIPADDR: 127.0.0.1")
+    return None
+
+
+def _cesq(modem: Modem, args: Args, reply: Reply) -> Result:
+    """27.007 §8.69: RSRQ 0-34, RSRP 0-97; 255 when unknown."""
+    fields = "99,99,255,255,30,55" if modem.radio.attached else "99,99,255,255,255,255"
+    reply.line(f"+CESQ: {fields}")
+    return None
+
+
+def _cscon(modem: Modem) -> str:
+    return f"+CSCON: {modem.radio.settings.cscon_mode},{int(modem.radio.attached)}"
+
+
+def _cscon_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    args.require(0, 1)
+    modem.radio.settings.cscon_mode = args.choice(0, (0, 1), default=0)
+    return None
+
+
+def _qeng(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QENG=0``: the serving cell, on the first band searched (``AT+QBANDSL`` first)."""
+    args.require(1, 1)
+    args.choice(0, (0,))
+    if not modem.radio.attached:
+        reply.line("+QENG: 0,0,0,0,,0,0,0,0,0,,0,0,1")
+        return None
+    band = (modem.nv.preferred_bands or modem.radio.bands)[0]
+    earfcn = BAND_EARFCN[band] + EARFCN_IN_BAND
+    reply.line(f'+QENG: 0,{earfcn},0,182,"{CELL_ID}",-86,-9,-78,15,{band},"{TAC}",0,23,2')
+    return None
+
+
+# -- chapter 5 ----------------------------------------------------------------------------
+
+
+def _cgdcont_read(modem: Modem, args: Args, reply: Reply) -> Result:
+    settings = modem.radio.settings
+    address = modem.config.ip_address if modem.radio.attached else ""
+    reply.line(f'+CGDCONT: 1,"{settings.pdp_type}","{settings.apn}","{address}",0,0,0,,,,,,0,,0')
+    return None
+
+
+def pdp_type(text: str) -> str:
+    """A ``<PDP_type>`` of 27.007 §10.1.1, in the module's spelling."""
+    upper = text.upper()
+    if upper not in ("IP", "IPV6", "IPV4V6", "NON-IP"):
+        raise BadParameter(f"PDP type {text!r}")
+    return "Non-IP" if upper == "NON-IP" else upper
+
+
+def _cgdcont_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    args.require(1, 15)
+    if args.number(0, 1, 10) != 1:
+        raise CommandError(CmeError.NOT_SUPPORTED)
+    settings = modem.radio.settings
+    if args.given(1):
+        settings.pdp_type = pdp_type(args.text(1, 10))
+    settings.apn = args.text(2, MAX_APN, default=settings.apn)
+    return None
+
+
+def _cgact_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    args.require(1, 2)
+    state = args.choice(0, (0, 1))
+    if args.number(1, 1, 10, default=1) != 1:
+        raise CommandError(CmeError.NOT_SUPPORTED)
+    modem.radio.set_attach(bool(state))
+    return None
+
+
+def _qcgdefcont(modem: Modem) -> str:
+    return f'+QCGDEFCONT: "{modem.nv.pdp_type}","{modem.nv.apn}"'
+
+
+def _qcgdefcont_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QCGDEFCONT=<PDP_type>[,<APN>[,<username>,<password>]]``: saved, used at boot."""
+    args.require(1, 4)
+    if len(args) == 3:
+        raise BadParameter("a user name goes with a password")
+    modem.nv.pdp_type = pdp_type(args.text(0, 10))
+    modem.nv.apn = args.text(1, MAX_APN, default="")
+    args.text(2, 64, default="")
+    args.text(3, 64, default="")
+    modem.save_nvram()
+    return None
+
+
+def _qgact_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QGACT=1,<PDP_type>,<APN>[,<user>,<password>[,<auth>]]`` / ``AT+QGACT=0,<cid>``.
+
+    The simulated network has one PDN (context 1): activating sets its APN and
+    type; deactivating it is refused, as the module keeps its default bearer.
+    """
+    op = args.choice(0, (0, 1))
+    if op == 0:
+        args.require(2, 2)
+        if args.number(1, 1, 10) == 1:
+            raise CommandError(CmeError.NOT_ALLOWED)
+        raise CommandError(CmeError.NOT_SUPPORTED)
+    args.require(3, 6)
+    kind = PDP_TYPES[args.choice(1, tuple(PDP_TYPES))]
+    apn = args.text(2, MAX_APN)
+    args.text(3, 64, default="")
+    args.text(4, 64, default="")
+    args.choice(5, (0, 1, 2), default=0)
+    if not modem.radio.attached:
+        raise CommandError(CmeError.NO_NETWORK_SERVICE)
+    modem.radio.settings.pdp_type, modem.radio.settings.apn = kind, apn
+    return None
+
+
+def _cipca_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    args.require(1, 2)
+    args.choice(0, (3,))
+    modem.radio.settings.attach_without_pdn = args.choice(1, (0, 1), default=0)
+    return None
+
+
+def _cgauth_read(modem: Modem, args: Args, reply: Reply) -> Result:
+    protocol, user, _ = modem.radio.settings.auth
+    reply.line(f'+CGAUTH: 1,{protocol},"{user}"')
+    return None
+
+
+def _cgauth_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    args.require(1, 4)
+    if args.number(0, 1, 10) != 1:
+        raise CommandError(CmeError.NOT_SUPPORTED)
+    protocol = args.choice(1, (0, 1), default=0)
+    user, password = args.text(2, 64, default=""), args.text(3, 64, default="")
+    modem.radio.settings.auth = (protocol, user if protocol else "", password if protocol else "")
+    return None
+
+
+# -- chapter 6 ----------------------------------------------------------------------------
+
+
+def _cops_read(modem: Modem, args: Args, reply: Reply) -> Result:
+    if modem.radio.attached:
+        reply.line(f'+COPS: 0,2,"{PLMN}",{ACT_NBIOT}')
+    else:
+        reply.line("+COPS: 0")
+    return None
+
+
+def _cops_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    args.require(1, 4)
+    mode = args.choice(0, (0, 1, 2, 3, 4))
+    if mode == 3:  # set the format only: numeric is the one the module has
+        args.choice(1, (2,))
+        return None
+    if mode in (1, 4):
+        args.choice(1, (2,))
+        # 4: when the manual selection fails, automatic selection finds the network.
+        if args.text(2, 6) != PLMN and mode == 1:
+            raise CommandError(CmeError.NO_NETWORK_SERVICE)
+    modem.radio.set_attach(mode != 2)
+    return None
+
+
+def _qband_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QBAND=<n>,<band>[,<band>…]``: 0 means all the model's bands (NVRAM)."""
+    supported = modem.model.bands
+    count = args.number(0, 0, len(supported))
+    if count == 0:
+        args.require(1, 1)
+        modem.nv.bands = list(supported)
+    else:
+        args.require(count + 1, count + 1)
+        bands = [args.choice(i + 1, supported) for i in range(count)]
+        if len(set(bands)) != len(bands):
+            raise BadParameter("a band given twice")
+        modem.nv.bands = bands
+    modem.save_nvram()
+    return None
+
+
+def _qbandsl_read(modem: Modem, args: Args, reply: Reply) -> Result:
+    preferred = modem.nv.preferred_bands
+    if preferred:
+        reply.line(f"+QBANDSL: 1,{len(preferred)},{_join(preferred)}")
+    else:
+        reply.line("+QBANDSL: 0")
+    return None
+
+
+def _qbandsl_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QBANDSL=<mode>[,<n>,<band>…]``: 1 sets up to 4 bands searched first, 0 clears."""
+    mode = args.choice(0, (0, 1))
+    if mode == 0:
+        args.require(1, 1)
+        modem.nv.preferred_bands = []
+    else:
+        count = args.number(1, 1, 4)
+        args.require(count + 2, count + 2)
+        bands = [args.choice(i + 2, modem.model.bands) for i in range(count)]
+        if len(set(bands)) != len(bands):
+            raise BadParameter("a band given twice")
+        modem.nv.preferred_bands = bands
+    modem.save_nvram()
+    return None
+
+
+def _require_minimum_functionality(modem: Modem) -> None:
+    """Commands that change what the radio searches run with the radio off (CFUN=0)."""
+    if modem.radio.cfun != 0:
+        raise CommandError(CmeError.NOT_ALLOWED)
+
+
+def _qcsearfcn(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QCSEARFCN``: forget the stored EARFCNs; the next search is a full scan."""
+    _require_minimum_functionality(modem)
+    return None
+
+
+def _qlockf_read(modem: Modem, args: Args, reply: Reply) -> Result:
+    locked = modem.nv.locked_frequency
+    reply.line(f"+QLOCKF: 1,{_join(locked)}" if locked else "+QLOCKF: 0")
+    return None
+
+
+def _qlockf_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QLOCKF=0`` / ``AT+QLOCKF=1,<EARFCN>,<EARFCN_offset>[,<PCI>]``."""
+    mode = args.choice(0, (0, 1))
+    if mode == 0:
+        args.require(1, 1)
+        locked: list[int] = []
+    else:
+        args.require(3, 4)
+        locked = [args.number(1, 0, 262143), args.number(2, 0, 21)]
+        if args.given(3):
+            locked.append(args.number(3, 0, 503))
+    _require_minimum_functionality(modem)
+    modem.nv.locked_frequency = locked
+    modem.save_nvram()
+    return None
+
+
+def _qspchsc_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    args.require(1, 1)
+    modem.nv.scrambling = args.choice(0, (0, 1))
+    modem.save_nvram()
+    return None
+
+
+def _qnbiotrai_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    args.require(1, 1)
+    modem.radio.settings.rai = args.number(0, 0, 2)
+    return None
