@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: serve test lint bench clean test-servers
+.PHONY: serve test lint bench clean test-servers docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(ARGS)
+
+# docs/COMMANDS.md is generated from the command table (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/python -m bc66sim.docs > docs/COMMANDS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,7 @@ import platformdirs
 from bc66sim import __version__
 from bc66sim.console import run_console
 from bc66sim.fleet import Fleet, run_fleet
+from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where NVRAM settings are kept (default: %(default)s)",
     )
     serve.add_argument("--ip", default="10.20.30.40", help="the module's simulated address")
+    _add_model(serve)
     serve.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
     fleet = commands.add_parser("fleet", help="many emulated modules in one process")
     fleet.add_argument("count", type=int, help="how many modules")
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--state-dir", type=Path, default=None,
                        help="NVRAM of module n in DIR/module-<n> (default: not kept)")  # fmt: skip
     fleet.add_argument("--ip", default="10.20.0.1", help="the first module's address")
+    _add_model(fleet)
     fleet.add_argument("-v", "--verbose", action="count", default=0)
     console = commands.add_parser(
         "console", help="an interactive AT terminal (to PORT, or to an embedded module)"
@@ -95,7 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     console.add_argument("-v", "--verbose", action="count", default=0)
     console.add_argument("--ip", default="10.20.30.40", help=argparse.SUPPRESS)
+    _add_model(console)
     return parser
+
+
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        default="BC66",
+        help="the module emulated: its identity and bands (default: %(default)s)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,7 +149,7 @@ def _config(args: argparse.Namespace) -> ModemConfig:
     baud = getattr(args, "baud", None)
     if baud is not None and baud <= 0:
         raise UsageError("--baud must be a positive number")
-    return ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip)
+    return ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip, model=args.model)
 
 
 async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
@@ -151,7 +164,7 @@ async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
         except ValueError as exc:
             raise UsageError(f"--tcp: {exc}") from exc
     fleet = Fleet(args.count, attach_delay=config.attach_delay, state_dir=args.state_dir,
-                  first_ip=config.ip_address, **where)  # fmt: skip
+                  first_ip=config.ip_address, model=config.model, **where)  # fmt: skip
     try:
         await run_fleet(fleet, _stop_on_signals())
     except (PtyError, TcpError) as exc:

@@ -14,6 +14,7 @@ import logging
 import resource
 from pathlib import Path
 
+from bc66sim.module.identity import numbered_imei, numbered_imsi
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
@@ -22,6 +23,8 @@ from bc66sim.transport.tcp import TcpPort
 from bc66sim.transport.trace import Trace
 
 log = logging.getLogger(__name__)
+
+DEFAULT = ModemConfig()
 
 #: File descriptors a module may use: its UART (two for a pty) and five sockets.
 FDS_PER_MODULE = 8
@@ -51,6 +54,7 @@ class Fleet:
         attach_delay: float = 2.0,
         state_dir: Path | None = None,
         first_ip: str = "10.20.0.1",
+        model: str = "BC66",
     ) -> None:
         self.count = count
         self._tcp_host = tcp_host
@@ -59,6 +63,7 @@ class Fleet:
         self._attach_delay = attach_delay
         self._state_dir = state_dir
         self._first_ip = ipaddress.ip_address(first_ip)
+        self._model = model
         self.modems: list[Modem] = []
         self._ports: list[TcpPort | PtyPort] = []
 
@@ -67,8 +72,13 @@ class Fleet:
         trace = Trace()
         places = []
         for index in range(self.count):
+            # Each module is a device of its own: its own address, IMEI, IMSI and ICCID.
             config = ModemConfig(
-                attach_delay=self._attach_delay, ip_address=str(self._first_ip + index)
+                attach_delay=self._attach_delay,
+                ip_address=str(self._first_ip + index),
+                model=self._model,
+                imei=numbered_imei(DEFAULT.imei, index),
+                imsi=numbered_imsi(DEFAULT.imsi, index),
             )
             state = self._state_dir / f"module-{index}" if self._state_dir else None
             modem = Modem(HostNetwork(), config=config, nvram=Nvram(state))

@@ -52,7 +52,12 @@ class EmulatedBC66:
 
 
 def start_emulator(
-    state_dir: Path, *, transport: str = "tcp", attach_delay: float = 0.0, timeout: float = 20
+    state_dir: Path,
+    *,
+    transport: str = "tcp",
+    attach_delay: float = 0.0,
+    model: str = "BC66",
+    timeout: float = 20,
 ) -> EmulatedBC66:
     """Start ``bc66sim serve`` and wait until it says where it is."""
     if transport == "tcp":
@@ -63,7 +68,7 @@ def start_emulator(
         raise ValueError(f"transport is 'tcp' or 'pty', not {transport!r}")
     process = subprocess.Popen(
         [sys.executable, "-m", "bc66sim", "serve", *where, "--attach-delay", str(attach_delay),
-         "--state-dir", str(state_dir)],
+         "--model", model, "--state-dir", str(state_dir)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     log: list[str] = []
@@ -95,7 +100,8 @@ def start_emulator(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "bc66(transport='tcp', attach_delay=0.0): how bc66_emulator is started"
+        "markers",
+        "bc66(transport='tcp', attach_delay=0.0, model='BC66'): how bc66_emulator is started",
     )
 
 

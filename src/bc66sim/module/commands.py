@@ -139,13 +139,18 @@ class Spec:
     notes: str = ""
 
     @property
+    def extended(self) -> bool:
+        """``+NAME`` (V.250 §5.4); the others are basic commands (``E``, ``&W``)."""
+        return self.name.startswith("+")
+
+    @property
     def at_name(self) -> str:
         """The command as a host writes it: ``AT+QIOPEN``, ``ATE``, ``AT&W``."""
         return "AT" + self.name
 
     def forms(self) -> list[Form]:
-        """The forms the command answers (the test form always does)."""
-        handlers = ((Form.TEST, True), (Form.READ, self.read), (Form.WRITE, self.write),
+        """The forms the command answers (every extended command answers its test form)."""
+        handlers = ((Form.TEST, self.extended), (Form.READ, self.read), (Form.WRITE, self.write),
                     (Form.EXECUTE, self.execute))  # fmt: skip
         return [form for form, handler in handlers if handler]
 

@@ -80,3 +80,15 @@ def iccid_for(imsi: str) -> str:
     mcc, mnc, msin = imsi[:3], imsi[3:5], imsi[5:]
     body = ("89" + mcc + mnc + msin).ljust(19, "0")[:19]
     return body + luhn_digit(body)
+
+
+def numbered_imei(imei: str, index: int) -> str:
+    """The ``index``-th IMEI after ``imei``: the next serial numbers, a new check digit."""
+    body = str(int(imei[:14]) + index).zfill(14)[-14:]
+    return body + luhn_digit(body)
+
+
+def numbered_imsi(imsi: str, index: int) -> str:
+    """The ``index``-th subscriber of ``imsi``'s home network (the MSIN counts up)."""
+    home, msin = imsi[:5], imsi[5:]
+    return home + str(int(msin) + index).zfill(len(msin))[-len(msin) :]
