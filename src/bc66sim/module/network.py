@@ -338,6 +338,8 @@ def _qgact_write(modem: Modem, args: Args, reply: Reply) -> Result:
             raise CommandError(CmeError.NOT_ALLOWED)
         raise CommandError(CmeError.NOT_SUPPORTED)
     args.require(3, 6)
+    if len(args) == 4:
+        raise BadParameter("a user name goes with a password")
     kind = PDP_TYPES[args.choice(1, tuple(PDP_TYPES))]
     apn = args.text(2, MAX_APN)
     args.text(3, 64, default="")
