@@ -255,3 +255,37 @@ def decode_hex(digits: str | bytes, length: int) -> bytes:
     if len(data) != length:  # fromhex skips spaces: "41 42" is not 2 bytes of hex here
         raise BadParameter("not hex digits")
     return data
+
+
+def setting(
+    name: str,
+    values: tuple[int, ...],
+    holder: Callable[[Modem], object],
+    field_name: str,
+    *,
+    saved: bool = False,
+    section: str,
+    support: Support = Support.SETTINGS,
+    notes: str = "",
+) -> Spec:
+    """A command that is one integer setting: ``=?`` its values, ``?`` it, ``=<n>`` sets it.
+
+    ``holder(modem)`` is the object that keeps it (``modem.nv`` for a setting the
+    manual saves to NVRAM: ``saved`` writes the state file after a change).
+    """
+    contiguous = len(values) > 2 and list(values) == list(range(values[0], values[-1] + 1))
+    listed = f"{values[0]}-{values[-1]}" if contiguous else ",".join(map(str, values))
+
+    def read(modem: Modem, args: Args, reply: Reply) -> Result:
+        reply.line(f"{name}: {getattr(holder(modem), field_name)}")
+        return None
+
+    def write(modem: Modem, args: Args, reply: Reply) -> Result:
+        args.require(1, 1)
+        setattr(holder(modem), field_name, args.choice(0, values))
+        if saved:
+            modem.save_nvram()
+        return None
+
+    return Spec(name, test=(f"{name}: ({listed})",), read=read, write=write,
+                section=section, support=support, notes=notes)  # fmt: skip

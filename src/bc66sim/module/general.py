@@ -23,6 +23,7 @@ from bc66sim.module.commands import (
     Support,
     answer_ok,
     manual,
+    setting,
     shows,
 )
 from bc66sim.module.errors import CmeError, CommandError
@@ -105,13 +106,12 @@ def register(table: CommandTable) -> None:
             section=ch10,
         ),
         Spec("+QCCLK", read=shows(lambda m: f'+QCCLK: "{m.radio.clock_text()}"'), section=ch10),
-        Spec(
+        setting(
             "+CTZR",
-            test=("+CTZR: (0-2)",),
-            read=shows(lambda m: f"+CTZR: {m.ctzr}"),
-            write=_ctzr_write,
+            (0, 1, 2),
+            lambda m: m,
+            "ctzr",
             section=ch10,
-            support=Support.SETTINGS,
             notes="the simulated network sends no time zone changes",
         ),
     )
@@ -261,12 +261,6 @@ def _cclk_write(modem: Modem, args: Args, reply: Reply) -> Result:
     utc = local.replace(tzinfo=dt.UTC) - dt.timedelta(minutes=15 * quarters)
     modem.radio.set_time(utc)
     modem.radio.tz_quarters = quarters
-    return None
-
-
-def _ctzr_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(0, 1)
-    modem.ctzr = args.number(0, 0, 2, default=0)
     return None
 
 

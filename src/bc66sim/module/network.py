@@ -19,6 +19,7 @@ from bc66sim.module.commands import (
     Spec,
     Support,
     manual,
+    setting,
     shows,
 )
 from bc66sim.module.errors import CmeError, CommandError
@@ -172,23 +173,10 @@ def register(table: CommandTable) -> None:
             support=Support.SETTINGS,
             notes="only at AT+CFUN=0; NVRAM",
         ),
-        Spec(
-            "+QSPCHSC",
-            test=("+QSPCHSC: (0,1)",),
-            read=shows(lambda m: f"+QSPCHSC: {m.nv.scrambling}"),
-            write=_qspchsc_write,
-            section=ch6,
-            support=Support.SETTINGS,
-            notes="NVRAM",
+        setting(
+            "+QSPCHSC", (0, 1), lambda m: m.nv, "scrambling", saved=True, section=ch6, notes="NVRAM"
         ),
-        Spec(
-            "+QNBIOTRAI",
-            test=("+QNBIOTRAI: (0-2)",),
-            read=shows(lambda m: f"+QNBIOTRAI: {m.radio.settings.rai}"),
-            write=_qnbiotrai_write,
-            section=ch6,
-            support=Support.SETTINGS,
-        ),
+        setting("+QNBIOTRAI", (0, 1, 2), lambda m: m.radio.settings, "rai", section=ch6),
     )
 
 
@@ -475,17 +463,4 @@ def _qlockf_write(modem: Modem, args: Args, reply: Reply) -> Result:
     _require_minimum_functionality(modem)
     modem.nv.locked_frequency = locked
     modem.save_nvram()
-    return None
-
-
-def _qspchsc_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 1)
-    modem.nv.scrambling = args.choice(0, (0, 1))
-    modem.save_nvram()
-    return None
-
-
-def _qnbiotrai_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 1)
-    modem.radio.settings.rai = args.number(0, 0, 2)
     return None

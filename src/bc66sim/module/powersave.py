@@ -23,6 +23,7 @@ from bc66sim.module.commands import (
     Support,
     answer_ok,
     manual,
+    setting,
     shows,
 )
 from bc66sim.module.nvram import NvSettings
@@ -111,14 +112,7 @@ def register(table: CommandTable) -> None:
             support=Support.SETTINGS,
             notes="NVRAM; shares the request with +CEDRXS",
         ),
-        Spec(
-            "+QSCLK",
-            test=("+QSCLK: (0-2)",),
-            read=shows(lambda m: f"+QSCLK: {m.radio.settings.sclk}"),
-            write=_qsclk_write,
-            section=ch8,
-            support=Support.SETTINGS,
-        ),
+        setting("+QSCLK", (0, 1, 2), lambda m: m.radio.settings, "sclk", section=ch8),
         Spec(
             "+QNBIOTEVENT",
             test=("+QNBIOTEVENT: (0,1),(1)",),
@@ -128,13 +122,13 @@ def register(table: CommandTable) -> None:
             support=Support.SETTINGS,
             notes="NVRAM",
         ),
-        Spec(
+        setting(
             "+QATWAKEUP",
-            test=("+QATWAKEUP: (0,1)",),
-            read=shows(lambda m: f"+QATWAKEUP: {m.nv.at_wakeup}"),
-            write=_qatwakeup_write,
+            (0, 1),
+            lambda m: m.nv,
+            "at_wakeup",
+            saved=True,
             section=ch8,
-            support=Support.SETTINGS,
             notes="NVRAM",
         ),
         Spec(
@@ -144,13 +138,13 @@ def register(table: CommandTable) -> None:
             support=Support.SETTINGS,
             notes="accepted; the sleep lock comes with the power-saving model",
         ),
-        Spec(
+        setting(
             "+QEMMTIMER",
-            test=("+QEMMTIMER: (0,1)",),
-            read=shows(lambda m: f"+QEMMTIMER: {m.nv.emm_timer}"),
-            write=_qemmtimer_write,
+            (0, 1),
+            lambda m: m.nv,
+            "emm_timer",
+            saved=True,
             section=ch8,
-            support=Support.SETTINGS,
             notes="NVRAM",
         ),
         Spec(
@@ -267,32 +261,12 @@ def _qedrxcfg_write(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
-def _qsclk_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 1)
-    modem.radio.settings.sclk = args.number(0, 0, 2)
-    return None
-
-
 def _qnbiotevent_write(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QNBIOTEVENT=<enable>,<event>``: event 1 is the PSM state."""
     args.require(1, 2)
     enable = args.choice(0, (0, 1))
     args.choice(1, (1,), default=1)
     modem.nv.nbiot_event = enable
-    modem.save_nvram()
-    return None
-
-
-def _qatwakeup_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 1)
-    modem.nv.at_wakeup = args.choice(0, (0, 1))
-    modem.save_nvram()
-    return None
-
-
-def _qemmtimer_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 1)
-    modem.nv.emm_timer = args.choice(0, (0, 1))
     modem.save_nvram()
     return None
 
