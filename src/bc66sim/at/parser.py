@@ -12,7 +12,13 @@ back (payloads in ``AT+QISEND=<id>,<len>,<data>`` stay byte-exact).
 from __future__ import annotations
 
 import enum
+import string
 from dataclasses import dataclass
+
+#: Digits are ASCII only: ``str.isdigit`` also takes ``²`` (0xB2 in Latin-1), which
+#: ``int`` refuses.
+DIGITS = frozenset("0123456789")
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_&")
 
 
 class Form(enum.Enum):
@@ -62,6 +68,8 @@ def parse_line(line: bytes) -> list[Command]:
         else:
             command, rest = _parse_basic(rest)
             commands.append(command)
+            if rest.startswith(";"):  # ATE0;+CMEE=1: hosts separate basic commands too
+                rest = rest[1:].lstrip(" ")
     return commands
 
 
@@ -80,7 +88,7 @@ def _split_extended(text: str) -> tuple[str, str]:
 
 def _parse_extended(piece: str) -> Command:
     end = 1
-    while end < len(piece) and (piece[end].isalnum() or piece[end] in "_&"):
+    while end < len(piece) and piece[end] in _NAME_CHARS:
         end += 1
     name = piece[:end].upper()
     if end == 1:
@@ -136,17 +144,17 @@ _BASIC_WITH_VALUE = set("EIQVXZ")
 def _parse_basic(text: str) -> tuple[Command, str]:
     """``E0``, ``I``, ``&F0``, ``Z``, ``S3=13``, ``S3?`` (V.250 §5.3.1)."""
     if text[0] == "&":
-        if len(text) < 2 or not text[1].isalpha():
+        if len(text) < 2 or not (text[1].isascii() and text[1].isalpha()):
             raise ParseError("bad & command")
         name, i = "&" + text[1].upper(), 2
-    elif text[0].upper() == "S" and len(text) > 1 and text[1].isdigit():
+    elif text[0].upper() == "S" and len(text) > 1 and text[1] in DIGITS:
         return _parse_s_register(text)
     elif text[0].upper() in _BASIC_WITH_VALUE:
         name, i = text[0].upper(), 1
     else:
         raise ParseError(f"unknown basic command {text[0]!r}")
     start = i
-    while i < len(text) and text[i].isdigit():
+    while i < len(text) and text[i] in DIGITS:
         i += 1
     value = text[start:i]
     args = (Arg(value),) if value else ()
@@ -155,14 +163,14 @@ def _parse_basic(text: str) -> tuple[Command, str]:
 
 def _parse_s_register(text: str) -> tuple[Command, str]:
     i = 1
-    while i < len(text) and text[i].isdigit():
+    while i < len(text) and text[i] in DIGITS:
         i += 1
     name = "S" + text[1:i]
     if text[i : i + 1] == "?":
         return Command(name, Form.READ), text[i + 1 :]
     if text[i : i + 1] == "=":
         j = i + 1
-        while j < len(text) and text[j].isdigit():
+        while j < len(text) and text[j] in DIGITS:
             j += 1
         if j == i + 1:
             raise ParseError("S register needs a value")

@@ -527,4 +527,9 @@ class AsyncBC66:
 def _ints(text: str) -> list[int]:
     """The integer fields of a URC (quoted strings skipped)."""
     body = text.split(":", 1)[1] if ":" in text else text
-    return [int(part) for part in body.split(",") if part.strip().lstrip("-").isdigit()]
+    return [int(part) for part in body.split(",") if _is_integer(part.strip())]
+
+
+def _is_integer(text: str) -> bool:
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()

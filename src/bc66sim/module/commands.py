@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bc66sim.at.parser import Arg, Form
+from bc66sim.at.parser import DIGITS, Arg, Form
 from bc66sim.at.results import line
 from bc66sim.module.errors import CommandError, Err
 from bc66sim.module.limits import CONTEXT_IDS, SUPPORTED_CONTEXT
@@ -206,7 +206,7 @@ class Args:
                 raise BadParameter(f"parameter {index + 1} is missing")
             return default
         text = arg.text.strip(" ")
-        if not text.isdigit() or len(text) > 10:
+        if not text or not set(text) <= DIGITS or len(text) > 10:
             raise BadParameter(f"parameter {index + 1} is not a number: {text!r}")
         value = int(text)
         if not low <= value <= high:

@@ -81,6 +81,7 @@ class CmeError(enum.IntEnum):
     SIM_FAILURE = 13
     NO_NETWORK_SERVICE = 30
     INCORRECT_PARAMETERS = 50
+    UNKNOWN = 100
 
     @property
     def description(self) -> str:
@@ -95,6 +96,7 @@ _CME_DESCRIPTIONS = {
     CmeError.SIM_FAILURE: "SIM failure",
     CmeError.NO_NETWORK_SERVICE: "no network service",
     CmeError.INCORRECT_PARAMETERS: "incorrect parameters",
+    CmeError.UNKNOWN: "unknown",
 }
 
 

@@ -241,7 +241,8 @@ def _cmee_write(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
-_CCLK = re.compile(r"(\d\d)/(\d\d)/(\d\d),(\d\d):(\d\d):(\d\d)([+-]\d\d)")
+_TWO = "([0-9]{2})"
+_CCLK = re.compile(rf"{_TWO}/{_TWO}/{_TWO},{_TWO}:{_TWO}:{_TWO}([+-][0-9]{{2}})")
 
 
 def _cclk_write(modem: Modem, args: Args, reply: Reply) -> Result:

@@ -346,6 +346,9 @@ class Modem:
         self._responding = True
         try:
             self._run_commands(text)
+        except Exception:  # the handlers' own failures are answered in _run_command
+            log.exception("command line %r failed", text)
+            self._write(ERROR)
         finally:
             self._responding = False
 
@@ -389,6 +392,12 @@ class Modem:
                 result = handler(self, Args(command.args), reply)
         except (BadParameter, CommandError) as exc:
             self._answer_error(spec, exc, bytes(body) + bytes(reply.body))
+            return None
+        except Exception:
+            # A bug, not the host's fault: the host still gets a final result code
+            # and the UART keeps working; the traceback goes to the log.
+            log.exception("%s failed", command.name)
+            self._answer_error(spec, _internal_error(spec), bytes(body))
             return None
         body += reply.body
         if isinstance(result, DataPrompt):
@@ -444,7 +453,16 @@ class Modem:
         except (BadParameter, CommandError) as exc:
             self._answer_error(spec, exc, bytes(reply.body))
             return
+        except Exception:
+            log.exception("%s failed after data mode", spec.name)
+            self._answer_error(spec, _internal_error(spec), b"")
+            return
         self._write(bytes(reply.body) + OK + bytes(reply.trailer))
+
+
+def _internal_error(spec: Spec) -> CommandError:
+    """What an unexpected failure answers: 550 (unknown error) or ``+CME ERROR: 100``."""
+    return CommandError(Err.UNKNOWN if spec.tcpip else CmeError.UNKNOWN)
 
 
 def _is_tcpip_line(text: bytes) -> bool:
