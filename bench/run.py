@@ -527,11 +527,41 @@ def scale_section() -> None:
             break
 
 
+FUZZ_LINES = int(os.environ.get("BENCH_FUZZ_LINES", "200000"))
+
+
+def fuzz_section() -> None:
+    """The suite's standing fuzz target (tests/support/fuzz.py), run longer."""
+    import random
+
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from support.fuzz import SEEDS, FuzzResult, extra_seeds, fuzz_lines, mutate
+
+    print(f"Fuzz: {FUZZ_LINES} mutated command lines, command and data mode", flush=True)
+    rng = random.Random(66)
+    seeds = SEEDS + extra_seeds()
+    result = FuzzResult()
+    started = time.monotonic()
+    batch = 500  # a fresh module every batch, as after a power cycle
+    for _ in range(0, FUZZ_LINES, batch):
+        lines = [mutate(rng.choice(seeds), rng) for _ in range(batch)]
+        asyncio.run(fuzz_lines(lines, result))
+    elapsed = time.monotonic() - started
+    row("fuzz: lines tried", f"{result.lines}", f"{result.lines / elapsed:.0f} lines/s, seed 66")
+    row("fuzz: crashes found / lines left unanswered",
+        f"{len(result.crashes)} / {len(result.unanswered)}", "target 0 / 0")  # fmt: skip
+    for crash in result.crashes[:5]:
+        print(f"    crash: {crash}")
+    for line in result.unanswered[:5]:
+        print(f"    unanswered: {line!r}")
+
+
 SECTIONS: dict[str, Callable[[], None]] = {
     "latency": latency_section,
     "throughput": throughput_section,
     "paced": paced_section,
     "scale": scale_section,
+    "fuzz": fuzz_section,
 }
 
 
