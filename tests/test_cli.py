@@ -130,3 +130,38 @@ async def test_second_tcp_host_is_refused(tmp_path: Path) -> None:
     writer.close()
     assert (await link.command("AT")).endswith(b"\r\nOK\r\n")  # the first host goes on
     await link.close()
+
+
+async def test_sigterm_with_a_tcp_host_attached_stops_cleanly(tmp_path: Path) -> None:
+    """Issue 9: SIGTERM while a host is connected once printed a CancelledError traceback."""
+    server = await ServeProcess("--tcp", "127.0.0.1:0", "--state-dir", str(tmp_path)).start()
+    host, port = server.where.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"AT\r\n")
+    assert b"OK\r\n" in await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 5)
+    assert await server.stop() == 0
+    log = "\n".join(server.log)
+    assert "Traceback" not in log and "CancelledError" not in log, log
+    assert "stopped; state saved in" in log
+    writer.close()
+
+
+async def test_a_failed_save_is_not_reported_as_saved(tmp_path: Path) -> None:
+    """A state directory that cannot be written: an error and exit code 1, not "saved"."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the state directory should be")
+    server = await ServeProcess("--tcp", "127.0.0.1:0", "--state-dir", str(blocker)).start()
+    assert await server.stop() == 1
+    log = "\n".join(server.log)
+    assert "could NOT be saved" in log and "state saved" not in log, log
+
+
+def test_leftovers_of_an_interrupted_save_are_removed(tmp_path: Path) -> None:
+    from bc66sim.module.nvram import Nvram
+
+    leftover = tmp_path / ".nvram-k9xz1.tmp"
+    leftover.write_text('{"send_hex": 1')  # half a file: a kill -9 during the write
+    (tmp_path / "nvram.json").write_text('{"view_mode": 1}')
+    settings = Nvram(tmp_path).load()
+    assert settings.view_mode == 1 and settings.send_hex == 0
+    assert not leftover.exists()

@@ -202,13 +202,16 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         for waiter in waiters:
             waiter.cancel()
     finally:
-        await modem.close()
+        saved = await modem.close()
         if isinstance(port, TcpPort):
             await port.close()
         else:
             port.close()
-        log.info("stopped; state saved in %s", args.state_dir)
-    return 0
+        if saved:
+            log.info("stopped; state saved in %s", args.state_dir)
+        else:
+            log.error("stopped; the state could NOT be saved in %s (see above)", args.state_dir)
+    return 0 if saved else 1
 
 
 async def _open_port(

@@ -225,18 +225,21 @@ class Modem:
         self._urc_drain_waiters.clear()
         self._prompt = None
 
-    async def close(self) -> None:
-        """Clean shutdown: host sockets closed, state saved."""
+    async def close(self) -> bool:
+        """Clean shutdown: host sockets closed, state saved; False when saving failed."""
         tasks = list(self._tasks)
         self._shutdown_state()  # cancels them
         await asyncio.gather(*tasks, return_exceptions=True)
-        self.save_nvram()
+        return self.save_nvram()
 
-    def save_nvram(self) -> None:
+    def save_nvram(self) -> bool:
+        """Write the NVRAM settings; False (and an error in the log) when that fails."""
         try:
             self.nvram.save(self.nv)
         except OSError as exc:
             log.error("could not save state to %s: %s", self.nvram.path, exc)
+            return False
+        return True
 
     # -- URCs ----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 STATE_FILE = "nvram.json"
+_TEMP_PREFIX, _TEMP_SUFFIX = ".nvram-", ".tmp"
 
 
 @dataclass
@@ -74,7 +75,10 @@ class Nvram:
         self.path = state_dir / STATE_FILE if state_dir is not None else None
 
     def load(self) -> NvSettings:
-        if self.path is None or not self.path.exists():
+        if self.path is None:
+            return NvSettings()
+        self._remove_leftovers()
+        if not self.path.exists():
             return NvSettings()
         try:
             raw = json.loads(self.path.read_text("utf-8"))
@@ -90,11 +94,21 @@ class Nvram:
                 setattr(settings, item.name, value)
         return settings
 
+    def _remove_leftovers(self) -> None:
+        """Temporary files of a save that never finished (the emulator was killed)."""
+        assert self.path is not None
+        for leftover in self.path.parent.glob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
+            try:
+                leftover.unlink()
+                log.info("removed %s, left by an interrupted save", leftover)
+            except OSError as exc:
+                log.warning("could not remove %s: %s", leftover, exc)
+
     def save(self, settings: NvSettings) -> None:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".nvram-", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(asdict(settings), handle, indent=2, sort_keys=True)

@@ -41,6 +41,8 @@ class TcpPort:
         self.baud = baud
         self._server: asyncio.Server | None = None
         self._active: asyncio.StreamWriter | None = None
+        #: The task serving the active host, awaited by close() so it ends cleanly.
+        self._serving: asyncio.Task[None] | None = None
         self._modem: Modem | None = None
         self._trace = Trace()
 
@@ -61,6 +63,7 @@ class TcpPort:
             return
         log.info("host connected from %s", peer)
         self._active = writer
+        self._serving = asyncio.current_task()
         modem = self._modem
 
         def write_now(data: bytes) -> None:
@@ -86,12 +89,17 @@ class TcpPort:
         finally:
             modem.attach_output(None)
             self._active = None
+            self._serving = None
             writer.close()
             log.info("host disconnected")
 
     async def close(self) -> None:
+        """Stop listening; a connected host is disconnected and its task ends (no traceback)."""
+        serving = self._serving
         if self._active is not None:
             self._active.close()
+        if serving is not None:
+            await asyncio.wait({serving}, timeout=2)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
