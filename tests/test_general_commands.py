@@ -382,3 +382,24 @@ def test_commands_doc_is_generated_from_the_table() -> None:
     assert (ROOT / "docs" / "COMMANDS.md").read_text() == render_commands()
     for spec in TABLE:
         assert spec.section, f"{spec.at_name} has no manual section"
+
+
+async def test_bands_stay_consistent_across_commands_and_models(
+    modem_factory: ModemFactory,
+) -> None:
+    """Preferred bands are searched bands; a state file of the other model loses nothing
+    but searches only bands this radio has (found by an adversarial review)."""
+    bc66 = await modem_factory()
+    await bc66.command("ATE0")
+    await answer(bc66, "AT+QBAND=2,3,20")
+    await error(bc66, "AT+QBANDSL=1,1,8")  # 8 is not searched
+    await answer(bc66, "AT+QBANDSL=1,1,20")
+    assert (await answer(bc66, "AT+QENG=0"))[0].split(",")[9] == "20"
+    await bc66.close()
+    na = await modem_factory(model="BC66-NA")  # the same state directory
+    await na.command("ATE0")
+    default = ",".join(str(band) for band in MODELS["BC66-NA"].default_bands)
+    assert await answer(na, "AT+QBAND?") == [f"+QBAND: {default}"]
+    assert await answer(na, "AT+QBANDSL?") == ["+QBANDSL: 0"]
+    band = int((await answer(na, "AT+QENG=0"))[0].split(",")[9])
+    assert band in MODELS["BC66-NA"].bands

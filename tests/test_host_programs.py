@@ -7,12 +7,14 @@ modem, a real pty and the TCP transport.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.server
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
-from support.links import FINAL, Link
+from support.links import FINAL, Link, ServeProcess
 from support.peers import TcpPeer
 
 OK = b"\r\nOK\r\n"
@@ -156,3 +158,58 @@ def http_server() -> Iterator[tuple[int, list[str]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def test_a_new_tcp_host_is_not_taken_for_the_last_one(tmp_path: Path, peer: TcpPeer) -> None:
+    """Host 1 ends lines with CR alone; host 2, a new connection, writes CR LF byte by byte."""
+    server = await ServeProcess("--tcp", "127.0.0.1:0", "--attach-delay", "0",
+                                "--state-dir", str(tmp_path)).start()  # fmt: skip
+    try:
+        host, port = server.where.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"AT\r")
+        await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 5)  # after the LF wait gave up
+        writer.close()
+        await asyncio.sleep(0.1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f'ATE0\r\nAT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port}\r\n'.encode())
+        await asyncio.wait_for(reader.readuntil(b"+QIOPEN: 0,0\r\n"), 5)
+        for byte in b"AT+QISEND=0,5\r\nhello":
+            writer.write(bytes([byte]))
+            await writer.drain()
+        await asyncio.wait_for(reader.readuntil(b"SEND OK\r\n"), 5)
+        await peer.expect(b"hello")
+        writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_a_paced_line_keeps_the_lf_with_its_line(tmp_path: Path, peer: TcpPeer) -> None:
+    """At --baud 9600 the pacer hands bytes on 64 at a time, 67 ms apart: a CR at the end
+    of a piece and its LF in the next still make one line end."""
+    server = await ServeProcess("--tcp", "127.0.0.1:0", "--baud", "9600", "--attach-delay", "0",
+                                "--state-dir", str(tmp_path)).start()  # fmt: skip
+    try:
+        host, port = server.where.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f'ATE0\r\nAT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port}\r\n'.encode())
+        await asyncio.wait_for(reader.readuntil(b"+QIOPEN: 0,0\r\n"), 10)
+        line = b"AT+QISEND=0,63".ljust(63) + b"\r"  # the CR is the 64th byte: a piece's end
+        payload = bytes(range(48, 48 + 62)) + b"!"
+        writer.write(line + b"\n" + payload)
+        await asyncio.wait_for(reader.readuntil(b"SEND OK\r\n"), 10)
+        await peer.expect(payload)
+        writer.write(b"AT\r\n")
+        assert (
+            await asyncio.wait_for(
+                reader.readuntil(
+                    b"\r\n",
+                ),
+                5,
+            )
+            == b"\r\n"
+        )
+        assert await asyncio.wait_for(reader.readuntil(b"\r\n"), 5) == b"OK\r\n"
+        writer.close()
+    finally:
+        await server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import signal
@@ -21,6 +22,7 @@ from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
+from bc66sim.transport.pacing import piece_time
 from bc66sim.transport.pty import DEFAULT_PTY_LINK, PtyError, PtyPort
 from bc66sim.transport.serial import SerialError, SerialPort
 from bc66sim.transport.stdio import StdioPort
@@ -149,7 +151,12 @@ def _config(args: argparse.Namespace) -> ModemConfig:
     baud = getattr(args, "baud", None)
     if baud is not None and baud <= 0:
         raise UsageError("--baud must be a positive number")
-    return ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip, model=args.model)
+    config = ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip, model=args.model)
+    if baud is not None:
+        # A paced line hands bytes on in pieces: a CR and its LF may be a piece apart.
+        wait = max(config.line_feed_wait, 2 * piece_time(baud))
+        config = dataclasses.replace(config, line_feed_wait=wait)
+    return config
 
 
 async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
@@ -192,7 +199,7 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     stop = _stop_on_signals()
     port, where, hint = await _open_port(args, modem, trace)
     try:
-        log.info("BC66 ready on %s%s", where, hint)
+        log.info("%s ready on %s%s", modem.model.name, where, hint)
         modem.power_on()
         stdio_link = port.link if isinstance(port, StdioPort) else None
         waiters = [asyncio.ensure_future(stop.wait())]

@@ -122,6 +122,10 @@ class Modem:
         """``ATE``: applies from the next byte the framer consumes."""
         self._framer.echo = on
 
+    def host_changed(self) -> None:
+        """A new host is on the UART (a TCP connection): forget what was learnt of the last."""
+        self._framer.crlf_host = True
+
     @property
     def echo(self) -> bool:
         return self._framer.echo

@@ -246,13 +246,13 @@ def _cscon_write(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _qeng(modem: Modem, args: Args, reply: Reply) -> Result:
-    """``AT+QENG=0``: the serving cell, on the first band searched (``AT+QBANDSL`` first)."""
+    """``AT+QENG=0``: the serving cell, on its band (``Radio.serving_band``)."""
     args.require(1, 1)
     args.choice(0, (0,))
     if not modem.radio.attached:
         reply.line("+QENG: 0,0,0,0,,0,0,0,0,0,,0,0,1")
         return None
-    band = (modem.nv.preferred_bands or modem.radio.bands)[0]
+    band = modem.radio.serving_band
     earfcn = BAND_EARFCN[band] + EARFCN_IN_BAND
     reply.line(f'+QENG: 0,{earfcn},0,182,"{CELL_ID}",-86,-9,-78,15,{band},"{TAC}",0,23,2')
     return None
@@ -406,7 +406,7 @@ def _qband_write(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _qbandsl_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    preferred = modem.nv.preferred_bands
+    preferred = [band for band in modem.nv.preferred_bands if band in modem.radio.bands]
     if preferred:
         reply.line(f"+QBANDSL: 1,{len(preferred)},{_join(preferred)}")
     else:
@@ -415,7 +415,10 @@ def _qbandsl_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _qbandsl_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    """``AT+QBANDSL=<mode>[,<n>,<band>…]``: 1 sets up to 4 bands searched first, 0 clears."""
+    """``AT+QBANDSL=<mode>[,<n>,<band>…]``: 1 sets up to 4 bands searched first, 0 clears.
+
+    A preferred band must be one the module searches (``AT+QBAND``).
+    """
     mode = args.choice(0, (0, 1))
     if mode == 0:
         args.require(1, 1)
@@ -423,7 +426,7 @@ def _qbandsl_write(modem: Modem, args: Args, reply: Reply) -> Result:
     else:
         count = args.number(1, 1, 4)
         args.require(count + 2, count + 2)
-        bands = [args.choice(i + 2, modem.model.bands) for i in range(count)]
+        bands = [args.choice(i + 2, modem.radio.bands) for i in range(count)]
         if len(set(bands)) != len(bands):
             raise BadParameter("a band given twice")
         modem.nv.preferred_bands = bands

@@ -91,8 +91,21 @@ class Radio:
 
     @property
     def bands(self) -> list[int]:
-        """The bands searched (``AT+QBAND``): the NVRAM list or the model's default."""
-        return self._modem.nv.bands or list(self._modem.model.default_bands)
+        """The bands searched (``AT+QBAND``): the NVRAM list or the model's default.
+
+        Only bands of this model's radio count: a state file written for the other
+        model (``--model``) keeps its list, but a band this radio lacks is not searched.
+        """
+        model = self._modem.model
+        searched = [band for band in self._modem.nv.bands if band in model.bands]
+        return searched or list(model.default_bands)
+
+    @property
+    def serving_band(self) -> int:
+        """The band of the serving cell: the first preferred one (``AT+QBANDSL``) searched."""
+        searched = self.bands
+        preferred = [band for band in self._modem.nv.preferred_bands if band in searched]
+        return (preferred or searched)[0]
 
     @property
     def stat(self) -> int:

@@ -23,6 +23,15 @@ BITS_PER_BYTE = 10
 SLACK = 0.002
 
 
+def piece_time(baud: int) -> float:
+    """Seconds between two pieces handed on: what a paced line adds between two bytes.
+
+    A host's CR and LF may be a piece apart, so the module's wait for a line's LF
+    (``ModemConfig.line_feed_wait``) must be longer than this.
+    """
+    return PIECE * BITS_PER_BYTE / baud
+
+
 class Pacer:
     """Calls ``deliver`` with the bytes given to it, at line rate, in order."""
 

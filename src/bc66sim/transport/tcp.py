@@ -63,6 +63,7 @@ class TcpPort:
             return
         log.info("host connected from %s", peer)
         self._active = writer
+        self._modem.host_changed()
         self._serving = asyncio.current_task()
         modem = self._modem
 
