@@ -144,3 +144,38 @@ async def test_driver_separates_urcs_from_responses(scripted: ScriptedModule) ->
     assert seen == ["+CEREG: 5", "+QIOPEN: 3,566", "+QPING: 0,1,1,0,1,1,1"]
     assert modem.attached
     await modem.close()
+
+
+class SequencedModule(ScriptedModule):
+    """A scripted module whose answer to a line may change each time it is sent."""
+
+    def __init__(self, sequences: dict[bytes, list[bytes]]) -> None:
+        super().__init__({})
+        self.sequences = sequences
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readuntil(b"\r"):
+            answers = self.sequences.get(line.rstrip(b"\r"), [])
+            writer.write(answers.pop(0) if answers else b"\r\nOK\r\n")
+
+
+async def test_a_recv_urc_right_after_an_empty_read_is_not_lost() -> None:
+    """The module answers ``+QIRD: 0`` and the next datagram's URC comes in the same
+    write: the driver reads again (once a lost wakeup, found by a TCP timing change)."""
+    module = await SequencedModule(
+        {
+            b"AT+CGATT?": [b"\r\n+CGATT: 1\r\n\r\nOK\r\n"] * 2,
+            b'AT+QIOPEN=1,0,"UDP","127.0.0.1",9,0,0': [
+                b'\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n\r\n+QIURC: "recv",0,5\r\n'
+            ],
+            b"AT+QIRD=0,512": [
+                b'\r\n+QIRD: 0\r\n\r\nOK\r\n\r\n+QIURC: "recv",0,5\r\n',
+                b"\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n",
+            ],
+        }
+    ).start()
+    modem = await AsyncBC66.open(f"socket://127.0.0.1:{module.port}")
+    sock = await modem.connect("UDP", "127.0.0.1", 9)
+    assert await sock.recv(100, timeout=5) == b"hello"
+    await modem.close()
+    await module.stop()

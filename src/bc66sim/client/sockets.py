@@ -116,6 +116,9 @@ class AsyncSocket:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
+            # Cleared before the state is looked at: a URC that comes while AT+QIRD is
+            # in flight (after its "+QIRD: 0") sets it again, and is not lost.
+            self._arrived.clear()
             data = self._pop(bufsize)
             if data is not None:
                 return data
@@ -128,7 +131,6 @@ class AsyncSocket:
                 continue
             if self._peer_closed:
                 return b""
-            self._arrived.clear()
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 raise BC66Timeout(f"socket {self.connect_id}: nothing received in {timeout} s")

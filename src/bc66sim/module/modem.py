@@ -104,7 +104,9 @@ class Modem:
         self._writer: Writer | None = None
         self._urcs: deque[bytes] = deque()
         self._urc_bytes = 0
-        self._urc_drain_waiters: list[Callable[[], None]] = []
+        self._drain_waiters: list[Callable[[], None]] = []
+        #: Transports whose output waits beyond their high-water mark (output_blocked).
+        self._congested: set[str] = set()
         self._prompt: tuple[Spec, DataPrompt] | None = None
         self._responding = False
         #: While input is handled, output gathers here: one transport write per chunk.
@@ -226,7 +228,7 @@ class Modem:
             task.cancel()
         self._urcs.clear()
         self._urc_bytes = 0
-        self._urc_drain_waiters.clear()
+        self._drain_waiters.clear()
         self._prompt = None
 
     async def close(self) -> bool:
@@ -262,12 +264,35 @@ class Modem:
             self._write(framed)
 
     @property
-    def urc_backlog_full(self) -> bool:
-        """Direct-push sockets should stop reading while this is true."""
-        return self._urc_bytes >= MAX_QUEUED_URC_BYTES
+    def output_blocked(self) -> bool:
+        """The module cannot say more now: direct-push sockets stop reading meanwhile.
 
-    def when_urcs_drain(self, callback: Callable[[], None]) -> None:
-        self._urc_drain_waiters.append(callback)
+        Either URCs wait in the queue beyond its bound (the host is in data mode), or
+        the transport's output waits for a host that does not read
+        (:meth:`set_output_congested`).  A real module is held back by its UART the
+        same way, and its TCP window closes.
+        """
+        return self._urc_bytes >= MAX_QUEUED_URC_BYTES or bool(self._congested)
+
+    def when_output_drains(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the output is no longer blocked."""
+        self._drain_waiters.append(callback)
+
+    def set_output_congested(self, source: str, congested: bool) -> None:
+        """A transport (or its pacer) says its waiting output passed its high-water mark
+        (True) or fell below its low-water mark (False)."""
+        if congested:
+            self._congested.add(source)
+            return
+        self._congested.discard(source)
+        self._wake_drain_waiters()
+
+    def _wake_drain_waiters(self) -> None:
+        if self.output_blocked:
+            return
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for callback in waiters:
+            callback()
 
     def _flush_urcs(self) -> None:
         if self._holding_urcs:
@@ -275,9 +300,7 @@ class Modem:
         while self._urcs:
             self._write(self._urcs.popleft())
         self._urc_bytes = 0
-        waiters, self._urc_drain_waiters = self._urc_drain_waiters, []
-        for callback in waiters:
-            callback()
+        self._wake_drain_waiters()
 
     # -- input ---------------------------------------------------------------------
 

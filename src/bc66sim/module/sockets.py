@@ -269,10 +269,11 @@ class SocketService:
         per_byte = 2 if nv.recv_hex else 1
         if sock.transport is Transport.UDP:
             urc = self._recv_urc(sock, data)
-            if len(urc) > MAX_URC or self._modem.urc_backlog_full:
-                log.warning(
-                    "socket %d: UDP datagram of %d bytes dropped", sock.connect_id, len(data)
-                )
+            if len(urc) > MAX_URC or self._modem.output_blocked:
+                # A whole datagram, as the module's stack drops one it cannot pass on.
+                why = "too long for a URC" if len(urc) > MAX_URC else "the host is not reading"
+                log.warning("socket %d: UDP datagram of %d bytes dropped: %s",
+                            sock.connect_id, len(data), why)  # fmt: skip
                 return
             self._modem.emit_urc(line(urc))
             return
@@ -280,7 +281,7 @@ class SocketService:
         step = (MAX_URC - header) // per_byte
         for start in range(0, len(data), step):
             self._modem.emit_urc(line(self._recv_urc(sock, data[start : start + step])))
-        if self._modem.urc_backlog_full:
+        if self._modem.output_blocked:
             self._pause(sock)
 
     def _recv_urc(self, sock: Socket, data: bytes) -> bytes:
@@ -301,7 +302,7 @@ class SocketService:
             sock.paused = True
             sock.flow.pause_reading()
             if sock.access_mode is AccessMode.DIRECT_PUSH:
-                self._modem.when_urcs_drain(lambda: self.maybe_resume(sock))
+                self._modem.when_output_drains(lambda: self.maybe_resume(sock))
 
     def maybe_resume(self, sock: Socket) -> None:
         """Read again once the buffer has a free node and the URC queue has room."""
@@ -309,8 +310,8 @@ class SocketService:
             return
         if sock.access_mode is AccessMode.BUFFER and sock.buffer_full:
             return
-        if self._modem.urc_backlog_full:
-            self._modem.when_urcs_drain(lambda: self.maybe_resume(sock))
+        if self._modem.output_blocked:
+            self._modem.when_output_drains(lambda: self.maybe_resume(sock))
             return
         sock.paused = False
         sock.flow.resume_reading()

@@ -1,8 +1,11 @@
 """A module's UART over a pair of non-blocking file descriptors.
 
-Shared by the pty, serial and stdio transports.  Output waits in a bounded
-buffer while the other end does not read; past the bound the oldest bytes are
-dropped with a warning, as bytes on a real wire are lost when nobody listens.
+Shared by the pty, serial and stdio transports.  Output waits in a buffer while
+the other end does not read.  Past :data:`HIGH_WATER` bytes the module is told its
+output is congested and holds back what it can (direct-push sockets stop reading,
+so TCP flow control reaches the remote sender); below :data:`LOW_WATER` it goes on.
+What still comes past :data:`MAX_OUTPUT_BACKLOG` is dropped a whole write at a
+time, with a warning — never part of a write, so no URC is ever cut.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from bc66sim.transport.trace import Trace
 
 log = logging.getLogger(__name__)
 
-#: Bytes of module output kept while the host does not read.
+#: Waiting output at which the module is told to hold back, and at which it may go on.
+HIGH_WATER = 256 * 1024
+LOW_WATER = 64 * 1024
+#: Bytes of module output kept at most while the host does not read.
 MAX_OUTPUT_BACKLOG = 1024 * 1024
 READ_SIZE = 65536
 
@@ -36,14 +42,14 @@ class FdLink:
         self._out = bytearray()
         self._loop = asyncio.get_running_loop()
         self._writing = False
-        self._dropped_warned = False
+        self._congested = False
         self.closed = asyncio.Event()
         # --baud: both directions at line rate (transport/pacing.py); else as fast as I/O.
         self._to_modem: Callable[[bytes], None] = modem.receive_data
         self._to_host: Callable[[bytes], None] = self._write_now
         if baud is not None:
             self._to_modem = Pacer(baud, modem.receive_data)
-            self._to_host = Pacer(baud, self._write_now)
+            self._to_host = Pacer(baud, self._write_now, self._pacer_congested)
         os.set_blocking(read_fd, False)
         os.set_blocking(write_fd, False)
 
@@ -53,6 +59,8 @@ class FdLink:
 
     def stop(self) -> None:
         self._modem.attach_output(None)
+        for source in ("uart", "pacer"):
+            self._modem.set_output_congested(source, False)
         self._loop.remove_reader(self._read_fd)
         if self._writing:
             self._loop.remove_writer(self._write_fd)
@@ -78,16 +86,26 @@ class FdLink:
         self._trace.module_to_host(data)
         self._to_host(data)
 
+    def _pacer_congested(self, congested: bool) -> None:
+        self._modem.set_output_congested("pacer", congested)
+
     def _write_now(self, data: bytes) -> None:
+        if len(self._out) + len(data) > MAX_OUTPUT_BACKLOG:
+            log.warning("the host is not reading: a write of %d bytes dropped", len(data))
+            return
         self._out += data
-        overflow = len(self._out) - MAX_OUTPUT_BACKLOG
-        if overflow > 0:
-            del self._out[:overflow]
-            if not self._dropped_warned:
-                log.warning("the host is not reading: module output is being dropped")
-                self._dropped_warned = True
         if not self._writing:
             self._on_writable()
+        self._check_congestion()
+
+    def _check_congestion(self) -> None:
+        waiting = len(self._out)
+        if not self._congested and waiting > HIGH_WATER:
+            self._congested = True
+            self._modem.set_output_congested("uart", True)
+        elif self._congested and waiting < LOW_WATER:
+            self._congested = False
+            self._modem.set_output_congested("uart", False)
 
     def _on_writable(self) -> None:
         try:
@@ -105,7 +123,7 @@ class FdLink:
         elif not self._out and self._writing:
             self._loop.remove_writer(self._write_fd)
             self._writing = False
-            self._dropped_warned = False
+        self._check_congestion()
 
     def flush_blocking(self, timeout: float = 1.0) -> None:
         """Best effort at shutdown: hand what is left to the kernel."""

@@ -33,20 +33,51 @@ def piece_time(baud: int) -> float:
 
 
 class Pacer:
-    """Calls ``deliver`` with the bytes given to it, at line rate, in order."""
+    """Calls ``deliver`` with the bytes given to it, at line rate, in order.
 
-    def __init__(self, baud: int, deliver: Callable[[bytes], None]) -> None:
+    Bytes waiting for the line are counted: past ``high`` of them ``congested(True)``
+    is called, and ``congested(False)`` once they are back under ``low`` — so the
+    module can hold back what it sends (``Modem.set_output_congested``).
+    """
+
+    def __init__(
+        self,
+        baud: int,
+        deliver: Callable[[bytes], None],
+        congested: Callable[[bool], None] | None = None,
+        *,
+        high: int = 256 * 1024,
+        low: int = 64 * 1024,
+    ) -> None:
         if baud <= 0:
             raise ValueError("baud must be positive")
         self.bytes_per_second = baud / BITS_PER_BYTE
         self._deliver = deliver
+        self._congested = congested
+        self._high, self._low = high, low
         self._loop = asyncio.get_running_loop()
         self._line_free_at = 0.0
+        #: Bytes handed to the pacer and not yet delivered.
+        self.pending = 0
+        self._over = False
 
     def __call__(self, data: bytes) -> None:
         when = max(self._loop.time() - SLACK, self._line_free_at)
         for start in range(0, len(data), PIECE):
             piece = data[start : start + PIECE]
             when += len(piece) / self.bytes_per_second
-            self._loop.call_at(when, self._deliver, piece)
+            self._loop.call_at(when, self._hand_on, piece)
         self._line_free_at = when
+        self.pending += len(data)
+        if self.pending > self._high and not self._over:
+            self._over = True
+            if self._congested is not None:
+                self._congested(True)
+
+    def _hand_on(self, piece: bytes) -> None:
+        self.pending -= len(piece)
+        self._deliver(piece)
+        if self._over and self.pending < self._low:
+            self._over = False
+            if self._congested is not None:
+                self._congested(False)
