@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bc66sim.client import AsyncBC66
+from bc66sim.client import AsyncBC66, BC66Timeout, ProtocolError
 from bc66sim.client.protocol import Final, Info, Pending, Prompt, ResponseParser, Trailer, Urc
 
 NASTY = b'OK\r\nERROR\r\n+QIURC: "closed",0\r\n\x00\xff> '  # data that looks like output
@@ -172,6 +172,7 @@ async def test_a_recv_urc_right_after_an_empty_read_is_not_lost() -> None:
                 b'\r\n+QIRD: 0\r\n\r\nOK\r\n\r\n+QIURC: "recv",0,5\r\n',
                 b"\r\n+QIRD: 5,0\r\nhello\r\n\r\nOK\r\n",
             ],
+            b"AT+QICLOSE=0": [b"\r\nOK\r\n\r\nCLOSE OK\r\n"],
         }
     ).start()
     modem = await AsyncBC66.open(f"socket://127.0.0.1:{module.port}")
@@ -179,3 +180,46 @@ async def test_a_recv_urc_right_after_an_empty_read_is_not_lost() -> None:
     assert await sock.recv(100, timeout=5) == b"hello"
     await modem.close()
     await module.stop()
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason", "options"),
+    [
+        (b"\r\n+QIRD: 99999999999,0\r\n", "not a byte count", {}),
+        (b"\r\n+QIRD: 1000,0\r\n" + b"x" * 1000 + b"\r\n", "beyond the module's limits", {}),
+        (b"\r\n+QIRD: 5,x\r\nhello\r\n", "not a byte count", {}),
+        (b"\r\n+QIRD: 5,0\r\n" + b"GGGGGGGGGG" + b"\r\n", "not hex", {"hex_recv": True}),
+        (b"\r\n+QIRD: 5,0,hello\r\n", "not a \\+QIRD header", {}),  # view 1 layout
+    ],
+)
+async def test_a_malformed_qird_fails_the_call_and_the_session_goes_on(
+    answer: bytes, reason: str, options: dict[str, object]
+) -> None:
+    """Issue 9 §3: a bad header once made every later command time out, bad hex ended
+    the session, and ``+QIRD: 5,x`` was read as data."""
+    module = await SequencedModule(
+        {
+            b"AT+CGATT?": [b"\r\n+CGATT: 1\r\n\r\nOK\r\n"] * 2,
+            b'AT+QIOPEN=1,0,"UDP","127.0.0.1",9,0,0': [
+                b'\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n\r\n+QIURC: "recv",0,5\r\n'
+            ],
+            b"AT+QIRD=0,512": [answer + b"\r\nOK\r\n"],
+            b"AT+QICLOSE=0": [b"\r\nOK\r\n\r\nCLOSE OK\r\n"],
+            b"ATI": [b"\r\nQuectel_Ltd\r\n\r\nQuectel_BC66\r\n\r\nOK\r\n"],
+        }
+    ).start()
+    modem = await AsyncBC66.open(f"socket://127.0.0.1:{module.port}", **options)  # type: ignore[arg-type]
+    sock = await modem.connect("UDP", "127.0.0.1", 9)
+    with pytest.raises(ProtocolError, match=reason):
+        await sock.recv(100, timeout=5)
+    assert await modem.command("ATI", timeout=5) == ["Quectel_Ltd", "Quectel_BC66"]
+    await modem.close()
+    await module.stop()
+
+
+async def test_a_timeout_says_how_long_it_waited(scripted: ScriptedModule) -> None:
+    modem = await AsyncBC66.open(f"socket://127.0.0.1:{scripted.port}")
+    scripted.answers[b"AT+CSQ"] = b""  # the module says nothing
+    with pytest.raises(BC66Timeout, match=r"no answer to 'AT\+CSQ' after 0\.[3-9] s"):
+        await modem.command("AT+CSQ", timeout=0.3)
+    await modem.close()

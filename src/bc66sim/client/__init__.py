@@ -12,6 +12,7 @@ from bc66sim.client.errors import (
     ConnectionLost,
     ModuleRebooted,
     NetworkLost,
+    ProtocolError,
     SocketClosed,
 )
 from bc66sim.client.sockets import AsyncSocket
@@ -29,6 +30,7 @@ __all__ = [
     "NetworkLost",
     "PingReply",
     "PingResult",
+    "ProtocolError",
     "Socket",
     "SocketClosed",
 ]

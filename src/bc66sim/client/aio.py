@@ -24,11 +24,13 @@ from bc66sim.client.errors import (
     ConnectionLost,
     ModuleRebooted,
     NetworkLost,
+    ProtocolError,
     SocketClosed,
 )
 from bc66sim.client.protocol import (
     Event,
     Final,
+    Garbled,
     Info,
     Pending,
     Prompt,
@@ -274,20 +276,27 @@ class AsyncBC66:
         while not self._answers.empty():
             self._answers.get_nowait()
 
-    async def _answer(self, line: str, timeout: float | None) -> Event:
+    async def _answer(self, line: str, timeout: float | None, since: float | None = None) -> Event:
+        """The next answer; ``timeout`` counts from ``since`` (default: now)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time() if since is None else since
+        remaining = (timeout or self.timeout) - (loop.time() - started)
         try:
-            item = await asyncio.wait_for(self._answers.get(), timeout or self.timeout)
+            item = await asyncio.wait_for(self._answers.get(), max(remaining, 0.0))
         except TimeoutError:
             self._desync = True
-            raise BC66Timeout(f"no answer to {line!r}") from None
+            waited = loop.time() - started
+            raise BC66Timeout(f"no answer to {line!r} after {waited:.1f} s") from None
         if isinstance(item, BC66Error):
             raise item
         return item
 
     async def _collect(self, line: str, timeout: float | None) -> tuple[list[Info], Final]:
+        """The information lines and final result of ``line``, within ``timeout`` in all."""
         infos: list[Info] = []
+        started = asyncio.get_running_loop().time()
         while True:
-            event = await self._answer(line, timeout)
+            event = await self._answer(line, timeout, started)
             if isinstance(event, Info):
                 infos.append(event)
             elif isinstance(event, Final):
@@ -321,6 +330,8 @@ class AsyncBC66:
                 for event in self._parser.feed(data):
                     if isinstance(event, Urc):
                         self._on_urc(event)
+                    elif isinstance(event, Garbled):
+                        self._on_garbled(event)
                     else:
                         self._answers.put_nowait(event)
         except Exception as exc:  # any failure of the port ends the driver, loudly
@@ -328,6 +339,12 @@ class AsyncBC66:
             self._fail(ConnectionLost(f"the port failed: {exc}"))
             return
         self._fail(ConnectionLost("the port closed (is the module or emulator gone?)"))
+
+    def _on_garbled(self, event: Garbled) -> None:
+        """A protocol error: the call in flight fails with it; the session goes on."""
+        log.warning("protocol error: %s", event.reason)
+        if self._parser.pending is not None:
+            self._answers.put_nowait(ProtocolError(f"the module's answer: {event.reason}"))
 
     def _fail(self, error: BC66Error) -> None:
         if self._broken is None:

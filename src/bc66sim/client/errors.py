@@ -23,6 +23,14 @@ class BC66Timeout(BC66Error, TimeoutError):
     """No answer within the timeout: never an empty result instead."""
 
 
+class ProtocolError(BC66Error):
+    """The module said something no BC66 says (a length beyond its limits, bad hex).
+
+    The call in flight fails with it; the driver resynchronises on the next line
+    and the session goes on.
+    """
+
+
 class ConnectionLost(BC66Error):
     """The port itself went away (the emulator died, the USB-UART was unplugged)."""
 

@@ -16,6 +16,12 @@ from dataclasses import dataclass, field
 
 #: A line (without its payload) longer than this is garbage: it is dropped.
 MAX_LINE = 4096
+#: The most data one ``+QIRD`` may carry (note §2.3.5: ``<read_length>`` ≤ 512) and a
+#: buffer node may hold (CLARIFICATIONS §16): a larger count is a protocol error.
+MAX_QIRD = 512
+MAX_NODE = 1460
+#: The most data a direct-push URC may carry (a URC is at most 1400 bytes).
+MAX_PUSH = 1400
 
 TRAILERS = ("SEND OK", "SEND FAIL", "CLOSE OK")
 
@@ -64,7 +70,14 @@ class Urc:
     payload: bytes | None = None
 
 
-Event = Info | Final | Prompt | Trailer | Urc
+@dataclass(frozen=True)
+class Garbled:
+    """Bytes that cannot be what a BC66 says; the parser skipped past them."""
+
+    reason: str
+
+
+Event = Info | Final | Prompt | Trailer | Urc | Garbled
 
 
 class _Skip:
@@ -73,8 +86,15 @@ class _Skip:
 
 _SKIP = _Skip()
 
-_QIRD = re.compile(rb"\+QIRD: (\d+)(?:,(\d+))?([,\r])")
+#: ``+QIRD`` headers: view mode 0 ends the header with CR LF, view mode 1 with a comma
+#: (and, as showlength is 1, always carries ``<remaining>``).
+_QIRD_HEADER = (
+    re.compile(rb"\+QIRD: ([^,\r\n]*)(?:,([^,\r\n]*))?\r\n"),
+    re.compile(rb"\+QIRD: ([^,\r\n]*),([^,\r\n]*),"),
+)
+_QIRD_EMPTY = re.compile(rb"\+QIRD: 0(?:,0)?\r\n")
 _RECV = re.compile(rb'\+QIURC: "recv",(\d)(?=[,\r])')
+_COUNT = re.compile(rb"[0-9]{1,5}")
 _CME = re.compile(r"\+CME ERROR: (\d+)")
 
 
@@ -147,25 +167,55 @@ class ResponseParser:
     def _data_size(self, count: int) -> int:
         return 2 * count if self.recv_hex else count
 
-    def _data(self, raw: bytes) -> bytes:
-        return bytes.fromhex(raw.decode("latin-1")) if self.recv_hex else raw
+    def _data(self, raw: bytes) -> bytes | None:
+        """The payload; None when hex data is not hex (a protocol error)."""
+        if not self.recv_hex:
+            return raw
+        try:
+            return bytes.fromhex(raw.decode("latin-1"))
+        except ValueError:
+            return None
+
+    def _garbled(self, reason: str) -> Garbled:
+        """Skip the rest of the current line: the next line is read afresh (resync)."""
+        buf = self._buffer
+        end = buf.find(b"\r\n")
+        del buf[: end + 2 if end >= 0 else len(buf)]
+        return Garbled(reason)
 
     def _qird(self) -> Event | _Skip | None:
-        """``+QIRD: <n>,<remaining>`` then the data: after CR LF (view 0) or a comma (view 1)."""
+        """``+QIRD: <n>[,<remaining>]`` then the data: after CR LF (view 0) or a comma (view 1).
+
+        A count or remainder that is not a number within the module's limits, or a
+        header of the other view mode, is a protocol error, not a byte count.
+        """
         buf = self._buffer
-        match = _QIRD.match(buf)
+        if _QIRD_EMPTY.match(buf):
+            return self._line()
+        match = _QIRD_HEADER[1 if self.view_mode else 0].match(buf)
         if match is None:
-            return self._line() if len(buf) > 32 else None  # too short to tell yet
-        count = int(match.group(1))
-        header = buf[: match.end() - 1].decode("latin-1")
+            if len(buf) > 32 or b"\r\n" in buf[:32]:
+                return self._garbled(f"not a +QIRD header: {bytes(buf[:40])!r}")
+            return None  # too short to tell yet
+        count_text, remaining_text = match.groups()
+        header = buf[: match.end()].decode("latin-1").rstrip("\r\n,")
+        if not _COUNT.fullmatch(count_text) or (
+            remaining_text is not None and not _COUNT.fullmatch(remaining_text)
+        ):
+            return self._garbled(f"{header!r}: not a byte count")
+        count = int(count_text)
+        if count > MAX_QIRD or (remaining_text is not None and int(remaining_text) > MAX_NODE):
+            return self._garbled(f"{header!r}: beyond the module's limits")
         if count == 0:
             return self._line()
-        start = match.end() + (1 if match.group(3) == b"\r" else 0)
+        start = match.end()
         end = start + self._data_size(count)
         if len(buf) < end + 2:
             return None
         payload = self._data(bytes(buf[start:end]))
         del buf[: end + 2]
+        if payload is None:
+            return Garbled(f"{header!r}: the data is not hex")
         return Info(header, payload)
 
     def _recv(self) -> Event | _Skip | None:
@@ -181,11 +231,15 @@ class ResponseParser:
         if header is None:
             return self._line() if len(buf) > match.end() + 16 else None
         count = int(header.group(1))
+        text = buf[: header.start(2)].decode("latin-1")
+        if count > MAX_PUSH or len(header.group(1)) > 5:
+            return self._garbled(f"{text!r}: beyond the module's limits")
         start = header.end()
         end = start + self._data_size(count)
         if len(buf) < end + 2:
             return None
-        text = buf[: header.start(2)].decode("latin-1")
         payload = self._data(bytes(buf[start:end]))
         del buf[: end + 2]
+        if payload is None:
+            return Garbled(f"{text!r}: the data is not hex")
         return Urc(text, payload)

@@ -13,6 +13,7 @@ import concurrent.futures
 import datetime as dt
 import io
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -36,11 +37,13 @@ class _LoopThread:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        started = time.monotonic()
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise BC66Timeout(f"no result in {timeout} s") from None
+            waited = time.monotonic() - started
+            raise BC66Timeout(f"no result after {waited:.1f} s") from None
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
