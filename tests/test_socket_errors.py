@@ -324,6 +324,23 @@ async def test_udp_beyond_twenty_nodes_is_dropped(modem: InProcessLink, udp_peer
     await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
 
 
+async def test_udp_datagram_larger_than_a_node_is_dropped_whole(
+    modem: InProcessLink, udp_peer: UdpPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 9: a 2000-byte datagram was kept as one node; a node holds 1460 bytes."""
+    await open_udp(modem, udp_peer.port)
+    udp_peer.echo = False
+    await modem.command("AT+QISEND=0,5,hello")
+    await modem.expect(b"\r\nSEND OK\r\n")
+    await udp_peer.datagrams.get()
+    udp_peer.send(b"x" * 1461)
+    udp_peer.send(b"y" * 1460)  # exactly a node: kept
+    await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
+    reply = await modem.command("AT+QIRD=0,512")
+    assert reply.startswith(b"AT+QIRD=0,512\r\r\n+QIRD: 512\r\nyyy")
+    assert "UDP datagram of 1461 bytes dropped: larger than 1460 bytes" in caplog.text
+
+
 async def test_udp_direct_push_over_1400_is_dropped(
     modem: InProcessLink, udp_peer: UdpPeer
 ) -> None:

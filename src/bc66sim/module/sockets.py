@@ -33,6 +33,7 @@ from bc66sim.module.limits import (
     MAX_SEND_TEXT,
     MAX_SOCKETS,
     MAX_URC,
+    NODE_SIZE,
 )
 from bc66sim.module.socket import AccessMode, Socket, SocketState
 from bc66sim.net.base import Family, NetError, Transport
@@ -230,6 +231,12 @@ class SocketService:
 
     def on_data(self, sock: Socket, data: bytes) -> None:
         if self.table[sock.connect_id] is not sock or sock.state is not SocketState.CONNECTED:
+            return
+        if sock.transport is Transport.UDP and len(data) > NODE_SIZE:
+            # CLARIFICATIONS §16: a node holds at most 1460 bytes, and a node is a whole
+            # datagram: the module's stack cannot take a larger one, so it is dropped whole.
+            log.warning("socket %d: UDP datagram of %d bytes dropped: larger than %d bytes",
+                        sock.connect_id, len(data), NODE_SIZE)  # fmt: skip
             return
         if sock.access_mode is AccessMode.DIRECT_PUSH:
             self._push(sock, data)
