@@ -22,6 +22,7 @@ from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
+from bc66sim.net.policy import DestinationPolicy
 from bc66sim.transport.pacing import piece_time
 from bc66sim.transport.pty import DEFAULT_PTY_LINK, PtyError, PtyPort
 from bc66sim.transport.serial import SerialError, SerialPort
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--ip", default="10.20.30.40", help="the module's simulated address")
     _add_model(serve)
+    _add_destinations(serve)
     serve.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
     fleet = commands.add_parser("fleet", help="many emulated modules in one process")
     fleet.add_argument("count", type=int, help="how many modules")
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="NVRAM of module n in DIR/module-<n> (default: not kept)")  # fmt: skip
     fleet.add_argument("--ip", default="10.20.0.1", help="the first module's address")
     _add_model(fleet)
+    _add_destinations(fleet)
     fleet.add_argument("-v", "--verbose", action="count", default=0)
     console = commands.add_parser(
         "console", help="an interactive AT terminal (to PORT, or to an embedded module)"
@@ -102,6 +105,25 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--ip", default="10.20.30.40", help=argparse.SUPPRESS)
     _add_model(console)
     return parser
+
+
+def _add_destinations(parser: argparse.ArgumentParser) -> None:
+    rules = "an address, a network (10.0.0.0/8), a host name (*.example.org) or *, "
+    parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help=f"destinations the module may reach: {rules}optionally :PORT or :LOW-HIGH "
+        "(repeatable; none given: all but the denied)",
+    )
+    parser.add_argument(
+        "--deny",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="destinations the module may not reach (repeatable; wins over --allow)",
+    )
 
 
 def _add_model(parser: argparse.ArgumentParser) -> None:
@@ -151,7 +173,12 @@ def _config(args: argparse.Namespace) -> ModemConfig:
     baud = getattr(args, "baud", None)
     if baud is not None and baud <= 0:
         raise UsageError("--baud must be a positive number")
-    config = ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip, model=args.model)
+    try:
+        policy = DestinationPolicy.parse(getattr(args, "allow", []), getattr(args, "deny", []))
+    except ValueError as exc:
+        raise UsageError(f"--allow/--deny: {exc}") from exc
+    config = ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip, model=args.model,
+                         policy=policy if policy.allow or policy.deny else None)  # fmt: skip
     if baud is not None:
         # A paced line hands bytes on in pieces: a CR and its LF may be a piece apart.
         wait = max(config.line_feed_wait, 2 * piece_time(baud))
@@ -171,7 +198,8 @@ async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
         except ValueError as exc:
             raise UsageError(f"--tcp: {exc}") from exc
     fleet = Fleet(args.count, attach_delay=config.attach_delay, state_dir=args.state_dir,
-                  first_ip=config.ip_address, model=config.model, **where)  # fmt: skip
+                  first_ip=config.ip_address, model=config.model, policy=config.policy,
+                  **where)  # fmt: skip
     try:
         await run_fleet(fleet, _stop_on_signals())
     except (PtyError, TcpError) as exc:
@@ -232,6 +260,7 @@ async def _open_port(
                 raise UsageError(f"--tcp: {exc}") from exc
             tcp = TcpPort(host, number, args.baud)
             where = await tcp.open(modem, trace)
+            _warn_beyond_loopback(host, modem)
             hint = f" — try: python -m serial.tools.miniterm socket://{where} 115200"
             return tcp, f"{where} (tcp)", hint
         if args.serial:
@@ -246,6 +275,18 @@ async def _open_port(
         return pty, f"{path} (pty)", hint
     except (PtyError, SerialError, TcpError) as exc:
         raise UsageError(str(exc)) from exc
+
+
+def _warn_beyond_loopback(host: str, modem: Modem) -> None:
+    """A UART reachable from other machines has no authentication: say so, once."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        rules = "" if modem.config.policy else " and no --allow/--deny rules limit what it reaches"
+        log.warning("the UART on %s has no authentication: anyone who can connect can use "
+                    "the module's network%s", host, rules)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from bc66sim.module.identity import numbered_imei, numbered_imsi
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
+from bc66sim.net.policy import DestinationPolicy
 from bc66sim.transport.pty import PtyPort
 from bc66sim.transport.tcp import TcpPort
 from bc66sim.transport.trace import Trace
@@ -55,6 +56,7 @@ class Fleet:
         state_dir: Path | None = None,
         first_ip: str = "10.20.0.1",
         model: str = "BC66",
+        policy: DestinationPolicy | None = None,
     ) -> None:
         self.count = count
         self._tcp_host = tcp_host
@@ -64,6 +66,7 @@ class Fleet:
         self._state_dir = state_dir
         self._first_ip = ipaddress.ip_address(first_ip)
         self._model = model
+        self._policy = policy
         self.modems: list[Modem] = []
         self._ports: list[TcpPort | PtyPort] = []
 
@@ -77,6 +80,7 @@ class Fleet:
                 attach_delay=self._attach_delay,
                 ip_address=str(self._first_ip + index),
                 model=self._model,
+                policy=self._policy,
                 imei=numbered_imei(DEFAULT.imei, index),
                 imsi=numbered_imsi(DEFAULT.imsi, index),
             )

@@ -8,6 +8,7 @@ The servers set by ``AT+QIDNSCFG`` are asked by ``AT+QIDNSGIP`` and by
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from bc66sim.module.errors import CommandError, Err
 from bc66sim.module.limits import MAX_DNS_ADDRESS, MAX_HOST_LENGTH
 from bc66sim.net import dns as host_dns
 from bc66sim.net.base import Family, NetError, Resolution, ip_family
+from bc66sim.net.policy import Denied
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -76,26 +78,54 @@ class DnsService:
         """Resolve ``name`` for the module's network; an IP address is its own answer."""
         if ip_family(name) is not None:
             return Resolution(addresses=(name,), ttl=0)
-        servers = [s for s in self.servers if s != _UNSET[self.family]]
+        self._check_name(name, None)
+        servers = self._usable_servers(self.family)
         return await self.modem.network.resolve(
             name, self.family, servers=servers, timeout=self.modem.config.dns_timeout
         )
 
-    async def address_of(self, host: str, family: Family) -> str:
-        """The address ``AT+QIOPEN`` connects to (CLARIFICATIONS §9: DNS failure is 565)."""
+    async def address_of(self, host: str, family: Family, port: int | None) -> str:
+        """The address a socket, ping or NTP query goes to, if the policy allows it.
+
+        CLARIFICATIONS §9: a DNS failure is 565; a destination the ``--allow`` /
+        ``--deny`` rules refuse is 572 (operation not allowed).
+        """
+        policy = self.modem.policy
         literal = ip_family(host)
         if literal is not None:
             if literal is not family:
                 raise NetError(Err.INVALID_PARAMETERS, f"{host} is not of the socket's family")
+            _check(lambda: policy.check_address(host, port))
             return host
-        servers = [s for s in self.servers if s != _UNSET[family]]
+        named = self._check_name(host, port)
+        servers = self._usable_servers(family)
         try:
             resolution = await self.modem.network.resolve(
                 host, family, servers=servers, timeout=self.modem.config.dns_timeout
             )
         except NetError as exc:
             raise NetError(Err.DNS_PARSE_FAILED, exc.detail) from exc
-        return resolution.addresses[0]
+        address = resolution.addresses[0]
+        _check(lambda: policy.check_address(address, port, named=named))
+        return address
+
+    def _check_name(self, name: str, port: int | None) -> bool:
+        named = False
+
+        def check() -> None:
+            nonlocal named
+            named = self.modem.policy.check_name(name, port)
+
+        _check(check)
+        return named
+
+    def _usable_servers(self, family: Family) -> list[str]:
+        """The servers set by AT+QIDNSCFG (none: the host's), each allowed by the policy."""
+        servers = [s for s in self.servers if s != _UNSET[family]]
+        policy = self.modem.policy
+        for server in servers or host_dns.host_resolvers(family):
+            _check(lambda server=server: policy.check_address(server, DNS_PORT))  # type: ignore[misc]
+        return servers
 
     async def report_lookup(self, name: str) -> None:
         """§2.3.10: ``+QIURC: "dnsgip",0,<IP_count>,<DNS_ttl>``, then one URC per address."""
@@ -115,6 +145,18 @@ class DnsService:
         """A failed lookup: ``+QIURC: "dnsgip",<err>`` alone (no count, no TTL)."""
         self.modem.last_error = code
         self.modem.emit_urc(line(f'+QIURC: "dnsgip",{int(code)}'))
+
+
+DNS_PORT = 53
+
+
+def _check(check: Callable[[], object]) -> None:
+    """Run a policy check; a denied destination is the note's 572 (operation not allowed)."""
+    try:
+        check()
+    except Denied as exc:
+        log.warning("%s", exc)
+        raise NetError(Err.NOT_ALLOWED, str(exc)) from exc
 
 
 def _dns_address(args: Args, index: int, family: Family) -> str:

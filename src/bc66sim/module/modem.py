@@ -29,6 +29,7 @@ from bc66sim.module.nvram import Nvram
 from bc66sim.module.radio import Radio
 from bc66sim.net.base import Network
 from bc66sim.net.dns import DEFAULT_DNS_TIMEOUT
+from bc66sim.net.policy import DestinationPolicy
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class ModemConfig:
     iccid: str | None = None
     #: The two-digit software version number of IMEISV (``AT+CGSN=2|3``).
     software_version: str = "01"
+    #: Destinations the module may reach (``--allow`` / ``--deny``); None: all.
+    policy: DestinationPolicy | None = None
 
 
 class Modem:
@@ -92,6 +95,7 @@ class Modem:
             raise ValueError(f"unknown model {self.config.model!r}: one of {', '.join(MODELS)}")
         self.model = MODELS[self.config.model]
         self.iccid = self.config.iccid or iccid_for(self.config.imsi)
+        self.policy = self.config.policy or DestinationPolicy()
         self.nvram = nvram or Nvram(None)
         self.nv = self.nvram.load()
         self.radio = Radio(self)

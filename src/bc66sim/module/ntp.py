@@ -71,7 +71,7 @@ def _qntp(prefix: str) -> Handler:
 
 async def _synchronise(modem: Modem, prefix: str, server: str, port: int, auto_set: bool) -> None:
     try:
-        address = await modem.dns.address_of(server, modem.dns.family)
+        address = await modem.dns.address_of(server, modem.dns.family, port)
         when = await ntp.query(address, port, modem.config.ntp_timeout)
     except NetError as exc:
         log.info("NTP with %s:%d failed: %s", server, port, exc)

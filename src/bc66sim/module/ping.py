@@ -72,7 +72,7 @@ def _qping(modem: Modem, args: Args, reply: Reply) -> Result:
 
 async def _ping(modem: Modem, host: str, timeout: int, count: int, size: int) -> None:
     try:
-        address = await modem.dns.address_of(host, Family.IPV4)
+        address = await modem.dns.address_of(host, Family.IPV4, None)
         pinger = Pinger(address)
     except NetError as exc:
         log.info("ping %s: %s", host, exc)

@@ -156,7 +156,7 @@ class SocketService:
     async def _connect(self, sock: Socket) -> None:
         listener = _FlowListener(self, sock)
         try:
-            address = await self._modem.dns.address_of(sock.host, sock.family)
+            address = await self._modem.dns.address_of(sock.host, sock.family, sock.remote_port)
             flow = await self._modem.network.open_flow(
                 sock.transport,
                 address,

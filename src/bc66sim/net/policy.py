@@ -1,0 +1,133 @@
+"""Which destinations the module may reach: ``--allow`` / ``--deny`` rules.
+
+An emulator whose UART is reachable beyond loopback would otherwise be an open
+proxy and DNS relay for whoever connects.  Every destination the module opens —
+a socket (``AT+QIOPEN``), a ping, an NTP server, a DNS server and the names it
+looks up — is checked here first.
+
+A rule is ``*`` (everything), an address or network (``127.0.0.1``,
+``10.0.0.0/8``, ``::1``, ``[fd00::/8]``), or a host name (``iot.example.org``,
+``*.example.org``), each optionally with ``:PORT`` or ``:LOW-HIGH``.  A rule with
+ports matches only destinations with a port in the range (a ping has none).
+
+Deny rules win.  Without allow rules everything not denied is allowed; with them,
+a destination must match one.  A host name allowed by a name rule may go to the
+addresses it resolves to (unless an address is denied); otherwise the resolved
+address itself must be allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One ``--allow`` / ``--deny`` rule; build it with :meth:`parse`."""
+
+    text: str
+    network: IpNetwork | None = None
+    #: A lower-case host name; ``*.example.org`` matches its subdomains.
+    name: str | None = None
+    ports: range | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Rule:
+        """Raises ValueError with a message fit for the command line."""
+        spec = text.strip()
+        ports: range | None = None
+        host = spec
+        if spec.startswith("["):  # [v6 address or network]:ports
+            close = spec.find("]")
+            if close < 0:
+                raise ValueError(f"{text!r}: missing ']'")
+            host, rest = spec[1:close], spec[close + 1 :]
+            if rest:
+                if not rest.startswith(":"):
+                    raise ValueError(f"{text!r}: expected ':PORT' after ']'")
+                ports = _ports(rest[1:], text)
+        elif spec.count(":") == 1:  # v4, name or * with :ports
+            host, port_text = spec.split(":")
+            ports = _ports(port_text, text)
+        if host == "*":
+            return cls(text, ports=ports)
+        try:
+            return cls(text, network=ipaddress.ip_network(host, strict=False), ports=ports)
+        except ValueError:
+            pass
+        name = host.lower().rstrip(".")
+        label = name.removeprefix("*.")
+        if not label or not all(part.isascii() and part.replace("-", "").isalnum()
+                                for part in label.split(".")):  # fmt: skip
+            raise ValueError(f"{text!r}: not an address, a network or a host name")
+        return cls(text, name=name, ports=ports)
+
+    def _port_matches(self, port: int | None) -> bool:
+        return self.ports is None or (port is not None and port in self.ports)
+
+    def matches_address(self, address: str, port: int | None) -> bool:
+        if self.name is not None or not self._port_matches(port):
+            return False
+        if self.network is None:
+            return True  # "*"
+        try:
+            return ipaddress.ip_address(address) in self.network
+        except ValueError:
+            return False
+
+    def matches_name(self, name: str, port: int | None) -> bool:
+        if self.name is None or not self._port_matches(port):
+            return False
+        wanted, name = self.name, name.lower().rstrip(".")
+        if wanted.startswith("*."):
+            return name.endswith(wanted[1:])
+        return name == wanted
+
+
+def _ports(text: str, rule: str) -> range:
+    low, _, high = text.partition("-")
+    try:
+        first, last = int(low), int(high or low)
+    except ValueError:
+        raise ValueError(f"{rule!r}: ports are a number or LOW-HIGH") from None
+    if not 0 < first <= last <= 65535:
+        raise ValueError(f"{rule!r}: ports are 1-65535")
+    return range(first, last + 1)
+
+
+class Denied(Exception):
+    """The destination is not allowed; the message says which rule decided."""
+
+
+@dataclass(frozen=True)
+class DestinationPolicy:
+    """The ``--allow`` and ``--deny`` rules; see the module docstring."""
+
+    allow: Sequence[Rule] = ()
+    deny: Sequence[Rule] = ()
+
+    @classmethod
+    def parse(cls, allow: Sequence[str], deny: Sequence[str]) -> DestinationPolicy:
+        return cls(tuple(map(Rule.parse, allow)), tuple(map(Rule.parse, deny)))
+
+    def check_name(self, name: str, port: int | None) -> bool:
+        """Before a name is resolved: raises :class:`Denied`; True if an allow rule named it."""
+        for rule in self.deny:
+            if rule.matches_name(name, port):
+                raise Denied(f"{name} is denied by --deny {rule.text}")
+        return any(rule.matches_name(name, port) for rule in self.allow)
+
+    def check_address(self, address: str, port: int | None, *, named: bool = False) -> None:
+        """Raises :class:`Denied` unless ``address`` (resolved from an allowed name when
+        ``named``) may be reached."""
+        where = address if port is None else f"{address} port {port}"
+        for rule in self.deny:
+            if rule.matches_address(address, port):
+                raise Denied(f"{where} is denied by --deny {rule.text}")
+        allowed = named or any(rule.matches_address(address, port) for rule in self.allow)
+        if self.allow and not allowed:
+            raise Denied(f"{where} matches no --allow rule")
