@@ -207,6 +207,9 @@ def test_fleet_modules_are_devices_of_their_own() -> None:
         ("+QNBIOTRAI", "+QNBIOTRAI: (0-2)", "+QNBIOTRAI: 0", "2", "+QNBIOTRAI: 2", ("3", "")),
         ("+QSCLK", "+QSCLK: (0-2)", "+QSCLK: 1", "0", "+QSCLK: 0", ("3", "")),
         ("+CTZR", "+CTZR: (0-2)", "+CTZR: 0", "2", "+CTZR: 2", ("3",)),
+        ("+CGEREP", "+CGEREP: (0,1)", "+CGEREP: 0", "1", "+CGEREP: 1", ("2", "")),
+        ("+CCIOTOPT", "+CCIOTOPT: (0,1,3),(0-3),(0-2)", "+CCIOTOPT: 0,3,1", "1,1,0",
+         "+CCIOTOPT: 1,1,0", ("2", "1,4", "1,1,3")),
         ("+CIPCA", "+CIPCA: (3),(0,1)", "+CIPCA: 3,0", "3,1", "+CIPCA: 3,1", ("2,1", "3,2")),
         ("+IPR", "+IPR: (0,4800,9600,14400,19200,28800,33600,38400,57600,115200,230400,"
          "460800,921600)", "+IPR: 115200", "9600", "+IPR: 9600", ("1234", "")),
@@ -403,3 +406,26 @@ async def test_bands_stay_consistent_across_commands_and_models(
     assert await answer(na, "AT+QBANDSL?") == ["+QBANDSL: 0"]
     band = int((await answer(na, "AT+QENG=0"))[0].split(",")[9])
     assert band in MODELS["BC66-NA"].bands
+
+
+async def test_cgerep_reports_packet_domain_events(quiet_modem: InProcessLink) -> None:
+    await answer(quiet_modem, "AT+CGEREP=1")
+    await answer(quiet_modem, "AT+CGATT=0")
+    await quiet_modem.expect(b"\r\n+CGEV: ME DETACH\r\n")
+    await answer(quiet_modem, "AT+CGATT=1")
+    await quiet_modem.expect(b"\r\n+CGEV: ME PDN ACT 1\r\n", timeout=3)
+    await quiet_modem.expect(b"\r\n+IP: 10.20.30.40\r\n")
+
+
+async def test_cpinr_counts_the_retries(quiet_modem: InProcessLink) -> None:
+    assert await answer(quiet_modem, "AT+CPINR") == [
+        '+CPINR: "SIM PIN",3,3', '+CPINR: "SIM PUK",10,10',
+        '+CPINR: "SIM PIN2",3,3', '+CPINR: "SIM PUK2",10,10',
+    ]  # fmt: skip
+    assert await answer(quiet_modem, 'AT+CPINR="SIM PU?"') == ['+CPINR: "SIM PUK",10,10']
+    assert await answer(quiet_modem, 'AT+CPINR="*2"') == [
+        '+CPINR: "SIM PIN2",3,3',
+        '+CPINR: "SIM PUK2",10,10',
+    ]
+    await answer(quiet_modem, "AT+CFUN=0")
+    assert await error(quiet_modem, "AT+CPINR") == b"+CME ERROR: 13"

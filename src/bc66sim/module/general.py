@@ -9,6 +9,7 @@ Network commands are in ``network.py``, power-saving ones in ``powersave.py``.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import re
 from typing import TYPE_CHECKING
 
@@ -81,6 +82,7 @@ def register(table: CommandTable) -> None:
         Spec("+CIMI", execute=_cimi, section=ch7),
         Spec("+QCCID", execute=_qccid, section=ch7, notes="derived from the IMSI, Luhn-valid"),
         Spec("+CPIN", read=_cpin_read, write=_cpin_write, section=ch7, notes="no PIN set"),
+        Spec("+CPINR", execute=_cpinr, write=_cpinr, section=ch7, notes="the SIM's retry counters"),
         # -- chapter 9: platform --------------------------------------------------------------
         Spec(
             "+CMEE",
@@ -233,6 +235,21 @@ def _cpin_write(modem: Modem, args: Args, reply: Reply) -> Result:
     args.text(0, 8)
     _require_sim(modem)
     raise CommandError(CmeError.NOT_ALLOWED)
+
+
+#: (U)SIM codes and their retries left / the retries a fresh SIM has (27.007 §8.65).
+_PIN_RETRIES = (("SIM PIN", 3, 3), ("SIM PUK", 10, 10), ("SIM PIN2", 3, 3), ("SIM PUK2", 10, 10))
+
+
+def _cpinr(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+CPINR[=<sel_code>]``: the retries left of each code (``*``/``?`` wildcards)."""
+    args.require(0, 1)
+    pattern = args.text(0, 16, default="*") if len(args) else "*"
+    _require_sim(modem)
+    for code, left, default in _PIN_RETRIES:
+        if fnmatch.fnmatchcase(code, pattern):
+            reply.line(f'+CPINR: "{code}",{left},{default}')
+    return None
 
 
 def _cmee_write(modem: Modem, args: Args, reply: Reply) -> Result:

@@ -85,6 +85,15 @@ def register(table: CommandTable) -> None:
             "+CSCON", test=("+CSCON: (0,1)",), read=shows(_cscon), write=_cscon_write, section=ch4
         ),
         Spec("+QENG", test=("+QENG: (0)",), write=_qeng, section=ch4, notes="mode 0"),
+        setting(
+            "+CGEREP",
+            (0, 1),
+            lambda m: m.radio.settings,
+            "cgerep",
+            section=ch4,
+            support=Support.FULL,
+            notes="+CGEV: ME PDN ACT 1 / ME DETACH",
+        ),
         # -- chapter 5: PDN and APN ------------------------------------------------------
         Spec(
             "+CGDCONT",
@@ -130,6 +139,14 @@ def register(table: CommandTable) -> None:
             test=('+CGAUTH: (1-10),(0,1),(""),("")',),
             read=_cgauth_read,
             write=_cgauth_write,
+            section=ch5,
+            support=Support.SETTINGS,
+        ),
+        Spec(
+            "+CCIOTOPT",
+            test=("+CCIOTOPT: (0,1,3),(0-3),(0-2)",),
+            read=shows(lambda m: "+CCIOTOPT: " + _join(list(m.radio.settings.ciot))),
+            write=_cciotopt_write,
             section=ch5,
             support=Support.SETTINGS,
         ),
@@ -336,6 +353,20 @@ def _qgact_write(modem: Modem, args: Args, reply: Reply) -> Result:
     if not modem.radio.attached:
         raise CommandError(CmeError.NO_NETWORK_SERVICE)
     modem.radio.settings.pdp_type, modem.radio.settings.apn = kind, apn
+    return None
+
+
+def _cciotopt_write(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+CCIOTOPT=[<n>[,<supported_UE_opt>[,<preferred_UE_opt>]]]`` (27.007 §10.1.41).
+
+    ``<n>`` 3 disables reporting and resets the parameters to their defaults.
+    """
+    args.require(0, 3)
+    settings = modem.radio.settings
+    report = args.choice(0, (0, 1, 3), default=0)
+    supported = args.number(1, 0, 3, default=settings.ciot[1])
+    preferred = args.number(2, 0, 2, default=settings.ciot[2])
+    settings.ciot = (0, 3, 1) if report == 3 else (report, supported, preferred)
     return None
 
 

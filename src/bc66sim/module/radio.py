@@ -50,6 +50,10 @@ class RadioSettings:
     attach_without_pdn: int = 0
     #: ``AT+CGAUTH`` of context 1: (protocol, user, password).
     auth: tuple[int, str, str] = (0, "", "")
+    #: ``AT+CGEREP``: report packet domain events (``+CGEV``).
+    cgerep: int = 0
+    #: ``AT+CCIOTOPT``: <n> (URC reporting), the UE's supported and preferred optimisations.
+    ciot: tuple[int, int, int] = (0, 3, 1)
 
 
 class Radio:
@@ -134,6 +138,8 @@ class Radio:
         self._report_registration()
         if self.settings.cscon_mode:
             self._modem.emit_urc(line("+CSCON: 1"))
+        if self.settings.cgerep:  # 27.007 §10.1.19: the default PDN came up with the attach
+            self._modem.emit_urc(line("+CGEV: ME PDN ACT 1"))
         self._modem.emit_urc(line(f"+IP: {self._modem.config.ip_address}"))
 
     def _detach(self) -> None:
@@ -145,6 +151,8 @@ class Radio:
         if was_attached:
             if self.settings.cscon_mode:
                 self._modem.emit_urc(line("+CSCON: 0"))
+            if self.settings.cgerep:  # 27.007 §10.1.19: the module detached itself
+                self._modem.emit_urc(line("+CGEV: ME DETACH"))
             self._modem.sockets.network_lost()
 
     def _report_registration(self) -> None:
