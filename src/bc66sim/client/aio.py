@@ -40,6 +40,8 @@ from bc66sim.client.protocol import (
 )
 from bc66sim.client.sockets import AsyncSocket
 from bc66sim.client.streams import ByteStream, open_stream
+from bc66sim.note.errors import Err
+from bc66sim.note.limits import MAX_SOCKETS
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ log = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 5.0
 #: Seconds for +QIOPEN (§2.3.1 note: wait up to 60 s).
 OPEN_TIMEOUT = 65.0
-SOCKET_IDS = range(5)
+SOCKET_IDS = range(MAX_SOCKETS)
 #: Commands whose outcome is a URC: their write form has no information lines.
 _ASYNC_WRITES = ("+QIOPEN=", "+QPING=", "+QNTP=", "+QNTTP=", "+QIDNSGIP=")
 _PLAIN_ANSWERS = ("ATI", "AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CIMI", "AT+CGSN")
@@ -77,9 +79,9 @@ class PingResult:
 
 def error_for(message: str, code: int | None) -> BC66Error:
     """The exception for a module error code (Chapter 3)."""
-    if code == 567:
+    if code == Err.SOCKET_CLOSED:
         return SocketClosed(message, code)
-    if code in (561, 570):
+    if code in (Err.OPEN_PDP_FAILED, Err.PDP_BROKEN):
         return NetworkLost(message, code)
     return CommandError(message, code)
 
@@ -494,7 +496,7 @@ class AsyncBC66:
             done = first[0] != 0 or len(lines) == 1 + first[1]
         elif prefix == "+QPING:":
             last = _ints(lines[-1])
-            done = len(last) == 7 or (len(last) == 1 and last[0] != 569)
+            done = len(last) == 7 or (len(last) == 1 and last[0] != Err.TIMEOUT)
         else:
             done = True
         if done and not future.done():
@@ -520,7 +522,7 @@ class AsyncBC66:
             if len(fields) == 5:
                 ip = fields[1].strip('"')
                 replies.append(PingReply(ip, int(fields[2]), int(fields[3]), int(fields[4])))
-            elif len(fields) == 1 and fields[0] == "569":
+            elif len(fields) == 1 and fields[0] == str(int(Err.TIMEOUT)):
                 replies.append(None)
             elif len(fields) == 1:
                 raise error_for(f"cannot ping {host}", int(fields[0]))

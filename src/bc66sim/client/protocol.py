@@ -14,14 +14,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bc66sim.note.limits import MAX_READ, MAX_URC, NODE_SIZE
+
 #: A line (without its payload) longer than this is garbage: it is dropped.
 MAX_LINE = 4096
 #: The most data one ``+QIRD`` may carry (note §2.3.5: ``<read_length>`` ≤ 512) and a
 #: buffer node may hold (CLARIFICATIONS §16): a larger count is a protocol error.
-MAX_QIRD = 512
-MAX_NODE = 1460
+MAX_QIRD = MAX_READ
+MAX_NODE = NODE_SIZE
 #: The most data a direct-push URC may carry (a URC is at most 1400 bytes).
-MAX_PUSH = 1400
+MAX_PUSH = MAX_URC
 
 TRAILERS = ("SEND OK", "SEND FAIL", "CLOSE OK")
 

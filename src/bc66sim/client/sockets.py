@@ -14,6 +14,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from bc66sim.client.errors import BC66Error, BC66Timeout, SocketClosed
+from bc66sim.note.limits import MAX_DATA_MODE_HEX, MAX_DATA_MODE_TEXT, MAX_READ
 
 if TYPE_CHECKING:
     from bc66sim.client.aio import AsyncBC66
@@ -21,10 +22,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Largest payload of one AT+QISEND in data mode (§2.3.4): text and hex.
-MAX_CHUNK_TEXT = 1460
-MAX_CHUNK_HEX = 730
-#: AT+QIRD's largest read (§2.3.5).
-MAX_READ = 512
+MAX_CHUNK_TEXT = MAX_DATA_MODE_TEXT
+MAX_CHUNK_HEX = MAX_DATA_MODE_HEX
 #: Read ahead from the module's buffer until this much is waiting here.
 READ_AHEAD = 16 * 1024
 

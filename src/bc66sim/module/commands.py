@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from bc66sim.at.parser import DIGITS, Arg, Form
 from bc66sim.at.results import line
 from bc66sim.module.errors import CommandError, Err
-from bc66sim.module.limits import CONTEXT_IDS, SUPPORTED_CONTEXT
+from bc66sim.note.limits import CONTEXT_IDS, SUPPORTED_CONTEXT
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem

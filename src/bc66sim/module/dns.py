@@ -24,10 +24,10 @@ from bc66sim.module.commands import (
     require_context,
 )
 from bc66sim.module.errors import CommandError, Err
-from bc66sim.module.limits import MAX_DNS_ADDRESS, MAX_HOST_LENGTH
 from bc66sim.net import dns as host_dns
 from bc66sim.net.base import Family, NetError, Resolution, ip_family
 from bc66sim.net.policy import Denied
+from bc66sim.note.limits import MAX_DNS_ADDRESS, MAX_HOST_LENGTH
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem

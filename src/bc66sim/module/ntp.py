@@ -23,9 +23,9 @@ from bc66sim.module.commands import (
     require_context,
 )
 from bc66sim.module.errors import Err
-from bc66sim.module.limits import MAX_HOST_LENGTH
 from bc66sim.net import ntp
 from bc66sim.net.base import NetError
+from bc66sim.note.limits import MAX_HOST_LENGTH
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem

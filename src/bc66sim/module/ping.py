@@ -22,9 +22,9 @@ from bc66sim.module.commands import (
     require_context,
 )
 from bc66sim.module.errors import CommandError, Err
-from bc66sim.module.limits import MAX_HOST_LENGTH
 from bc66sim.net.base import Family, NetError, ip_family
 from bc66sim.net.icmp import Echo, Pinger
+from bc66sim.note.limits import MAX_HOST_LENGTH
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem

@@ -18,8 +18,8 @@ import enum
 from collections import deque
 from dataclasses import dataclass, field
 
-from bc66sim.module.limits import MAX_NODES
 from bc66sim.net.base import Family, Flow, Transport
+from bc66sim.note.limits import MAX_NODES
 
 
 class SocketState(enum.IntEnum):

@@ -24,7 +24,9 @@ from bc66sim.module.commands import (
     require_context,
 )
 from bc66sim.module.errors import CommandError, Err
-from bc66sim.module.limits import (
+from bc66sim.module.socket import AccessMode, Socket, SocketState
+from bc66sim.net.base import Family, NetError, Transport
+from bc66sim.note.limits import (
     MAX_DATA_MODE_HEX,
     MAX_DATA_MODE_TEXT,
     MAX_HOST_LENGTH,
@@ -35,8 +37,6 @@ from bc66sim.module.limits import (
     MAX_URC,
     NODE_SIZE,
 )
-from bc66sim.module.socket import AccessMode, Socket, SocketState
-from bc66sim.net.base import Family, NetError, Transport
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem

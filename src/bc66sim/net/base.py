@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bc66sim.module.errors import Err
+from bc66sim.note.errors import Err
 
 
 class Transport(enum.Enum):

@@ -13,8 +13,8 @@ import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
-from bc66sim.module.errors import Err
 from bc66sim.net.base import Family, NetError, Resolution, ip_family
+from bc66sim.note.errors import Err
 
 #: Seconds a lookup may take in all (every server, every retry) before 569.
 DEFAULT_DNS_TIMEOUT = 10.0

@@ -18,10 +18,10 @@ import termios
 from collections.abc import Sequence
 from typing import cast
 
-from bc66sim.module.errors import Err
-from bc66sim.module.limits import MAX_TCP_SEND_BACKLOG, NODE_SIZE
 from bc66sim.net import dns
 from bc66sim.net.base import Family, Flow, FlowListener, NetError, Resolution, Transport
+from bc66sim.note.errors import Err
+from bc66sim.note.limits import MAX_TCP_SEND_BACKLOG, NODE_SIZE
 
 log = logging.getLogger(__name__)
 

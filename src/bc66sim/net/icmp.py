@@ -16,8 +16,8 @@ import struct
 import time
 from dataclasses import dataclass
 
-from bc66sim.module.errors import Err
 from bc66sim.net.base import NetError
+from bc66sim.note.errors import Err
 
 log = logging.getLogger(__name__)
 

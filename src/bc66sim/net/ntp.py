@@ -14,8 +14,8 @@ import socket
 import struct
 import time
 
-from bc66sim.module.errors import Err
 from bc66sim.net.base import NetError
+from bc66sim.note.errors import Err
 
 #: Seconds from the NTP era (1900) to the Unix epoch (1970).
 NTP_TO_UNIX = 2_208_988_800

@@ -1,4 +1,4 @@
-"""Every limit of the application note, in one place (DESIGN principle 1)."""
+"""Every limit of the application note, in one place (DESIGN principle 1; a leaf)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,46 @@
+"""The layers import only downwards (docs/ARCHITECTURE.md; issue 10).
+
+``note/`` is a leaf; ``at/``, ``net/`` and ``client/`` import nothing from
+``module/``.  The check reads the source, so it cannot be fooled by what happens
+to be imported already.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bc66sim"
+
+
+def imports_of(folder: str) -> dict[str, set[str]]:
+    """Every ``bc66sim.*`` module each file of ``folder`` imports."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((PACKAGE / folder).rglob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        found[path.name] = {name for name in names if name.startswith("bc66sim")}
+    return found
+
+
+@pytest.mark.parametrize(
+    ("folder", "allowed"),
+    [
+        ("note", ("bc66sim.note",)),
+        ("at", ("bc66sim.at", "bc66sim.note")),
+        ("net", ("bc66sim.net", "bc66sim.note")),
+        ("client", ("bc66sim.client", "bc66sim.note")),
+    ],
+)
+def test_imports_go_downwards_only(folder: str, allowed: tuple[str, ...]) -> None:
+    wrong = {
+        file: sorted(name for name in names if not name.startswith(allowed))
+        for file, names in imports_of(folder).items()
+    }
+    assert {file: names for file, names in wrong.items() if names} == {}
