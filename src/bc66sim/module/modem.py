@@ -20,6 +20,7 @@ from typing import Any
 from bc66sim.at import framer as fr
 from bc66sim.at.parser import Command, Form, ParseError, parse_line
 from bc66sim.at.results import ERROR, OK, PROMPT, line
+from bc66sim.clock import Clock, LoopClock, TimerHandle
 from bc66sim.module import dns, general, network, ntp, ping, powersave, sockets, tcpip_config
 from bc66sim.module.commands import Args, BadParameter, CommandTable, DataPrompt, Reply, Spec
 from bc66sim.module.errors import CmeError, CommandError, Err
@@ -88,8 +89,11 @@ class Modem:
         *,
         config: ModemConfig | None = None,
         nvram: Nvram | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.network = network
+        #: Module time: every timer of the module and its RTC (bc66sim.clock).
+        self.clock: Clock = clock or LoopClock()
         self.config = config or ModemConfig()
         if self.config.model not in MODELS:
             raise ValueError(f"unknown model {self.config.model!r}: one of {', '.join(MODELS)}")
@@ -116,7 +120,7 @@ class Modem:
         #: While input is handled, output gathers here: one transport write per chunk.
         self._batch: bytearray | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._line_feed_timer: asyncio.TimerHandle | None = None
+        self._line_feed_timer: TimerHandle | None = None
 
     # -- wiring --------------------------------------------------------------------
 
@@ -177,13 +181,6 @@ class Modem:
         services = self._services
         services.add(name)
         self.spawn(work()).add_done_callback(lambda _: services.discard(name))
-
-    def loop_time(self) -> float:
-        """The module's clock for timers (the event loop's monotonic time)."""
-        return asyncio.get_running_loop().time()
-
-    async def sleep_until(self, when: float) -> None:
-        await asyncio.sleep(max(0.0, when - self.loop_time()))
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -336,9 +333,8 @@ class Modem:
             return
         self._flush_urcs()
         if self._framer.awaiting_line_feed:
-            loop = asyncio.get_running_loop()
             wait = self.config.line_feed_wait
-            self._line_feed_timer = loop.call_later(wait, self._line_feed_missing)
+            self._line_feed_timer = self.clock.call_later(wait, self._line_feed_missing)
 
     def _line_feed_missing(self) -> None:
         """The held line's LF did not come: run the line now (at/framer.py: line ends)."""

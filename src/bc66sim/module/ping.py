@@ -81,7 +81,7 @@ async def _ping(modem: Modem, host: str, timeout: int, count: int, size: int) ->
     echoes: list[Echo] = []
     try:
         for sequence in range(1, count + 1):
-            started = modem.loop_time()
+            started = modem.clock.now()
             echo = await pinger.echo(sequence, size, float(timeout))
             if echo is None:
                 modem.emit_urc(line(f"+QPING: {int(Err.TIMEOUT)}"))
@@ -89,7 +89,7 @@ async def _ping(modem: Modem, host: str, timeout: int, count: int, size: int) ->
                 echoes.append(echo)
                 modem.emit_urc(line(f'+QPING: 0,"{address}",{size},{echo.milliseconds},{echo.ttl}'))
             if sequence < count:
-                await modem.sleep_until(started + modem.config.ping_interval)
+                await modem.clock.sleep_until(started + modem.config.ping_interval)
     finally:
         pinger.close()
     times = [echo.milliseconds for echo in echoes]

@@ -9,13 +9,12 @@ a real module does it (``+QIURC: "closed"``) and later socket commands fail with
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
+from bc66sim.clock import TimerHandle
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -65,10 +64,10 @@ class Radio:
         self.cfun = 1
         self.want_attach = True
         self.attached = False
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: TimerHandle | None = None
         #: Offset of the module's RTC from the host's clock, once the network gave time.
         self._rtc_offset: dt.timedelta | None = None
-        self._rtc_booted = time.monotonic()
+        self._rtc_booted = 0.0  # set at power-on, from module time
         #: The RTC's time zone in quarter hours (±zz of +CCLK).
         self.tz_quarters = 0
 
@@ -81,7 +80,7 @@ class Radio:
         self.want_attach = True
         self.attached = False
         self._rtc_offset = None
-        self._rtc_booted = time.monotonic()
+        self._rtc_booted = self._modem.clock.now()
         self._schedule_attach()
 
     def power_off(self) -> None:
@@ -127,8 +126,8 @@ class Radio:
     def _schedule_attach(self) -> None:
         self._cancel_timer()
         if self.cfun == 1 and self.want_attach and not self.attached:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self._modem.config.attach_delay, self._attach)
+            delay = self._modem.config.attach_delay
+            self._timer = self._modem.clock.call_later(delay, self._attach)
 
     def _attach(self) -> None:
         self._timer = None
@@ -226,12 +225,12 @@ class Radio:
     def now(self) -> dt.datetime:
         """The module's RTC in UTC."""
         if self._rtc_offset is None:
-            return RTC_EPOCH + dt.timedelta(seconds=time.monotonic() - self._rtc_booted)
-        return dt.datetime.now(dt.UTC) + self._rtc_offset
+            return RTC_EPOCH + dt.timedelta(seconds=self._modem.clock.now() - self._rtc_booted)
+        return self._modem.clock.utc() + self._rtc_offset
 
     def set_time(self, when: dt.datetime) -> None:
         """Set the RTC (``AT+CCLK=``, NTP with ``<auto_set_time>`` 1); never the host's clock."""
-        self._rtc_offset = when - dt.datetime.now(dt.UTC)
+        self._rtc_offset = when - self._modem.clock.utc()
 
     def clock_text(self, when: dt.datetime | None = None) -> str:
         """``yy/MM/dd,hh:mm:ss±zz`` of the RTC (or ``when``) in local time, zz in quarter hours.
