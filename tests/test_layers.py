@@ -44,3 +44,13 @@ def test_imports_go_downwards_only(folder: str, allowed: tuple[str, ...]) -> Non
         for file, names in imports_of(folder).items()
     }
     assert {file: names for file, names in wrong.items() if names} == {}
+
+
+def test_the_module_reaches_the_world_only_through_the_network_seam() -> None:
+    """module/ may use net/'s interface (base) and the policy, not a real network."""
+    seam = ("bc66sim.net.base", "bc66sim.net.policy")
+    wrong = {
+        file: sorted(n for n in names if n.startswith("bc66sim.net") and n not in seam)
+        for file, names in imports_of("module").items()
+    }
+    assert {file: names for file, names in wrong.items() if names} == {}

@@ -24,7 +24,6 @@ from bc66sim.module.commands import (
     require_context,
 )
 from bc66sim.module.errors import CommandError, Err
-from bc66sim.net import dns as host_dns
 from bc66sim.net.base import Family, NetError, Resolution, ip_family
 from bc66sim.net.policy import Denied
 from bc66sim.note.limits import MAX_DNS_ADDRESS, MAX_HOST_LENGTH
@@ -70,7 +69,7 @@ class DnsService:
 
     def shown_servers(self) -> tuple[str, str]:
         """Primary and secondary, as ``AT+QIDNSCFG=1`` shows them."""
-        servers = self.servers or host_dns.host_resolvers(self.family)
+        servers = self.servers or self.modem.network.host_resolvers(self.family)
         unset = _UNSET[self.family]
         return (servers[0] if servers else unset, servers[1] if len(servers) > 1 else unset)
 
@@ -123,7 +122,7 @@ class DnsService:
         """The servers set by AT+QIDNSCFG (none: the host's), each allowed by the policy."""
         servers = [s for s in self.servers if s != _UNSET[family]]
         policy = self.modem.policy
-        for server in servers or host_dns.host_resolvers(family):
+        for server in servers or self.modem.network.host_resolvers(family):
             _check(lambda server=server: policy.check_address(server, DNS_PORT))  # type: ignore[misc]
         return servers
 

@@ -28,9 +28,8 @@ from bc66sim.module.identity import MODELS, iccid_for
 from bc66sim.module.nvram import Nvram
 from bc66sim.module.radio import Radio
 from bc66sim.net.base import Network
-from bc66sim.net.dns import DEFAULT_DNS_TIMEOUT
 from bc66sim.net.policy import DestinationPolicy
-from bc66sim.note.limits import DEFAULT_OPEN_TIMEOUT, MAX_QUEUED_URC_BYTES
+from bc66sim.note.limits import DEFAULT_DNS_TIMEOUT, DEFAULT_OPEN_TIMEOUT, MAX_QUEUED_URC_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from bc66sim.module.commands import (
     require_context,
 )
 from bc66sim.module.errors import Err
-from bc66sim.net import ntp
 from bc66sim.net.base import NetError
 from bc66sim.note.limits import MAX_HOST_LENGTH
 
@@ -72,7 +71,7 @@ def _qntp(prefix: str) -> Handler:
 async def _synchronise(modem: Modem, prefix: str, server: str, port: int, auto_set: bool) -> None:
     try:
         address = await modem.dns.address_of(server, modem.dns.family, port)
-        when = await ntp.query(address, port, modem.config.ntp_timeout)
+        when = await modem.network.ntp_query(address, port, modem.config.ntp_timeout)
     except NetError as exc:
         log.info("NTP with %s:%d failed: %s", server, port, exc)
         _report(modem, prefix, exc.code, "")

@@ -22,8 +22,7 @@ from bc66sim.module.commands import (
     require_context,
 )
 from bc66sim.module.errors import CommandError, Err
-from bc66sim.net.base import Family, NetError, ip_family
-from bc66sim.net.icmp import Echo, Pinger
+from bc66sim.net.base import Echo, Family, NetError, ip_family
 from bc66sim.note.limits import MAX_HOST_LENGTH
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ def _qping(modem: Modem, args: Args, reply: Reply) -> Result:
 async def _ping(modem: Modem, host: str, timeout: int, count: int, size: int) -> None:
     try:
         address = await modem.dns.address_of(host, Family.IPV4, None)
-        pinger = Pinger(address)
+        pinger = modem.network.pinger(address)
     except NetError as exc:
         log.info("ping %s: %s", host, exc)
         _report(modem, exc.code)

@@ -2,12 +2,16 @@
 
 The module opens *flows* (a TCP connection or a connected UDP socket) through a
 :class:`Network` and receives their data and their end through a
-:class:`FlowListener`.  :class:`bc66sim.net.host.HostNetwork` is the real network;
-anything else with the same shape (a shaped or faulty network) can stand in.
+:class:`FlowListener`; it resolves names, pings and asks NTP servers through the
+same interface, and nothing else.  :class:`bc66sim.net.host.HostNetwork` is the
+real network; :class:`bc66sim.net.memory.MemoryNetwork` is an in-memory one on
+module time, for tests; anything else with the same shape (a shaped or faulty
+network) can stand in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import ipaddress
 from abc import ABC, abstractmethod
@@ -54,6 +58,24 @@ class NetError(Exception):
         super().__init__(f"{code.name}: {detail}" if detail else code.name)
         self.code = code
         self.detail = detail
+
+
+@dataclass(frozen=True)
+class Echo:
+    """One echo reply: round trip in milliseconds and the reply's TTL."""
+
+    milliseconds: int
+    ttl: int
+
+
+class Pinger(Protocol):
+    """ICMP echo to one address (``AT+QPING``)."""
+
+    async def echo(self, sequence: int, size: int, timeout: float) -> Echo | None:
+        """One request of ``size`` data bytes; None when no reply came in ``timeout``."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class FlowListener(Protocol):
@@ -114,4 +136,16 @@ class Network(Protocol):
         self, name: str, family: Family, *, servers: Sequence[str], timeout: float
     ) -> Resolution:
         """Ask ``servers`` (the host's resolvers when empty) for ``name``'s addresses."""
+        ...
+
+    def host_resolvers(self, family: Family) -> list[str]:
+        """The DNS servers used before ``AT+QIDNSCFG`` sets any (CLARIFICATIONS §23)."""
+        ...
+
+    def pinger(self, address: str) -> Pinger:
+        """Something to send echo requests to ``address``; raises :class:`NetError`."""
+        ...
+
+    async def ntp_query(self, address: str, port: int, timeout: float) -> dt.datetime:
+        """The time an NTP server gives, corrected for the round trip; raises NetError."""
         ...

@@ -15,9 +15,7 @@ import dns.resolver
 
 from bc66sim.net.base import Family, NetError, Resolution, ip_family
 from bc66sim.note.errors import Err
-
-#: Seconds a lookup may take in all (every server, every retry) before 569.
-DEFAULT_DNS_TIMEOUT = 10.0
+from bc66sim.note.limits import DEFAULT_DNS_TIMEOUT
 
 
 def host_resolvers(family: Family) -> list[str]:

@@ -9,6 +9,7 @@ back (DESIGN principle 3).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import errno
 import fcntl
 import logging
@@ -18,7 +19,7 @@ import termios
 from collections.abc import Sequence
 from typing import cast
 
-from bc66sim.net import dns
+from bc66sim.net import dns, icmp, ntp
 from bc66sim.net.base import Family, Flow, FlowListener, NetError, Resolution, Transport
 from bc66sim.note.errors import Err
 from bc66sim.note.limits import MAX_TCP_SEND_BACKLOG, NODE_SIZE
@@ -35,6 +36,15 @@ class HostNetwork:
         self, name: str, family: Family, *, servers: Sequence[str], timeout: float
     ) -> Resolution:
         return await dns.resolve(name, family, servers, timeout)
+
+    def host_resolvers(self, family: Family) -> list[str]:
+        return dns.host_resolvers(family)
+
+    def pinger(self, address: str) -> icmp.Pinger:
+        return icmp.Pinger(address)
+
+    async def ntp_query(self, address: str, port: int, timeout: float) -> dt.datetime:
+        return await ntp.query(address, port, timeout)
 
     async def open_flow(
         self,

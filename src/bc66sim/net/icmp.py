@@ -14,9 +14,8 @@ import os
 import socket
 import struct
 import time
-from dataclasses import dataclass
 
-from bc66sim.net.base import NetError
+from bc66sim.net.base import Echo, NetError
 from bc66sim.note.errors import Err
 
 log = logging.getLogger(__name__)
@@ -25,14 +24,6 @@ ECHO_REQUEST = 8
 ECHO_REPLY = 0
 #: Ask for each datagram's TTL as ancillary data; Linux <linux/in.h>, not in 3.11's socket.
 IP_RECVTTL: int = getattr(socket, "IP_RECVTTL", 12)
-
-
-@dataclass(frozen=True)
-class Echo:
-    """One echo reply: round trip in milliseconds and the reply's TTL."""
-
-    milliseconds: int
-    ttl: int
 
 
 def checksum(data: bytes) -> int:

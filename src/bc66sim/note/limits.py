@@ -31,5 +31,8 @@ MAX_TCP_SEND_BACKLOG = 64 * 1024
 #: URC bytes held while the host is in data mode or mid-line (CLARIFICATIONS §3);
 #: past this, direct-push sockets stop reading (TCP) or drop (UDP) until it drains.
 MAX_QUEUED_URC_BYTES = 64 * 1024
+#: Seconds a DNS lookup may take in all (every server, retries) before 569; 565 in
+#: AT+QIOPEN (CLARIFICATIONS §9; docs/ARCHITECTURE.md decision 39).
+DEFAULT_DNS_TIMEOUT = 10.0
 #: Seconds the module waits for a TCP connection before +QIOPEN: <id>,569.
 DEFAULT_OPEN_TIMEOUT = 60.0
