@@ -34,7 +34,7 @@ def imports_of(folder: str) -> dict[str, set[str]]:
     [
         ("note", ("bc66sim.note",)),
         ("at", ("bc66sim.at", "bc66sim.note")),
-        ("net", ("bc66sim.net", "bc66sim.note")),
+        ("net", ("bc66sim.net", "bc66sim.note", "bc66sim.clock")),
         ("client", ("bc66sim.client", "bc66sim.note")),
     ],
 )

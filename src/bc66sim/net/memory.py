@@ -1,0 +1,273 @@
+"""An in-memory network on module time: peers, a DNS zone, NTP and ping, no sockets.
+
+:class:`MemoryNetwork` has the shape of :class:`~bc66sim.net.base.Network` and runs
+on the module's :class:`~bc66sim.clock.Clock`.  With a
+:class:`~bc66sim.clock.ManualClock` the module's behaviour is tested without real
+sockets and without waiting: a peer that never answers costs the open timeout in
+module time, which a test skips over with ``advance``.
+
+Peers are set up by address and port:
+
+- :meth:`MemoryNetwork.tcp_echo` / :meth:`udp_echo`: what arrives goes back;
+- :meth:`tcp_refuse`: the connection is refused (566);
+- :meth:`tcp_silent`: the SYN is never answered (569 after the open timeout);
+- :meth:`tcp_close_after`: the peer closes after so many bytes;
+- :meth:`peer`: a :class:`MemoryPeer` the test drives itself (``send``, ``received``,
+  ``close``).
+
+Names resolve from :attr:`MemoryNetwork.zone`; pings to :attr:`ping_replies`;
+NTP servers from :attr:`ntp_servers`.  Anything not set up behaves as a real
+network would: refused, unanswered, not found.  Every exchange takes
+:attr:`MemoryNetwork.latency` seconds of module time each way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bc66sim.clock import Clock
+from bc66sim.net.base import Echo, Family, Flow, FlowListener, NetError, Resolution, Transport
+from bc66sim.note.errors import Err
+from bc66sim.note.limits import NODE_SIZE
+
+Endpoint = tuple[Transport, str, int]
+
+
+class MemoryPeer:
+    """The far end of one flow: what it received, and ways to answer."""
+
+    def __init__(self, network: MemoryNetwork, listener: FlowListener) -> None:
+        self._network = network
+        self._listener = listener
+        self._paused = False
+        self._held: list[bytes | None] = []  # data (or the close) the module does not read yet
+        self.received = bytearray()
+        self.datagrams: list[bytes] = []
+        self.closed = False
+        self.on_receive: Callable[[MemoryPeer, bytes], None] | None = None
+
+    def send(self, data: bytes) -> None:
+        """Bytes (TCP, in reads of at most one node) or one datagram (UDP) to the module."""
+        self._network._later(lambda: self._deliver(data))
+
+    def close(self) -> None:
+        """The peer closes the connection."""
+        self._network._later(lambda: self._deliver(None))
+
+    def _deliver(self, data: bytes | None) -> None:
+        if self.closed:
+            return
+        if self._paused:
+            self._held.append(data)
+            return
+        if data is None:
+            self.closed = True
+            self._listener.flow_closed("the peer closed the connection")
+        else:
+            self._listener.flow_data(data)
+
+    def _from_module(self, data: bytes) -> None:
+        self.received += data
+        self.datagrams.append(data)
+        if self.on_receive is not None:
+            self.on_receive(self, data)
+
+    def _resume(self) -> None:
+        self._paused = False
+        held, self._held = self._held, []
+        for item in held:
+            self._deliver(item)
+
+
+class _MemoryFlow(Flow):
+    def __init__(self, network: MemoryNetwork, peer: MemoryPeer, local_port: int) -> None:
+        self._network = network
+        self._peer = peer
+        self._local_port = local_port
+        self._open = True
+
+    @property
+    def local_port(self) -> int:
+        return self._local_port
+
+    def send(self, data: bytes) -> bool:
+        if self._open:
+            self._network._later(lambda: self._peer._from_module(data))
+        return True
+
+    def unacked(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        self._peer._paused = True
+
+    def resume_reading(self) -> None:
+        self._peer._resume()
+
+    def close(self) -> None:
+        self._open = False
+        self._peer.closed = True
+
+
+def _echo_stream(peer: MemoryPeer, data: bytes) -> None:
+    for start in range(0, len(data), NODE_SIZE):  # TCP: reads of at most one node
+        peer.send(data[start : start + NODE_SIZE])
+
+
+def _echo_datagram(peer: MemoryPeer, data: bytes) -> None:
+    peer.send(data)
+
+
+@dataclass
+class _Behaviour:
+    kind: str  # "peer", "refuse", "silent"
+    setup: Callable[[MemoryPeer], None] = lambda peer: None
+
+
+@dataclass
+class MemoryNetwork:
+    """See the module docstring."""
+
+    clock: Clock
+    #: Seconds of module time each way (connect, data, DNS, NTP; a ping's round trip is 2x).
+    latency: float = 0.05
+    #: name -> (addresses, TTL)
+    zone: dict[str, tuple[list[str], int]] = field(default_factory=dict)
+    #: The DNS servers before AT+QIDNSCFG sets any; only these (and those set) answer.
+    resolvers: dict[Family, list[str]] = field(
+        default_factory=lambda: {Family.IPV4: ["10.0.0.53"], Family.IPV6: ["fd00::53"]}
+    )
+    #: Servers that answer DNS queries, besides ``resolvers``.
+    dns_servers: set[str] = field(default_factory=set)
+    #: address -> TTL of its echo replies; other addresses do not answer.
+    ping_replies: dict[str, int] = field(default_factory=dict)
+    #: (address, port) -> offset of that server's time from ``clock.utc()``.
+    ntp_servers: dict[tuple[str, int], dt.timedelta] = field(default_factory=dict)
+    #: Every peer a flow was opened to, in order.
+    peers: list[MemoryPeer] = field(default_factory=list)
+    _endpoints: dict[Endpoint, _Behaviour] = field(default_factory=dict)
+    _next_port: int = 49152
+
+    # -- setting up the world -------------------------------------------------------------
+
+    def tcp_echo(self, address: str, port: int) -> None:
+        self._endpoints[(Transport.TCP, address, port)] = _Behaviour("peer", _echoing_stream)
+
+    def udp_echo(self, address: str, port: int) -> None:
+        self._endpoints[(Transport.UDP, address, port)] = _Behaviour("peer", _echoing_datagrams)
+
+    def tcp_refuse(self, address: str, port: int) -> None:
+        self._endpoints[(Transport.TCP, address, port)] = _Behaviour("refuse")
+
+    def tcp_silent(self, address: str, port: int) -> None:
+        self._endpoints[(Transport.TCP, address, port)] = _Behaviour("silent")
+
+    def tcp_close_after(self, address: str, port: int, count: int) -> None:
+        """The peer closes once it has received ``count`` bytes."""
+
+        def setup(peer: MemoryPeer) -> None:
+            def on_receive(peer: MemoryPeer, data: bytes) -> None:
+                if len(peer.received) >= count:
+                    peer.close()
+
+            peer.on_receive = on_receive
+
+        self._endpoints[(Transport.TCP, address, port)] = _Behaviour("peer", setup)
+
+    def peer(self, transport: Transport, address: str, port: int) -> None:
+        """A peer that only records: the test answers through :attr:`peers`."""
+        self._endpoints[(transport, address, port)] = _Behaviour("peer")
+
+    # -- the Network interface -----------------------------------------------------------
+
+    async def open_flow(
+        self,
+        transport: Transport,
+        address: str,
+        port: int,
+        *,
+        local_port: int,
+        family: Family,
+        listener: FlowListener,
+        timeout: float,
+    ) -> Flow:
+        behaviour = self._endpoints.get((transport, address, port))
+        if transport is Transport.TCP:
+            if behaviour is None or behaviour.kind == "refuse":
+                await self._wait(2 * self.latency)
+                raise NetError(Err.SOCKET_CONNECT_FAILED, f"{address}:{port} refused")
+            if behaviour.kind == "silent":
+                await self._wait(timeout)
+                raise NetError(Err.TIMEOUT, f"no answer from {address}:{port}")
+            await self._wait(2 * self.latency)
+        peer = MemoryPeer(self, listener)
+        if behaviour is not None:
+            behaviour.setup(peer)
+        self.peers.append(peer)
+        if not local_port:
+            local_port, self._next_port = self._next_port, self._next_port + 1
+        return _MemoryFlow(self, peer, local_port)
+
+    async def resolve(
+        self, name: str, family: Family, *, servers: Sequence[str], timeout: float
+    ) -> Resolution:
+        asked = list(servers) or self.resolvers.get(family, [])
+        if not any(s in self.dns_servers or s in self.resolvers.get(family, []) for s in asked):
+            await self._wait(timeout)
+            raise NetError(Err.TIMEOUT, f"no DNS server answered for {name}")
+        await self._wait(2 * self.latency)
+        addresses, ttl = self.zone.get(name.lower().rstrip("."), ([], 0))
+        wanted = [a for a in addresses if (":" in a) == (family is Family.IPV6)]
+        if not wanted:
+            raise NetError(Err.DNS_PARSE_FAILED, f"{name} has no address")
+        return Resolution(tuple(wanted), ttl)
+
+    def host_resolvers(self, family: Family) -> list[str]:
+        return list(self.resolvers.get(family, []))
+
+    def pinger(self, address: str) -> _MemoryPinger:
+        return _MemoryPinger(self, address)
+
+    async def ntp_query(self, address: str, port: int, timeout: float) -> dt.datetime:
+        offset = self.ntp_servers.get((address, port))
+        if offset is None:
+            await self._wait(timeout)
+            raise NetError(Err.TIMEOUT, f"no NTP answer from {address}:{port}")
+        await self._wait(2 * self.latency)
+        return self.clock.utc() + offset
+
+    # -- module time ---------------------------------------------------------------------
+
+    async def _wait(self, seconds: float) -> None:
+        await self.clock.sleep_until(self.clock.now() + seconds)
+
+    def _later(self, callback: Callable[[], None]) -> None:
+        self.clock.call_later(self.latency, callback)
+
+
+def _echoing_stream(peer: MemoryPeer) -> None:
+    peer.on_receive = _echo_stream
+
+
+def _echoing_datagrams(peer: MemoryPeer) -> None:
+    peer.on_receive = _echo_datagram
+
+
+class _MemoryPinger:
+    def __init__(self, network: MemoryNetwork, address: str) -> None:
+        self._network = network
+        self._address = address
+
+    async def echo(self, sequence: int, size: int, timeout: float) -> Echo | None:
+        ttl = self._network.ping_replies.get(self._address)
+        round_trip = 2 * self._network.latency
+        if ttl is None or round_trip > timeout:
+            await self._network._wait(timeout)
+            return None
+        await self._network._wait(round_trip)
+        return Echo(milliseconds=int(round_trip * 1000), ttl=ttl)
+
+    def close(self) -> None:
+        pass
