@@ -54,3 +54,34 @@ def test_the_module_reaches_the_world_only_through_the_network_seam() -> None:
         for file, names in imports_of("module").items()
     }
     assert {file: names for file, names in wrong.items() if names} == {}
+
+
+def test_socket_states_change_only_through_the_transition_table() -> None:
+    """Issue 10 §5: every transition goes through Socket.handle (module/socket.py)."""
+    import re
+
+    from bc66sim.module.socket import (
+        TRANSITIONS,
+        InvalidTransition,
+        Socket,
+        SocketEvent,
+        SocketState,
+    )
+    from bc66sim.net.base import Family, Transport
+
+    assignments = [
+        f"{path.name}:{number}"
+        for path in sorted((PACKAGE / "module").glob("*.py"))
+        if path.name != "socket.py"
+        for number, text in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\.state\s*=[^=]", text)
+    ]
+    assert assignments == []
+    sock = Socket(0, Transport.TCP, "h", 1, 0, 0, Family.IPV4)  # type: ignore[arg-type]
+    assert sock.handle(SocketEvent.OPENED) is SocketState.CONNECTED
+    with pytest.raises(InvalidTransition, match="the open failed while CONNECTED"):
+        sock.handle(SocketEvent.OPEN_FAILED)
+    assert sock.handle(SocketEvent.CLOSED_BY_PEER) is SocketState.REMOTE_CLOSING
+    assert set(TRANSITIONS.values()) == {
+        SocketState.CONNECTED, SocketState.INITIAL, SocketState.REMOTE_CLOSING
+    }  # fmt: skip

@@ -8,8 +8,12 @@ Everything that affects a socket's state lives here.  The states are those of
                            +--failed--> INITIAL (kept until QICLOSE, §2.3.1)      |
                                               +------------QICLOSE--------> (free) <--+
 
-UDP skips CONNECTING (CLARIFICATIONS §10).  ``CLOSING`` (3) is never observable:
-``AT+QICLOSE`` completes before it answers.
+UDP passes CONNECTING at once (CLARIFICATIONS §10).  ``CLOSING`` (3) is never
+observable: ``AT+QICLOSE`` completes before it answers, and frees the id.
+
+The transitions are data (:data:`TRANSITIONS`, as h11's ``_state.py`` keeps its
+own): every change of state goes through :meth:`Socket.handle`, and an event a
+state does not expect is a bug (:class:`InvalidTransition`), never a silent change.
 """
 
 from __future__ import annotations
@@ -30,6 +34,26 @@ class SocketState(enum.IntEnum):
     CONNECTED = 2
     CLOSING = 3
     REMOTE_CLOSING = 4
+
+
+class SocketEvent(enum.Enum):
+    """What happens to a socket, as the module's stack sees it."""
+
+    OPENED = "the flow opened"
+    OPEN_FAILED = "the open failed"
+    CLOSED_BY_PEER = "the peer or the network closed the flow"
+
+
+#: The socket's life (§2.3.3): (state, event) -> the next state.
+TRANSITIONS: dict[tuple[SocketState, SocketEvent], SocketState] = {
+    (SocketState.CONNECTING, SocketEvent.OPENED): SocketState.CONNECTED,
+    (SocketState.CONNECTING, SocketEvent.OPEN_FAILED): SocketState.INITIAL,
+    (SocketState.CONNECTED, SocketEvent.CLOSED_BY_PEER): SocketState.REMOTE_CLOSING,
+}
+
+
+class InvalidTransition(Exception):
+    """An event the socket's state does not expect: a bug in the module."""
 
 
 class AccessMode(enum.IntEnum):
@@ -61,6 +85,16 @@ class Socket:
     buff_full_reported: bool = False
     #: TCP reading is paused: the buffer is full, or the URC queue is.
     paused: bool = False
+
+    def handle(self, event: SocketEvent) -> SocketState:
+        """Move to the state :data:`TRANSITIONS` gives for ``event``; the only way to move."""
+        try:
+            self.state = TRANSITIONS[self.state, event]
+        except KeyError:
+            raise InvalidTransition(
+                f"socket {self.connect_id}: {event.value} while {self.state.name}"
+            ) from None
+        return self.state
 
     def istate_line(self) -> str:
         """One ``+QISTATE:`` line (§2.3.3); the host as given, local port as given."""

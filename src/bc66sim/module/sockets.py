@@ -24,7 +24,7 @@ from bc66sim.module.commands import (
     require_context,
 )
 from bc66sim.module.errors import CommandError, Err
-from bc66sim.module.socket import AccessMode, Socket, SocketState
+from bc66sim.module.socket import AccessMode, Socket, SocketEvent, SocketState
 from bc66sim.net.base import Family, NetError, Transport
 from bc66sim.note.limits import (
     MAX_DATA_MODE_HEX,
@@ -175,7 +175,7 @@ class SocketService:
             flow.close()  # closed, or the network lost, while connecting
             return
         sock.flow = flow
-        sock.state = SocketState.CONNECTED
+        sock.handle(SocketEvent.OPENED)
         log.info(
             "socket %d: %s to %s:%d from local port %d",
             sock.connect_id,
@@ -192,7 +192,7 @@ class SocketService:
 
     def _report_open(self, sock: Socket, code: Err) -> None:
         if code is not Err.OK:
-            sock.state = SocketState.INITIAL  # allocated until AT+QICLOSE (§2.3.1 note 3)
+            sock.handle(SocketEvent.OPEN_FAILED)  # allocated until AT+QICLOSE (§2.3.1 note 3)
         self._modem.last_error = code
         self._modem.emit_urc(line(f"+QIOPEN: {sock.connect_id},{int(code)}"))
 
@@ -249,7 +249,7 @@ class SocketService:
             self._mark_closed(sock)
 
     def _mark_closed(self, sock: Socket) -> None:
-        sock.state = SocketState.REMOTE_CLOSING  # CLARIFICATIONS §11
+        sock.handle(SocketEvent.CLOSED_BY_PEER)  # CLARIFICATIONS §11
         self._modem.emit_urc(line(f'+QIURC: "closed",{sock.connect_id}'))
 
     def _buffer(self, sock: Socket, data: bytes) -> None:
