@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import platformdirs
 
@@ -23,11 +23,12 @@ from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.policy import DestinationPolicy
+from bc66sim.transport.base import Port, PortError
 from bc66sim.transport.pacing import piece_time
-from bc66sim.transport.pty import DEFAULT_PTY_LINK, PtyError, PtyPort
-from bc66sim.transport.serial import SerialError, SerialPort
+from bc66sim.transport.pty import DEFAULT_PTY_LINK, PtyPort
+from bc66sim.transport.serial import SerialPort
 from bc66sim.transport.stdio import StdioPort
-from bc66sim.transport.tcp import TcpError, TcpPort, parse_address
+from bc66sim.transport.tcp import TcpPort, parse_address
 from bc66sim.transport.trace import Trace
 
 log = logging.getLogger("bc66sim")
@@ -202,14 +203,10 @@ async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
                   **where)  # fmt: skip
     try:
         await run_fleet(fleet, _stop_on_signals())
-    except (PtyError, TcpError) as exc:
+    except PortError as exc:
         await fleet.close()
         raise UsageError(str(exc)) from exc
     return 0
-
-
-class _Port(Protocol):
-    def close(self) -> None: ...
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -225,23 +222,23 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     modem = Modem(HostNetwork(), config=config, nvram=Nvram(args.state_dir))
     trace = Trace()
     stop = _stop_on_signals()
-    port, where, hint = await _open_port(args, modem, trace)
+    port, hint = _port_for(args)
     try:
-        log.info("%s ready on %s%s", modem.model.name, where, hint)
+        where = await port.open(modem, trace)
+    except PortError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.tcp:
+        _warn_beyond_loopback(args.tcp, modem)
+    try:
+        log.info("%s ready on %s%s", modem.model.name, where, hint.format(where=where))
         modem.power_on()
-        stdio_link = port.link if isinstance(port, StdioPort) else None
-        waiters = [asyncio.ensure_future(stop.wait())]
-        if stdio_link is not None:
-            waiters.append(asyncio.ensure_future(stdio_link.closed.wait()))
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(port.ended.wait())]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
     finally:
         saved = await modem.close()
-        if isinstance(port, TcpPort):
-            await port.close()
-        else:
-            port.close()
+        await port.close()
         if saved:
             log.info("stopped; state saved in %s", args.state_dir)
         else:
@@ -249,36 +246,26 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     return 0 if saved else 1
 
 
-async def _open_port(
-    args: argparse.Namespace, modem: Modem, trace: Trace
-) -> tuple[_Port | TcpPort, str, str]:
-    try:
-        if args.tcp:
-            try:
-                host, number = parse_address(args.tcp)
-            except ValueError as exc:
-                raise UsageError(f"--tcp: {exc}") from exc
-            tcp = TcpPort(host, number, args.baud)
-            where = await tcp.open(modem, trace)
-            _warn_beyond_loopback(host, modem)
-            hint = f" — try: python -m serial.tools.miniterm socket://{where} 115200"
-            return tcp, f"{where} (tcp)", hint
-        if args.serial:
-            serial_port = SerialPort(args.serial, args.baud or 115200)
-            return serial_port, f"{serial_port.open(modem, trace)} (serial)", ""
-        if args.stdio:
-            stdio = StdioPort()
-            return stdio, f"{stdio.open(modem, trace)} (stdio)", ""
-        pty = PtyPort(args.pty or DEFAULT_PTY_LINK, args.baud)
-        path = pty.open(modem, trace)
-        hint = f" — try: python -m serial.tools.miniterm {path} 115200"
-        return pty, f"{path} (pty)", hint
-    except (PtyError, SerialError, TcpError) as exc:
-        raise UsageError(str(exc)) from exc
+def _port_for(args: argparse.Namespace) -> tuple[Port, str]:
+    """The port the options choose, and the hint for the "ready on" line."""
+    if args.tcp:
+        try:
+            host, number = parse_address(args.tcp)
+        except ValueError as exc:
+            raise UsageError(f"--tcp: {exc}") from exc
+        miniterm = " (tcp) — try: python -m serial.tools.miniterm socket://{where} 115200"
+        return TcpPort(host, number, args.baud), miniterm
+    if args.serial:
+        return SerialPort(args.serial, args.baud or 115200), " (serial)"
+    if args.stdio:
+        return StdioPort(), " (stdio)"
+    miniterm = " (pty) — try: python -m serial.tools.miniterm {where} 115200"
+    return PtyPort(args.pty or DEFAULT_PTY_LINK, args.baud), miniterm
 
 
-def _warn_beyond_loopback(host: str, modem: Modem) -> None:
+def _warn_beyond_loopback(address: str, modem: Modem) -> None:
     """A UART reachable from other machines has no authentication: say so, once."""
+    host, _ = parse_address(address)
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:

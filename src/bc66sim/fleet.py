@@ -19,6 +19,7 @@ from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.policy import DestinationPolicy
+from bc66sim.transport.base import Port
 from bc66sim.transport.pty import PtyPort
 from bc66sim.transport.tcp import TcpPort
 from bc66sim.transport.trace import Trace
@@ -68,7 +69,7 @@ class Fleet:
         self._model = model
         self._policy = policy
         self.modems: list[Modem] = []
-        self._ports: list[TcpPort | PtyPort] = []
+        self._ports: list[Port] = []
 
     async def start(self) -> list[str]:
         raise_fd_limit(64 + self.count * FDS_PER_MODULE)
@@ -86,15 +87,13 @@ class Fleet:
             )
             state = self._state_dir / f"module-{index}" if self._state_dir else None
             modem = Modem(HostNetwork(), config=config, nvram=Nvram(state))
+            port: Port
             if self._pty_dir is not None:
-                pty = PtyPort(self._pty_dir / f"ttyBC66-{index}")
-                places.append(pty.open(modem, trace))
-                self._ports.append(pty)
+                port = PtyPort(self._pty_dir / f"ttyBC66-{index}")
             else:
-                port = self._base_port + index if self._base_port else 0
-                tcp = TcpPort(self._tcp_host, port)
-                places.append(await tcp.open(modem, trace))
-                self._ports.append(tcp)
+                port = TcpPort(self._tcp_host, self._base_port + index if self._base_port else 0)
+            self._ports.append(port)
+            places.append(await port.open(modem, trace))
             self.modems.append(modem)
             modem.power_on()
         return places
@@ -103,10 +102,7 @@ class Fleet:
         for modem in self.modems:
             await modem.close()
         for port in self._ports:
-            if isinstance(port, TcpPort):
-                await port.close()
-            else:
-                port.close()
+            await port.close()
 
 
 async def run_fleet(fleet: Fleet, stop: asyncio.Event) -> None:

@@ -1,11 +1,8 @@
 """A module's UART over a pair of non-blocking file descriptors.
 
 Shared by the pty, serial and stdio transports.  Output waits in a buffer while
-the other end does not read.  Past :data:`HIGH_WATER` bytes the module is told its
-output is congested and holds back what it can (direct-push sockets stop reading,
-so TCP flow control reaches the remote sender); below :data:`LOW_WATER` it goes on.
-What still comes past :data:`MAX_OUTPUT_BACKLOG` is dropped a whole write at a
-time, with a warning — never part of a write, so no URC is ever cut.
+the other end does not read; the bounds on it, the trace and the pacing are
+:class:`~bc66sim.transport.base.UartLink`'s, as for every transport.
 """
 
 from __future__ import annotations
@@ -13,19 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
 
 from bc66sim.module.modem import Modem
-from bc66sim.transport.pacing import Pacer
+from bc66sim.transport.base import UartLink
 from bc66sim.transport.trace import Trace
 
 log = logging.getLogger(__name__)
 
-#: Waiting output at which the module is told to hold back, and at which it may go on.
-HIGH_WATER = 256 * 1024
-LOW_WATER = 64 * 1024
-#: Bytes of module output kept at most while the host does not read.
-MAX_OUTPUT_BACKLOG = 1024 * 1024
 READ_SIZE = 65536
 
 
@@ -35,32 +26,22 @@ class FdLink:
     def __init__(
         self, modem: Modem, read_fd: int, write_fd: int, trace: Trace, baud: int | None = None
     ) -> None:
-        self._modem = modem
         self._read_fd = read_fd
         self._write_fd = write_fd
-        self._trace = trace
         self._out = bytearray()
         self._loop = asyncio.get_running_loop()
         self._writing = False
-        self._congested = False
         self.closed = asyncio.Event()
-        # --baud: both directions at line rate (transport/pacing.py); else as fast as I/O.
-        self._to_modem: Callable[[bytes], None] = modem.receive_data
-        self._to_host: Callable[[bytes], None] = self._write_now
-        if baud is not None:
-            self._to_modem = Pacer(baud, modem.receive_data)
-            self._to_host = Pacer(baud, self._write_now, self._pacer_congested)
+        self._uart = UartLink(modem, trace, self._write_now, lambda: len(self._out), baud)
         os.set_blocking(read_fd, False)
         os.set_blocking(write_fd, False)
 
     def start(self) -> None:
         self._loop.add_reader(self._read_fd, self._on_readable)
-        self._modem.attach_output(self.write)
+        self._uart.attach()
 
     def stop(self) -> None:
-        self._modem.attach_output(None)
-        for source in ("uart", "pacer"):
-            self._modem.set_output_congested(source, False)
+        self._uart.detach()
         self._loop.remove_reader(self._read_fd)
         if self._writing:
             self._loop.remove_writer(self._write_fd)
@@ -79,33 +60,16 @@ class FdLink:
             self._loop.remove_reader(self._read_fd)
             self.closed.set()
             return
-        self._trace.host_to_module(data)
-        self._to_modem(data)
+        self._uart.from_host(data)
 
     def write(self, data: bytes) -> None:
-        self._trace.module_to_host(data)
-        self._to_host(data)
-
-    def _pacer_congested(self, congested: bool) -> None:
-        self._modem.set_output_congested("pacer", congested)
+        self._uart.to_host(data)
 
     def _write_now(self, data: bytes) -> None:
-        if len(self._out) + len(data) > MAX_OUTPUT_BACKLOG:
-            log.warning("the host is not reading: a write of %d bytes dropped", len(data))
-            return
         self._out += data
         if not self._writing:
             self._on_writable()
-        self._check_congestion()
-
-    def _check_congestion(self) -> None:
-        waiting = len(self._out)
-        if not self._congested and waiting > HIGH_WATER:
-            self._congested = True
-            self._modem.set_output_congested("uart", True)
-        elif self._congested and waiting < LOW_WATER:
-            self._congested = False
-            self._modem.set_output_congested("uart", False)
+        self._uart.output_changed()
 
     def _on_writable(self) -> None:
         try:
@@ -123,7 +87,7 @@ class FdLink:
         elif not self._out and self._writing:
             self._loop.remove_writer(self._write_fd)
             self._writing = False
-        self._check_congestion()
+        self._uart.output_changed()
 
     def flush_blocking(self, timeout: float = 1.0) -> None:
         """Best effort at shutdown: hand what is left to the kernel."""

@@ -8,19 +8,21 @@ reopen the port as it would a USB-UART.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tty
 from pathlib import Path
 
 from bc66sim.module.modem import Modem
+from bc66sim.transport.base import PortError
 from bc66sim.transport.fdlink import FdLink
 from bc66sim.transport.trace import Trace
 
 DEFAULT_PTY_LINK = Path("/tmp/bc66sim/ttyBC66")
 
 
-class PtyError(Exception):
+class PtyError(PortError):
     """The pty or its link could not be made."""
 
 
@@ -33,8 +35,9 @@ class PtyPort:
         self._master = -1
         self._slave = -1
         self._fdlink: FdLink | None = None
+        self.ended = asyncio.Event()  # a pty never ends: hosts may close and reopen it
 
-    def open(self, modem: Modem, trace: Trace) -> str:
+    async def open(self, modem: Modem, trace: Trace) -> str:
         """Open the pty, link it and start serving; returns the link's path."""
         try:
             self._master, self._slave = os.openpty()
@@ -47,13 +50,16 @@ class PtyPort:
                 raise PtyError(f"{self.link} exists and is not a link; choose another --pty path")
             self.link.symlink_to(slave_name)
         except OSError as exc:
-            self.close()
+            self.close_now()
             raise PtyError(f"cannot create a pty at {self.link}: {exc}") from exc
         self._fdlink = FdLink(modem, self._master, self._master, trace, self.baud)
         self._fdlink.start()
         return str(self.link)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
         if self._fdlink is not None:
             self._fdlink.stop()
             self._fdlink = None

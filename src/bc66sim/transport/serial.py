@@ -6,14 +6,17 @@ flow through its file descriptor like any other UART link.
 
 from __future__ import annotations
 
+import asyncio
+
 import serial as pyserial
 
 from bc66sim.module.modem import Modem
+from bc66sim.transport.base import PortError
 from bc66sim.transport.fdlink import FdLink
 from bc66sim.transport.trace import Trace
 
 
-class SerialError(Exception):
+class SerialError(PortError):
     """The device could not be opened."""
 
 
@@ -23,8 +26,9 @@ class SerialPort:
         self.baud = baud
         self._port: pyserial.Serial | None = None
         self._link: FdLink | None = None
+        self.ended = asyncio.Event()
 
-    def open(self, modem: Modem, trace: Trace) -> str:
+    async def open(self, modem: Modem, trace: Trace) -> str:
         try:
             port = pyserial.Serial(self.device, self.baud, timeout=0, exclusive=True)
         except (pyserial.SerialException, ValueError, OSError) as exc:
@@ -34,7 +38,7 @@ class SerialPort:
         self._link.start()
         return f"{self.device} @ {self.baud} baud"
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self._link is not None:
             self._link.stop()
             self._link = None

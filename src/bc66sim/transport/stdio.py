@@ -7,6 +7,7 @@ End of input stops the emulator.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
@@ -24,22 +25,21 @@ class StdioPort:
         self._saved_tty: list[Any] | None = None
         self._link: FdLink | None = None
         self._blocking: list[tuple[int, bool]] = []
+        #: End of standard input: the emulator stops.
+        self.ended = asyncio.Event()
 
-    @property
-    def link(self) -> FdLink | None:
-        return self._link
-
-    def open(self, modem: Modem, trace: Trace) -> str:
+    async def open(self, modem: Modem, trace: Trace) -> str:
         stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
         if os.isatty(stdin):
             self._saved_tty = termios.tcgetattr(stdin)
             tty.setraw(stdin)
         self._blocking = [(fd, os.get_blocking(fd)) for fd in (stdin, stdout)]
         self._link = FdLink(modem, stdin, stdout, trace)
+        self.ended = self._link.closed
         self._link.start()
         return "standard input/output"
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self._link is not None:
             self._link.stop()
             self._link = None

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from bc66sim.module.modem import Modem
-from bc66sim.transport.fdlink import HIGH_WATER, LOW_WATER, MAX_OUTPUT_BACKLOG
-from bc66sim.transport.pacing import Pacer
+from bc66sim.transport.base import HIGH_WATER, LOW_WATER, PortError, UartLink
 from bc66sim.transport.trace import Trace
 
 log = logging.getLogger(__name__)
 
 
-class TcpError(Exception):
+class TcpError(PortError):
     """The listening socket could not be opened."""
 
 
@@ -46,6 +44,7 @@ class TcpPort:
         self._active: _HostConnection | None = None
         self._modem: Modem | None = None
         self._trace = Trace()
+        self.ended = asyncio.Event()  # hosts come and go; the port stays
 
     async def open(self, modem: Modem, trace: Trace) -> str:
         self._modem, self._trace = modem, trace
@@ -72,83 +71,58 @@ class _HostConnection(asyncio.Protocol):
     """One host's TCP connection: its bytes to the module, the module's bytes to it.
 
     The module's output waits in the asyncio transport's buffer while the host
-    does not read.  Past the high-water mark the transport calls
-    :meth:`pause_writing` and the module holds back what it can (direct-push
-    sockets stop reading: TCP flow control reaches the remote sender); below the
-    low-water mark :meth:`resume_writing` lets it go on.  Whatever else comes past
-    :data:`MAX_OUTPUT_BACKLOG` is dropped a whole write at a time, never part of one.
+    does not read; its high- and low-water marks are the shared ones
+    (``transport/base.py``), and asyncio's :meth:`pause_writing` /
+    :meth:`resume_writing` tell the module to hold back and to go on.
     """
 
     def __init__(self, port: TcpPort) -> None:
         self._port = port
         self._transport: asyncio.Transport | None = None
-        self._peer: object = None
-        self._to_modem: Callable[[bytes], None] = lambda data: None
-        self._to_host: Callable[[bytes], None] = self._write_now
+        self._uart: UartLink | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self._peer = transport.get_extra_info("peername")
+        peer = transport.get_extra_info("peername")
         modem = self._port._modem
         if self._port._active is not None or modem is None:
-            log.warning("refusing %s: the UART already has a host", self._peer)
+            log.warning("refusing %s: the UART already has a host", peer)
             transport.close()
             return
-        log.info("host connected from %s", self._peer)
+        log.info("host connected from %s", peer)
         self._transport = transport
         transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
         self._port._active = self
         modem.host_changed()
-        baud = self._port.baud
-        self._to_modem = Pacer(baud, modem.receive_data) if baud else modem.receive_data
-        if baud:
-            self._to_host = Pacer(baud, self._write_now, self._pacer_congested)
-        modem.attach_output(self._write)
+        self._uart = UartLink(modem, self._port._trace, self._deliver,
+                              transport.get_write_buffer_size, self._port.baud)  # fmt: skip
+        self._uart.attach()
 
     def data_received(self, data: bytes) -> None:
-        self._port._trace.host_to_module(data)
-        self._to_modem(data)
+        if self._uart is not None:
+            self._uart.from_host(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._port._active is not self:
+        if self._port._active is not self or self._uart is None:
             return
-        modem = self._port._modem
-        assert modem is not None
-        modem.attach_output(None)
-        for source in ("tcp", "pacer"):
-            modem.set_output_congested(source, False)  # an unplugged wire holds nothing back
+        self._uart.detach()
         self._port._active = None
         if exc is not None:
             log.info("host connection broke: %s", exc)
         log.info("host disconnected")
 
     def pause_writing(self) -> None:
-        self._congested("tcp", True)
+        if self._uart is not None:
+            self._uart.set_congested(True)
 
     def resume_writing(self) -> None:
-        self._congested("tcp", False)
+        if self._uart is not None:
+            self._uart.set_congested(False)
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
 
-    def _congested(self, source: str, congested: bool) -> None:
-        modem = self._port._modem
-        if modem is not None and self._port._active is self:
-            modem.set_output_congested(source, congested)
-
-    def _pacer_congested(self, congested: bool) -> None:
-        self._congested("pacer", congested)
-
-    def _write(self, data: bytes) -> None:
-        self._port._trace.module_to_host(data)
-        self._to_host(data)
-
-    def _write_now(self, data: bytes) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        if transport.get_write_buffer_size() + len(data) > MAX_OUTPUT_BACKLOG:
-            log.warning("the host is not reading: a write of %d bytes dropped", len(data))
-            return
-        transport.write(data)
+    def _deliver(self, data: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
