@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support.links import InProcessLink, Link, ModemFactory, PtyLink, TcpLink
+from support.links import InProcessLink, Link, MemoryLink, ModemFactory, PtyLink, TcpLink
 from support.peers import TcpPeer, UdpPeer
 from support.servers import DNS_V4, SILENT_DNS, Chrony, Dnsmasq, Mosquitto, SilentDns
 
@@ -54,6 +54,32 @@ async def modem_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
     yield make
     for link in links:
         await link.close()
+
+
+@pytest.fixture
+async def memory_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
+    """Attached modules on MemoryNetwork + ManualClock: module behaviour in module time.
+
+    Each keeps its NVRAM in ``tmp_path``; all are closed after the test.
+    """
+    links: list[MemoryLink] = []
+
+    async def make(**config: object) -> MemoryLink:
+        link = MemoryLink(tmp_path, **config)
+        links.append(link)
+        await link.start()
+        await link.sync()
+        return link
+
+    yield make
+    for link in links:
+        await link.close()
+
+
+@pytest.fixture
+async def memory_modem(memory_factory: ModemFactory) -> InProcessLink:
+    """An attached module on MemoryNetwork + ManualClock, default configuration."""
+    return await memory_factory()
 
 
 @pytest.fixture

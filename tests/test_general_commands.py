@@ -14,7 +14,7 @@ import pytest
 from bc66sim.docs import NOT_ON_BC66, render_commands
 from bc66sim.module.identity import MODELS, luhn_valid, numbered_imei, numbered_imsi
 from bc66sim.module.modem import TABLE
-from support.links import InProcessLink, ModemFactory, ServeProcess
+from support.links import InProcessLink, MemoryLink, ModemFactory, ServeProcess
 
 OK = b"\r\nOK\r\n"
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +36,12 @@ async def error(modem: InProcessLink, line: str) -> bytes:
 
 
 @pytest.fixture
-async def quiet_modem(modem: InProcessLink) -> InProcessLink:
-    """An attached module with echo off and numeric errors, as drivers set it up."""
+async def quiet_modem(memory_modem: InProcessLink) -> InProcessLink:
+    """An attached module with echo off and numeric errors, as drivers set it up.
+
+    These tests need no real peer: the module runs on MemoryNetwork and a ManualClock.
+    """
+    modem = memory_modem
     await modem.command("ATE0")
     await modem.command("AT+CMEE=1")
     return modem
@@ -133,9 +137,9 @@ async def test_firmware_versions(quiet_modem: InProcessLink) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-async def test_models(modem_factory: ModemFactory, name: str) -> None:
+async def test_models(memory_factory: ModemFactory, name: str) -> None:
     model = MODELS[name]
-    modem = await modem_factory(model=name)
+    modem = await memory_factory(model=name)
     await modem.command("ATE0")
     assert await answer(modem, "ATI") == [
         "Quectel_Ltd",
@@ -234,7 +238,7 @@ async def test_settings_commands(
 
 
 async def test_nvram_settings_survive_cfun_reboot_and_restart(tmp_path: Path) -> None:
-    first = InProcessLink(tmp_path)
+    first = MemoryLink(tmp_path)
     await first.start()
     await first.sync()
     await first.command("ATE0")
@@ -271,7 +275,7 @@ async def test_nvram_settings_survive_cfun_reboot_and_restart(tmp_path: Path) ->
     # The default PDN applies from the boot on: context 1 now has its APN.
     assert (await answer(first, "AT+CGDCONT?"))[0].startswith('+CGDCONT: 1,"IPV4V6","iot.example"')
     await first.close()
-    second = InProcessLink(tmp_path)
+    second = MemoryLink(tmp_path)
     await second.start()
     await second.sync()
     await second.command("ATE0")
@@ -388,18 +392,18 @@ def test_commands_doc_is_generated_from_the_table() -> None:
 
 
 async def test_bands_stay_consistent_across_commands_and_models(
-    modem_factory: ModemFactory,
+    memory_factory: ModemFactory,
 ) -> None:
     """Preferred bands are searched bands; a state file of the other model loses nothing
     but searches only bands this radio has (found by an adversarial review)."""
-    bc66 = await modem_factory()
+    bc66 = await memory_factory()
     await bc66.command("ATE0")
     await answer(bc66, "AT+QBAND=2,3,20")
     await error(bc66, "AT+QBANDSL=1,1,8")  # 8 is not searched
     await answer(bc66, "AT+QBANDSL=1,1,20")
     assert (await answer(bc66, "AT+QENG=0"))[0].split(",")[9] == "20"
     await bc66.close()
-    na = await modem_factory(model="BC66-NA")  # the same state directory
+    na = await memory_factory(model="BC66-NA")  # the same state directory
     await na.command("ATE0")
     default = ",".join(str(band) for band in MODELS["BC66-NA"].default_bands)
     assert await answer(na, "AT+QBAND?") == [f"+QBAND: {default}"]

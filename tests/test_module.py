@@ -80,32 +80,37 @@ async def test_boot_then_attach(tmp_path: Path) -> None:
         ("AT+CMEE=1;+CGMI", b"\r\nQuectel_Ltd\r\n"),
     ],
 )
-async def test_answers(modem: InProcessLink, command: str, answer: bytes) -> None:
+async def test_answers(memory_modem: InProcessLink, command: str, answer: bytes) -> None:
+    modem = memory_modem  # module behaviour in module time, no real peer
     assert await modem.command(command) == command.encode() + b"\r" + answer + OK
 
 
 @pytest.mark.parametrize(
     "command", ["AT+NOSUCH", "ATX9", "AT+CFUN=7", "AT+CMEE=3", "AT+CEREG=6", "hello", "AT+CGATT"]
 )
-async def test_errors(modem: InProcessLink, command: str) -> None:
+async def test_errors(memory_modem: InProcessLink, command: str) -> None:
+    modem = memory_modem  # module behaviour in module time, no real peer
     assert await modem.command(command) == command.encode() + b"\r\r\nERROR\r\n"
 
 
-async def test_cme_errors_of_3gpp_commands(modem: InProcessLink) -> None:
+async def test_cme_errors_of_3gpp_commands(memory_modem: InProcessLink) -> None:
+    modem = memory_modem  # module behaviour in module time, no real peer
     await modem.command("AT+CMEE=1")
     assert (await modem.command("AT+CFUN=9")).endswith(b"\r\n+CME ERROR: 50\r\n")
     await modem.command("AT+CFUN=0")
     assert (await modem.command("AT+CPIN?")).endswith(b"\r\n+CME ERROR: 13\r\n")
 
 
-async def test_echo_off_and_on(modem: InProcessLink) -> None:
+async def test_echo_off_and_on(memory_modem: InProcessLink) -> None:
+    modem = memory_modem  # module behaviour in module time, no real peer
     assert await modem.command("ATE0") == b"ATE0\r" + OK
     assert await modem.command("AT") == OK
     assert await modem.command("ATE1") == OK
     assert await modem.command("AT") == b"AT\r" + OK
 
 
-async def test_cereg_urcs_follow_detach_and_attach(modem: InProcessLink) -> None:
+async def test_cereg_urcs_follow_detach_and_attach(memory_modem: InProcessLink) -> None:
+    modem = memory_modem  # module behaviour in module time, no real peer
     await modem.command("AT+CEREG=2")
     reply = await modem.command("AT+CEREG?")
     assert reply == b'AT+CEREG?\r\r\n+CEREG: 2,1,"1A2B","0C3D4E5F",9\r\n' + OK
@@ -135,7 +140,8 @@ async def test_reboot(modem: InProcessLink, peer: TcpPeer) -> None:
     assert (await modem.command('AT+QICFG="echomode"')).endswith(b'"echomode",1\r\n' + OK)
 
 
-async def test_power_down_is_silent(modem: InProcessLink) -> None:
+async def test_power_down_is_silent(memory_modem: InProcessLink) -> None:
+    modem = memory_modem  # module behaviour in module time, no real peer
     assert await modem.command("AT+QPOWD=1") == b"AT+QPOWD=1\r" + OK
     await modem.write(b"AT\r")
     await modem.quiet()
@@ -284,7 +290,8 @@ async def test_ipv6(modem: InProcessLink) -> None:
         await peer.stop()
 
 
-async def test_cclk_set_and_read(modem: InProcessLink) -> None:
+async def test_cclk_set_and_read(memory_modem: InProcessLink) -> None:
+    modem = memory_modem  # module behaviour in module time, no real peer
     assert await modem.command('AT+CCLK="30/01/02,03:04:05+08"') == (
         b'AT+CCLK="30/01/02,03:04:05+08"\r' + OK
     )

@@ -17,9 +17,11 @@ import tty
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bc66sim.clock import ManualClock
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
+from bc66sim.net.memory import MemoryNetwork
 
 FINAL = re.compile(rb"\r\n(OK|ERROR|\+CME ERROR: [^\r]*)\r\n")
 
@@ -139,6 +141,54 @@ class InProcessLink(Link):
 
     async def close(self) -> None:
         await self.modem.close()
+
+
+class MemoryLink(InProcessLink):
+    """An in-process module on :class:`MemoryNetwork` and a :class:`ManualClock`.
+
+    Waiting for the module's bytes moves module time on (from timer to timer) instead
+    of sleeping: a test of module behaviour that needs no real peer runs in module
+    time, deterministically, and a minute of timeout costs nothing.
+    """
+
+    name = "memory"
+
+    def __init__(self, state_dir: Path | None = None, **config: object) -> None:
+        Link.__init__(self)
+        self.clock = ManualClock()
+        self.network = MemoryNetwork(self.clock)
+        settings = {"attach_delay": 1.0} | config
+        self.modem = Modem(
+            self.network,
+            config=ModemConfig(**settings),  # type: ignore[arg-type]
+            nvram=Nvram(state_dir),
+            clock=self.clock,
+        )
+        self.modem.attach_output(self.feed)
+
+    async def write(self, data: bytes) -> None:
+        self.modem.receive_data(data)
+        await self.clock.advance(0)
+
+    async def _wait(self, ready: object, timeout: float) -> None:
+        """Move module time on, timer by timer, until ``ready`` or ``timeout`` (module time)."""
+        deadline = self.clock.now() + timeout
+        await self.clock.advance(0)
+        while not ready():  # type: ignore[operator]
+            due = self.clock.next_timer
+            if due is None or due > deadline:
+                raise AssertionError(f"timed out; the module had sent {bytes(self.buffer)!r}")
+            await self.clock.advance(due - self.clock.now())
+
+    async def quiet(self, seconds: float = 0.2) -> None:
+        await self.clock.advance(seconds)
+        assert not self.buffer, f"unexpected output {bytes(self.buffer)!r}"
+
+    async def sync(self, timeout: float = 10) -> None:
+        await self.clock.advance(self.modem.config.attach_delay)
+        reply = await self.command("AT+CGATT?")
+        assert b"+CGATT: 1" in reply, "the module never attached"
+        self.buffer.clear()
 
 
 #: The modem_factory fixture: ``await make(**ModemConfig overrides)``, attached.
