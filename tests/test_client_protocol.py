@@ -8,6 +8,7 @@ does (CLARIFICATIONS §3), so a scripted module forces it here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bc66sim.client import AsyncBC66, BC66Timeout, ProtocolError
+from bc66sim.client.aio import MAX_ANSWERS
 from bc66sim.client.protocol import Final, Info, Pending, Prompt, ResponseParser, Trailer, Urc
 
 NASTY = b'OK\r\nERROR\r\n+QIURC: "closed",0\r\n\x00\xff> '  # data that looks like output
@@ -223,3 +225,73 @@ async def test_a_timeout_says_how_long_it_waited(scripted: ScriptedModule) -> No
     with pytest.raises(BC66Timeout, match=r"no answer to 'AT\+CSQ' after 0\.[3-9] s"):
         await modem.command("AT+CSQ", timeout=0.3)
     await modem.close()
+
+
+async def test_malformed_urcs_do_not_end_the_session() -> None:
+    """Found by an adversarial review: one bad URC line once made every call fail."""
+    module = await SequencedModule(
+        {
+            b"AT+CGATT?": [b"\r\n+CGATT: 1\r\n\r\nOK\r\n"] * 2,
+            b"ATI": [
+                b'\r\n+QIOPEN: x\r\n\r\n+CEREG: x\r\n\r\n+QIURC: "closed"\r\n\r\n+QIOPEN: 0\r\n'
+                b"\r\nQuectel_Ltd\r\n\r\nOK\r\n"
+            ],
+            b"AT+CSQ": [b"\r\n+CSQ: 25,0\r\n\r\nOK\r\n"],
+        }
+    ).start()
+    modem = await AsyncBC66.open(f"socket://127.0.0.1:{module.port}")
+    with contextlib.suppress(ProtocolError):  # the call in flight may fail with it
+        await modem.command("ATI", timeout=5)
+    assert await modem.command("AT+CSQ", timeout=5) == ["+CSQ: 25,0"]
+    await modem.close()
+    await module.stop()
+
+
+async def test_a_payload_shorter_or_longer_than_its_count() -> None:
+    module = await SequencedModule(
+        {
+            b"AT+CGATT?": [b"\r\n+CGATT: 1\r\n\r\nOK\r\n"] * 2,
+            b'AT+QIOPEN=1,0,"UDP","127.0.0.1",9,0,0': [
+                b'\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n\r\n+QIURC: "recv",0,5\r\n'
+            ],
+            b"AT+QIRD=0,512": [
+                b"\r\n+QIRD: 3,0\r\nabcdefgh\r\n\r\nOK\r\n",  # more data than counted
+                b"\r\n+QIRD: 500,0\r\nabc\r\n\r\nOK\r\n",  # less: never completes
+            ],
+            b"AT+QICLOSE=0": [b"\r\nOK\r\n\r\nCLOSE OK\r\n"],
+        }
+    ).start()
+    modem = await AsyncBC66.open(f"socket://127.0.0.1:{module.port}", timeout=1.0)
+    sock = await modem.connect("UDP", "127.0.0.1", 9)
+    with pytest.raises(ProtocolError, match="the data is not 3 bytes"):
+        await sock.recv(100, timeout=5)
+    sock._data_waiting = True
+    with pytest.raises(BC66Timeout):
+        await sock.recv(100, timeout=5)
+    started = asyncio.get_running_loop().time()
+    assert await modem.command("ATI", timeout=2) == []  # resynchronised
+    assert asyncio.get_running_loop().time() - started < 2
+    await modem.close()
+    await module.stop()
+
+
+async def test_answers_nobody_waits_for_do_not_pile_up(scripted: ScriptedModule) -> None:
+    modem = await AsyncBC66.open(f"socket://127.0.0.1:{scripted.port}")
+    scripted.answers[b"AT+FLOOD"] = b"\r\nOK\r\n" * 10_000
+    await modem.command("AT+FLOOD")
+    await asyncio.sleep(0.2)
+    assert modem._answers.qsize() <= MAX_ANSWERS  # bounded, not 10,000
+    assert await modem.command("AT+CSQ") == ["+CSQ: 25,0"]
+    await modem.close()
+
+
+async def test_the_blocking_driver_keeps_the_timeout_message(scripted: ScriptedModule) -> None:
+    from bc66sim.client import BC66
+
+    scripted.answers[b"AT+CSQ"] = b""
+    modem = await asyncio.to_thread(BC66.open, f"socket://127.0.0.1:{scripted.port}")
+    try:
+        with pytest.raises(BC66Timeout, match=r"no answer to 'AT\+CSQ' after"):
+            await asyncio.to_thread(modem.command, "AT+CSQ", timeout=0.3)
+    finally:
+        await asyncio.to_thread(modem.close)

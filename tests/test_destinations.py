@@ -45,7 +45,11 @@ def test_name_rules() -> None:
     assert not Rule.parse("example.org:443").matches_name("example.org", 80)
 
 
-@pytest.mark.parametrize("bad", ["", "10.0.0.0/8:0", "1.2.3.4:70000", "a b", "[::1", "x:y"])
+@pytest.mark.parametrize(
+    "bad",
+    ["", "10.0.0.0/8:0", "1.2.3.4:70000", "a b", "[::1", "x:y", "127.0.0.1:\u0668\u0660",
+     "1.2.3.4:+80", "*:5-", "999.1.1.1", "1.2.3"],
+)  # fmt: skip
 def test_bad_rules_say_why(bad: str) -> None:
     with pytest.raises(ValueError) as caught:
         Rule.parse(bad)
@@ -63,6 +67,14 @@ def test_deny_wins_and_allow_names_reach_their_addresses() -> None:
     policy.check_address("10.1.1.1", 80, named=True)  # the name was allowed
     with pytest.raises(Denied):
         policy.check_address("127.0.0.9", 80, named=True)  # still denied
+
+
+@pytest.mark.parametrize("address", ["::ffff:127.0.0.2", "::ffff:7f00:2", "0.0.0.0", "::"])
+def test_other_spellings_of_a_denied_address_are_denied(address: str) -> None:
+    """Found by an adversarial review: the stack reaches these as 127.0.0.x / loopback."""
+    policy = DestinationPolicy.parse([], ["127.0.0.0/8", "::1"])
+    with pytest.raises(Denied):
+        policy.check_address(address, 80)
 
 
 async def test_module_refuses_denied_destinations_with_572(

@@ -433,3 +433,17 @@ async def test_cpinr_counts_the_retries(quiet_modem: InProcessLink) -> None:
     ]
     await answer(quiet_modem, "AT+CFUN=0")
     assert await error(quiet_modem, "AT+CPINR") == b"+CME ERROR: 13"
+
+
+async def test_a_setting_that_cannot_be_saved_is_not_answered_ok(tmp_path: Path) -> None:
+    """Found by an adversarial review: OK was answered for settings not saved."""
+    (tmp_path / "nvram.json").mkdir()  # the state file cannot be written
+    modem = MemoryLink(tmp_path)
+    await modem.start()
+    await modem.sync()
+    await modem.command("ATE0;+CMEE=1")
+    assert (await modem.command('AT+QICFG="viewmode",1')).endswith(b"+CME ERROR: 550\r\n")
+    assert (await modem.command("AT+QBAND=1,8")).endswith(b"+CME ERROR: 100\r\n")
+    assert (await modem.command("AT&W")).endswith(b"+CME ERROR: 100\r\n")
+    assert (await modem.command("AT+CEREG=1")).endswith(OK)  # volatile: nothing to save
+    await modem.close()

@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from bc66sim.client.errors import (
@@ -50,6 +50,8 @@ COMMAND_TIMEOUT = 5.0
 #: Seconds for +QIOPEN (§2.3.1 note: wait up to 60 s).
 OPEN_TIMEOUT = 65.0
 SOCKET_IDS = range(MAX_SOCKETS)
+#: Answers kept for the command in flight: far more than any command has lines.
+MAX_ANSWERS = 256
 #: Commands whose outcome is a URC: their write form has no information lines.
 _ASYNC_WRITES = ("+QIOPEN=", "+QPING=", "+QNTP=", "+QNTTP=", "+QIDNSGIP=")
 _PLAIN_ANSWERS = ("ATI", "AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CIMI", "AT+CGSN")
@@ -270,6 +272,7 @@ class AsyncBC66:
     async def _resync(self) -> None:
         """After a timeout: leave any data mode and wait until the module answers again."""
         self._desync = False
+        self._parser.reset()  # a payload counted from a bad header is not waited for
         self._parser.pending = Pending("AT")
         await self._stream.write(b"\x1b\rAT\r")
         with contextlib.suppress(BC66Timeout):
@@ -317,7 +320,8 @@ class AsyncBC66:
             await self._stream.write(b"AT+QIGETERROR\r")
             infos, _ = await self._collect("AT+QIGETERROR", None)
             if infos:
-                code = int(infos[0].text.split(":")[1].split(",")[0])
+                fields = _ints(infos[0].text)
+                code = fields[0] if fields else None
         return error_for(f"{line} failed", code)
 
     def _check_broken(self) -> None:
@@ -331,9 +335,16 @@ class AsyncBC66:
             while data := await self._stream.read():
                 for event in self._parser.feed(data):
                     if isinstance(event, Urc):
-                        self._on_urc(event)
+                        try:
+                            self._on_urc(event)
+                        except (ValueError, IndexError) as exc:
+                            self._on_bad_urc(event, exc)
                     elif isinstance(event, Garbled):
                         self._on_garbled(event)
+                    elif self._parser.pending is None or self._answers.qsize() >= MAX_ANSWERS:
+                        # An answer no command waits for (a late one after a timeout, a
+                        # module talking to itself): dropped, so nothing piles up.
+                        log.debug("stray answer dropped: %s", event)
                     else:
                         self._answers.put_nowait(event)
         except Exception as exc:  # any failure of the port ends the driver, loudly
@@ -341,6 +352,16 @@ class AsyncBC66:
             self._fail(ConnectionLost(f"the port failed: {exc}"))
             return
         self._fail(ConnectionLost("the port closed (is the module or emulator gone?)"))
+
+    def _on_bad_urc(self, urc: Urc, exc: Exception) -> None:
+        """A URC whose fields are not what a BC66 sends: whoever waits for it fails."""
+        error = ProtocolError(f"a URC no BC66 sends: {urc.text!r} ({exc})")
+        log.warning("%s", error)
+        service = self._service
+        if service is not None and urc.text.startswith(service[0]) and not service[1].done():
+            service[1].set_exception(error)
+        elif self._parser.pending is not None:
+            self._answers.put_nowait(error)
 
     def _on_garbled(self, event: Garbled) -> None:
         """A protocol error: the call in flight fails with it; the session goes on."""
@@ -505,10 +526,11 @@ class AsyncBC66:
     async def resolve(self, name: str, timeout: float = 30.0) -> list[str]:
         """``AT+QIDNSGIP``: the addresses of ``name``, from the module's DNS servers."""
         lines = await self._service_call('+QIURC: "dnsgip"', f'AT+QIDNSGIP=1,"{name}"', timeout)
-        err = _ints(lines[0])[0]
-        if err != 0:
-            raise error_for(f"cannot resolve {name}", err)
-        return [line.split(",", 1)[1].strip('"') for line in lines[1:]]
+        with _parsing(lines):
+            err = _ints(lines[0])[0]
+            if err != 0:
+                raise error_for(f"cannot resolve {name}", err)
+            return [line.split(",", 1)[1].strip('"') for line in lines[1:]]
 
     async def ping(
         self, host: str, *, timeout: int = 4, count: int = 4, size: int = 32
@@ -516,18 +538,19 @@ class AsyncBC66:
         """``AT+QPING``: one entry per request and the summary (CLARIFICATIONS §21)."""
         line = f'AT+QPING=1,"{host}",{timeout},{count},{size}'
         lines = await self._service_call("+QPING:", line, count * (timeout + 2) + 10.0)
-        replies: list[PingReply | None] = []
-        for text in lines:
-            fields = text.split(":", 1)[1].strip().split(",")
-            if len(fields) == 5:
-                ip = fields[1].strip('"')
-                replies.append(PingReply(ip, int(fields[2]), int(fields[3]), int(fields[4])))
-            elif len(fields) == 1 and fields[0] == str(int(Err.TIMEOUT)):
-                replies.append(None)
-            elif len(fields) == 1:
-                raise error_for(f"cannot ping {host}", int(fields[0]))
-        summary = _ints(lines[-1])
-        return PingResult(tuple(replies), *summary[1:])
+        with _parsing(lines):
+            replies: list[PingReply | None] = []
+            for text in lines:
+                fields = text.split(":", 1)[1].strip().split(",")
+                if len(fields) == 5:
+                    ip = fields[1].strip('"')
+                    replies.append(PingReply(ip, int(fields[2]), int(fields[3]), int(fields[4])))
+                elif len(fields) == 1 and fields[0] == str(int(Err.TIMEOUT)):
+                    replies.append(None)
+                elif len(fields) == 1:
+                    raise error_for(f"cannot ping {host}", int(fields[0]))
+            summary = _ints(lines[-1])
+            return PingResult(tuple(replies), *summary[1:])
 
     async def ntp_time(
         self, server: str, port: int = 123, *, set_clock: bool = False, timeout: float = 30.0
@@ -535,12 +558,22 @@ class AsyncBC66:
         """``AT+QNTP``: the server's time (UTC); ``set_clock`` also sets the module's RTC."""
         line = f'AT+QNTP=1,"{server}",{port},{int(set_clock)}'
         lines = await self._service_call("+QNTP:", line, timeout)
-        match = re.search(r'(\d+),"(\d\d/\d\d/\d\d,\d\d:\d\d:\d\d)([+-]\d+)"', lines[0])
-        if match is None:
-            raise error_for(f"no time from {server}", _ints(lines[0])[0])
-        local = dt.datetime.strptime(match.group(2), "%y/%m/%d,%H:%M:%S")
-        offset = dt.timedelta(minutes=15 * int(match.group(3)))
-        return (local - offset).replace(tzinfo=dt.UTC)
+        with _parsing(lines):
+            match = re.search(r'(\d+),"(\d\d/\d\d/\d\d,\d\d:\d\d:\d\d)([+-]\d+)"', lines[0])
+            if match is None:
+                raise error_for(f"no time from {server}", _ints(lines[0])[0])
+            local = dt.datetime.strptime(match.group(2), "%y/%m/%d,%H:%M:%S")
+            offset = dt.timedelta(minutes=15 * int(match.group(3)))
+            return (local - offset).replace(tzinfo=dt.UTC)
+
+
+@contextlib.contextmanager
+def _parsing(lines: list[str]) -> Iterator[None]:
+    """Fields that are not what a BC66 sends are a ProtocolError, not a ValueError."""
+    try:
+        yield
+    except (ValueError, IndexError, TypeError) as exc:
+        raise ProtocolError(f"the module's answer {lines!r} does not parse: {exc}") from exc
 
 
 def _ints(text: str) -> list[int]:

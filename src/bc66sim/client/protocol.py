@@ -111,6 +111,10 @@ class ResponseParser:
     pending: Pending | None = None
     _buffer: bytearray = field(default_factory=bytearray)
 
+    def reset(self) -> None:
+        """Forget what is half read (after a timeout): the next line is read afresh."""
+        self._buffer.clear()
+
     def feed(self, data: bytes) -> list[Event]:
         self._buffer += data
         events: list[Event] = []
@@ -214,6 +218,9 @@ class ResponseParser:
         end = start + self._data_size(count)
         if len(buf) < end + 2:
             return None
+        if buf[end : end + 2] != b"\r\n":
+            del buf[:start]  # the count was wrong: read on from the data, line by line
+            return Garbled(f"{header!r}: the data is not {count} bytes")
         payload = self._data(bytes(buf[start:end]))
         del buf[: end + 2]
         if payload is None:
@@ -240,6 +247,9 @@ class ResponseParser:
         end = start + self._data_size(count)
         if len(buf) < end + 2:
             return None
+        if buf[end : end + 2] != b"\r\n":
+            del buf[:start]
+            return Garbled(f"{text!r}: the data is not {count} bytes")
         payload = self._data(bytes(buf[start:end]))
         del buf[: end + 2]
         if payload is None:

@@ -41,6 +41,8 @@ class _LoopThread:
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
+            if future.done():
+                raise  # the driver's own timeout, which says what timed out
             future.cancel()
             waited = time.monotonic() - started
             raise BC66Timeout(f"no result after {waited:.1f} s") from None

@@ -284,7 +284,7 @@ def setting(
         args.require(1, 1)
         setattr(holder(modem), field_name, args.choice(0, values))
         if saved:
-            modem.save_nvram()
+            modem.persist()
         return None
 
     return Spec(name, test=(f"{name}: ({listed})",), read=read, write=write,

@@ -142,7 +142,7 @@ def _save_profile(modem: Modem, args: Args, reply: Reply) -> Result:
     nv = modem.nv
     nv.echo, nv.cmee, nv.ctzr, nv.ipr = int(modem.echo), modem.cmee, modem.ctzr, modem.ipr
     nv.cereg_mode = modem.radio.settings.cereg_mode
-    modem.save_nvram()
+    modem.persist()
     return None
 
 

@@ -238,6 +238,12 @@ class Modem:
         await asyncio.gather(*tasks, return_exceptions=True)
         return self.save_nvram()
 
+    def persist(self) -> None:
+        """Save the NVRAM settings a command just changed; if that fails, the command
+        fails (550 / ``+CME ERROR: 100``): the host must not believe they are saved."""
+        if not self.save_nvram():
+            raise NvramError(f"could not save state to {self.nvram.path}")
+
     def save_nvram(self) -> bool:
         """Write the NVRAM settings; False (and an error in the log) when that fails."""
         try:
@@ -422,6 +428,9 @@ class Modem:
         except (BadParameter, CommandError) as exc:
             self._answer_error(spec, exc, bytes(body) + bytes(reply.body))
             return None
+        except NvramError:  # already logged by save_nvram
+            self._answer_error(spec, _internal_error(spec), bytes(body))
+            return None
         except Exception:
             # A bug, not the host's fault: the host still gets a final result code
             # and the UART keeps working; the traceback goes to the log.
@@ -487,6 +496,10 @@ class Modem:
             self._answer_error(spec, _internal_error(spec), b"")
             return
         self._write(bytes(reply.body) + OK + bytes(reply.trailer))
+
+
+class NvramError(Exception):
+    """Settings could not be written to the state file."""
 
 
 def _internal_error(spec: Spec) -> CommandError:

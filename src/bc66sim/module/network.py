@@ -326,7 +326,7 @@ def _qcgdefcont_write(modem: Modem, args: Args, reply: Reply) -> Result:
     modem.nv.apn = args.text(1, MAX_APN, default="")
     args.text(2, 64, default="")
     args.text(3, 64, default="")
-    modem.save_nvram()
+    modem.persist()
     return None
 
 
@@ -432,7 +432,7 @@ def _qband_write(modem: Modem, args: Args, reply: Reply) -> Result:
         if len(set(bands)) != len(bands):
             raise BadParameter("a band given twice")
         modem.nv.bands = bands
-    modem.save_nvram()
+    modem.persist()
     return None
 
 
@@ -461,7 +461,7 @@ def _qbandsl_write(modem: Modem, args: Args, reply: Reply) -> Result:
         if len(set(bands)) != len(bands):
             raise BadParameter("a band given twice")
         modem.nv.preferred_bands = bands
-    modem.save_nvram()
+    modem.persist()
     return None
 
 
@@ -496,5 +496,5 @@ def _qlockf_write(modem: Modem, args: Args, reply: Reply) -> Result:
             locked.append(args.number(3, 0, 503))
     _require_minimum_functionality(modem)
     modem.nv.locked_frequency = locked
-    modem.save_nvram()
+    modem.persist()
     return None

@@ -201,7 +201,7 @@ def _cpsms_write(modem: Modem, args: Args, reply: Reply) -> Result:
         if not (_BITS8.fullmatch(tau) and _BITS8.fullmatch(active)):
             raise BadParameter("timer values are 8 bits")
         nv.psm_mode, nv.psm_tau, nv.psm_active = mode, tau, active
-    modem.save_nvram()
+    modem.persist()
     modem.radio.psm_changed()
     return None
 
@@ -222,7 +222,7 @@ def _edrx_request(modem: Modem, args: Args, *, with_ptw: bool) -> None:
         nv.edrx_mode, nv.edrx_value, nv.edrx_ptw = 0, defaults.edrx_value, defaults.edrx_ptw
     else:
         nv.edrx_mode, nv.edrx_value, nv.edrx_ptw = mode, value, ptw
-    modem.save_nvram()
+    modem.persist()
 
 
 def _cedrxs_read(modem: Modem, args: Args, reply: Reply) -> Result:
@@ -267,7 +267,7 @@ def _qnbiotevent_write(modem: Modem, args: Args, reply: Reply) -> Result:
     enable = args.choice(0, (0, 1))
     args.choice(1, (1,), default=1)
     modem.nv.nbiot_event = enable
-    modem.save_nvram()
+    modem.persist()
     return None
 
 
@@ -297,5 +297,5 @@ def _qcfg_write(modem: Modem, args: Args, reply: Reply) -> Result:
         modem.nv.qcfg.pop(name, None)
     else:
         modem.nv.qcfg[name] = value
-    modem.save_nvram()
+    modem.persist()
     return None

@@ -63,7 +63,7 @@ def _qicfg(modem: Modem, args: Args, reply: Reply) -> Result:
         return None
     else:
         raise BadParameter(f"unknown keyword {keyword!r}")
-    modem.save_nvram()  # "saved to NVRAM automatically" (§2.3.12)
+    modem.persist()  # "saved to NVRAM automatically" (§2.3.12)
     return None
 
 

@@ -60,9 +60,9 @@ class Rule:
         except ValueError:
             pass
         name = host.lower().rstrip(".")
-        label = name.removeprefix("*.")
-        if not label or not all(part.isascii() and part.replace("-", "").isalnum()
-                                for part in label.split(".")):  # fmt: skip
+        labels = name.removeprefix("*.").split(".")
+        if (not all(part.isascii() and part.replace("-", "").isalnum() for part in labels)
+                or all(_digits(part) for part in labels)):  # fmt: skip
             raise ValueError(f"{text!r}: not an address, a network or a host name")
         return cls(text, name=name, ports=ports)
 
@@ -89,14 +89,17 @@ class Rule:
 
 
 def _ports(text: str, rule: str) -> range:
-    low, _, high = text.partition("-")
-    try:
-        first, last = int(low), int(high or low)
-    except ValueError:
-        raise ValueError(f"{rule!r}: ports are a number or LOW-HIGH") from None
+    low, dash, high = text.partition("-")
+    if not _digits(low) or (dash and not _digits(high)):
+        raise ValueError(f"{rule!r}: ports are a number or LOW-HIGH")
+    first, last = int(low), int(high or low)
     if not 0 < first <= last <= 65535:
         raise ValueError(f"{rule!r}: ports are 1-65535")
     return range(first, last + 1)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 class Denied(Exception):
@@ -123,11 +126,30 @@ class DestinationPolicy:
 
     def check_address(self, address: str, port: int | None, *, named: bool = False) -> None:
         """Raises :class:`Denied` unless ``address`` (resolved from an allowed name when
-        ``named``) may be reached."""
+        ``named``) may be reached.
+
+        The address is judged as the host's stack will reach it: an IPv4-mapped IPv6
+        address (``::ffff:127.0.0.2``) is that IPv4 address, and the unspecified
+        address (``0.0.0.0``, ``::``) is this host's loopback.
+        """
         where = address if port is None else f"{address} port {port}"
+        reached = _as_reached(address)
         for rule in self.deny:
-            if rule.matches_address(address, port):
+            if rule.matches_address(reached, port):
                 raise Denied(f"{where} is denied by --deny {rule.text}")
-        allowed = named or any(rule.matches_address(address, port) for rule in self.allow)
+        allowed = named or any(rule.matches_address(reached, port) for rule in self.allow)
         if self.allow and not allowed:
             raise Denied(f"{where} matches no --allow rule")
+
+
+def _as_reached(address: str) -> str:
+    """The address a connection to ``address`` really reaches (see check_address)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified:
+        return "127.0.0.1" if ip.version == 4 else "::1"
+    return str(ip)
