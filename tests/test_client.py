@@ -328,3 +328,28 @@ class _NonBlocking:
 
     def setblocking(self, flag: bool) -> None:
         pass
+
+
+async def test_a_cancelled_send_leaves_no_half_exchange(tmp_path: Path, peer: TcpPeer) -> None:
+    """Found by a code review: cancelling a send after the prompt sent the next commands
+    to the peer as data.  An exchange with the module now always runs to its end.
+
+    At 9600 baud a 1460-byte chunk takes 1.5 s on the line: the cancel lands inside it.
+    """
+    server = await ServeProcess("--tcp", "127.0.0.1:0", "--baud", "9600", "--attach-delay",
+                                "0", "--state-dir", str(tmp_path)).start()  # fmt: skip
+    try:
+        modem = await AsyncBC66.open(f"socket://{server.where}", timeout=10)
+        await modem.wait_ready(10)
+        sock = await modem.connect("TCP", "127.0.0.1", peer.port)
+        sending = asyncio.create_task(sock.sendall(b"x" * 3000, timeout=30))
+        await asyncio.sleep(0.5)
+        sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+        assert "+CGATT: 1" in await modem.command("AT+CGATT?", timeout=10)
+        await asyncio.sleep(0.2)
+        assert b"AT" not in peer.received and set(peer.received) <= {ord("x")}
+        await modem.close()
+    finally:
+        await server.stop()

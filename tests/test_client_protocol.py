@@ -295,3 +295,11 @@ async def test_the_blocking_driver_keeps_the_timeout_message(scripted: ScriptedM
             await asyncio.to_thread(modem.command, "AT+CSQ", timeout=0.3)
     finally:
         await asyncio.to_thread(modem.close)
+
+
+def test_a_short_malformed_recv_line_does_not_swallow_the_ok() -> None:
+    """Found by a code review: the reader waited for 32 bytes past a line that had ended."""
+    events = parse([b'\r\n+QIURC: "recv",\r\n\r\nOK\r\n'], Pending("AT"))
+    assert events == [Urc('+QIURC: "recv",'), Final(ok=True)]
+    events = parse([b'\r\n+QIURC: "recv",1,\r\n\r\nOK\r\n'], Pending("AT"))
+    assert events[-1] == Final(ok=True)

@@ -122,3 +122,17 @@ def test_the_module_reads_no_clock_but_its_own() -> None:
         if FORBIDDEN.search(text)
     ]
     assert found == []
+
+
+async def test_a_failing_timer_does_not_stop_time(caplog: pytest.LogCaptureFixture) -> None:
+    clock = ManualClock()
+    fired: list[float] = []
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    clock.call_later(1, broken)
+    clock.call_later(2, lambda: fired.append(clock.now()))
+    await clock.advance(3)
+    assert fired == [2] and clock.now() == 3
+    assert "a timer's callback failed" in caplog.text

@@ -227,3 +227,17 @@ def test_parse_errors(line: bytes) -> None:
 def test_parser_only_parses_or_raises_parse_error(data: bytes) -> None:
     with contextlib.suppress(ParseError):
         parse_line(b"AT" + data)
+
+
+def test_a_slow_cr_lf_host_is_waited_for_again() -> None:
+    """Found by a code review: one LF later than the wait turned waiting off for good."""
+    framer = fr.Framer()
+    framer.receive_data(b"AT\r")
+    assert framer.next_event() is None
+    framer.release_line()  # the LF was late this once
+    assert framer.next_event() == fr.CommandLine(b"AT")
+    framer.receive_data(b"\n")
+    assert framer.next_event() is None
+    framer.receive_data(b"AT+QISEND=0,5\r")  # byte by byte, as before: held again
+    assert framer.next_event() is None
+    assert framer.awaiting_line_feed

@@ -62,3 +62,17 @@ def test_bad_baud(tmp_path: Path) -> None:
          "--state-dir", str(tmp_path)], capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert result.returncode == 2 and "--baud must be a positive number" in result.stderr
+
+
+async def test_a_cancelled_pacer_hands_nothing_more_on() -> None:
+    """Found by a code review: a gone host's paced commands still reached the module."""
+    from bc66sim.transport.pacing import Pacer
+
+    handed: list[bytes] = []
+    pacer = Pacer(9600, handed.append)
+    pacer(b"ATI\r" * 100)
+    await asyncio.sleep(0.02)
+    pacer.cancel()
+    count = len(handed)
+    await asyncio.sleep(0.1)
+    assert len(handed) == count and pacer.pending == 0

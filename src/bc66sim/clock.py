@@ -21,8 +21,11 @@ import asyncio
 import datetime as dt
 import heapq
 import itertools
+import logging
 from collections.abc import Callable
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 Callback = Callable[[], None]
 
@@ -185,7 +188,10 @@ class ManualClock:
         while (due := self.next_timer) is not None and due <= target:
             _, _, timer = heapq.heappop(self._timers)
             self._now = max(self._now, timer.when)
-            timer.callback()
+            try:
+                timer.callback()
+            except Exception:  # as the event loop does: log it, and time goes on
+                log.exception("a timer's callback failed")
             await _settle()
         self._now = target
         await _settle()

@@ -101,6 +101,9 @@ class Framer:
         self._held: CommandLine | LineTooLong | None = None
         #: A held line given up on (release_line): the next event.
         self._released: CommandLine | LineTooLong | None = None
+        #: The wait for an LF was given up: if the next byte is an LF after all, the host
+        #: does end lines with CR LF (it was only slow) and is waited for again.
+        self._late_line_feed_possible = False
 
     # -- input -------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class Framer:
         if self._held is not None:
             self._released, self._held = self._held, None
             self.crlf_host = False
+            self._late_line_feed_possible = True
 
     def start_data_mode(self, *, fixed_length: int | None, max_length: int, echo: bool) -> None:
         """Switch to data mode after the module wrote ``> `` (§2.3.4).
@@ -176,6 +180,10 @@ class Framer:
             return event
         if self._held is not None:
             return self._next_held_event()
+        if self._late_line_feed_possible and self._pending:
+            self._late_line_feed_possible = False
+            if self._pending[0] == LF:
+                self.crlf_host = True  # a slow CR LF host: the next line is waited for
         if self._data is not None:
             return self._next_data_event(self._data)
         return self._next_line_event()

@@ -14,8 +14,9 @@ import contextlib
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from bc66sim.client.errors import (
     BC66Error,
@@ -224,6 +225,9 @@ class AsyncBC66:
         self, line: str, *, timeout: float | None = None, trailer: bool = False
     ) -> list[Info]:
         """Run one command and return its information lines (with payloads)."""
+        return await _atomic(self._exchange(line, timeout, trailer))
+
+    async def _exchange(self, line: str, timeout: float | None, trailer: bool) -> list[Info]:
         async with self._lock:
             await self._prepare()
             self._parser.pending = pending_for(line)
@@ -240,6 +244,9 @@ class AsyncBC66:
 
     async def send_chunk(self, connect_id: int, data: bytes, timeout: float | None) -> bool:
         """``AT+QISEND=<id>,<n>`` in data mode; True for ``SEND OK``, False for ``SEND FAIL``."""
+        return await _atomic(self._send_chunk(connect_id, data, timeout))
+
+    async def _send_chunk(self, connect_id: int, data: bytes, timeout: float | None) -> bool:
         line = f"AT+QISEND={connect_id},{len(data)}"
         async with self._lock:
             await self._prepare()
@@ -273,9 +280,11 @@ class AsyncBC66:
         """After a timeout: leave any data mode and wait until the module answers again."""
         self._desync = False
         self._parser.reset()  # a payload counted from a bad header is not waited for
+        while not self._answers.empty():
+            self._answers.get_nowait()
         self._parser.pending = Pending("AT")
         await self._stream.write(b"\x1b\rAT\r")
-        with contextlib.suppress(BC66Timeout):
+        with contextlib.suppress(BC66Timeout, ProtocolError):
             await self._collect("AT", 2.0)
         await asyncio.sleep(0.05)
         while not self._answers.empty():
@@ -361,12 +370,14 @@ class AsyncBC66:
         if service is not None and urc.text.startswith(service[0]) and not service[1].done():
             service[1].set_exception(error)
         elif self._parser.pending is not None:
+            self._desync = True  # the rest of that answer may still come: resync first
             self._answers.put_nowait(error)
 
     def _on_garbled(self, event: Garbled) -> None:
         """A protocol error: the call in flight fails with it; the session goes on."""
         log.warning("protocol error: %s", event.reason)
         if self._parser.pending is not None:
+            self._desync = True  # the rest of that answer may still come: resync first
             self._answers.put_nowait(ProtocolError(f"the module's answer: {event.reason}"))
 
     def _fail(self, error: BC66Error) -> None:
@@ -565,6 +576,27 @@ class AsyncBC66:
             local = dt.datetime.strptime(match.group(2), "%y/%m/%d,%H:%M:%S")
             offset = dt.timedelta(minutes=15 * int(match.group(3)))
             return (local - offset).replace(tzinfo=dt.UTC)
+
+
+T = TypeVar("T")
+
+
+async def _atomic(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one exchange with the module to its end, even if the caller is cancelled.
+
+    Half an exchange would leave the module waiting for promised data (the rest of
+    the caller's commands would become payload) or its answer for the next command.
+    The exchange ends by itself: its own timeouts bound it.
+    """
+    task = asyncio.ensure_future(coro)
+    task.add_done_callback(_retrieve)
+    return await asyncio.shield(task)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark an exchange's outcome as seen, when its caller is gone."""
+    if not task.cancelled():
+        task.exception()
 
 
 @contextlib.contextmanager

@@ -231,14 +231,15 @@ class ResponseParser:
         """``+QIURC: "recv",<id>[,<n>]``; in direct push the data follows (§2.4.2)."""
         buf = self._buffer
         match = _RECV.match(buf)
-        if match is None:
-            return self._line() if len(buf) > 32 else None
+        if match is None:  # not a recv URC after all, once its line has ended
+            return self._line() if len(buf) > 32 or b"\r\n" in buf[:32] else None
         connect_id = int(match.group(1))
         if not self.is_push(connect_id) or buf[match.end() : match.end() + 2] == b',"':
             return self._line()  # a buffer-mode notice, or "buff full": no data follows
         header = re.compile(rb",(\d+)(\r\n|,)").match(buf, match.end())
         if header is None:
-            return self._line() if len(buf) > match.end() + 16 else None
+            ended = b"\r\n" in buf[match.end() : match.end() + 16]
+            return self._line() if ended or len(buf) > match.end() + 16 else None
         count = int(header.group(1))
         text = buf[: header.start(2)].decode("latin-1")
         if count > MAX_PUSH or len(header.group(1)) > 5:

@@ -81,19 +81,30 @@ class UartLink:
         self._waiting = waiting
         self._to_modem: Callable[[bytes], None] = modem.receive_data
         self._to_host: Callable[[bytes], None] = self._write
+        self._pacers: list[Pacer] = []
         if baud:
             self._to_modem = Pacer(baud, modem.receive_data)
             self._to_host = Pacer(baud, self._write, self._pacer_congested)
+            self._pacers = [self._to_modem, self._to_host]
         self._congested = False
+        # Congestion is reported under names of this link's own: a link that is gone
+        # (its pacer's last timers) can never clear what a new host's link reported.
+        self._sources = (f"uart-{id(self)}", f"pacer-{id(self)}")
 
     def attach(self) -> None:
         """The module's output goes to this host from now on."""
         self._modem.attach_output(self.to_host)
 
     def detach(self) -> None:
-        """No host any more: output is lost (an unplugged wire) and holds nothing back."""
+        """No host any more: output is lost (an unplugged wire) and holds nothing back.
+
+        What the pacers still held is dropped too: the host that sent it is gone, and
+        the next host must neither see its answers nor have its commands run.
+        """
         self._modem.attach_output(None)
-        for source in ("uart", "pacer"):
+        for pacer in self._pacers:
+            pacer.cancel()
+        for source in self._sources:
             self._modem.set_output_congested(source, False)
 
     def from_host(self, data: bytes) -> None:
@@ -114,7 +125,7 @@ class UartLink:
 
     def set_congested(self, congested: bool) -> None:
         self._congested = congested
-        self._modem.set_output_congested("uart", congested)
+        self._modem.set_output_congested(self._sources[0], congested)
 
     def _write(self, data: bytes) -> None:
         if self._waiting() + len(data) > MAX_OUTPUT_BACKLOG:
@@ -123,4 +134,4 @@ class UartLink:
         self._deliver(data)
 
     def _pacer_congested(self, congested: bool) -> None:
-        self._modem.set_output_congested("pacer", congested)
+        self._modem.set_output_congested(self._sources[1], congested)

@@ -14,6 +14,7 @@ any interval longer than ``SLACK`` the line never carries more than its rate.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 
 #: Bytes handed on together: 64 bytes at 115200 baud are 5.6 ms of line time.
@@ -60,13 +61,15 @@ class Pacer:
         #: Bytes handed to the pacer and not yet delivered.
         self.pending = 0
         self._over = False
+        #: The pieces' timers, oldest first: they fire in that order.
+        self._timers: deque[asyncio.TimerHandle] = deque()
 
     def __call__(self, data: bytes) -> None:
         when = max(self._loop.time() - SLACK, self._line_free_at)
         for start in range(0, len(data), PIECE):
             piece = data[start : start + PIECE]
             when += len(piece) / self.bytes_per_second
-            self._loop.call_at(when, self._hand_on, piece)
+            self._timers.append(self._loop.call_at(when, self._hand_on, piece))
         self._line_free_at = when
         self.pending += len(data)
         if self.pending > self._high and not self._over:
@@ -74,7 +77,15 @@ class Pacer:
             if self._congested is not None:
                 self._congested(True)
 
+    def cancel(self) -> None:
+        """The line is gone (the host disconnected): nothing more is handed on."""
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self.pending = 0
+
     def _hand_on(self, piece: bytes) -> None:
+        self._timers.popleft()
         self.pending -= len(piece)
         self._deliver(piece)
         if self._over and self.pending < self._low:

@@ -120,8 +120,10 @@ class _HostConnection(asyncio.Protocol):
             self._uart.set_congested(False)
 
     def close(self) -> None:
+        """At shutdown: at once, even if the host reads nothing (close() would wait for
+        the write buffer to drain, and asyncio 3.12's wait_closed waits for that)."""
         if self._transport is not None:
-            self._transport.close()
+            self._transport.abort()
 
     def _deliver(self, data: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():
