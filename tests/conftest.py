@@ -36,16 +36,12 @@ async def open_link(kind: str, state_dir: Path) -> Link:
     return link
 
 
-@pytest.fixture
-async def modem_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
-    """Attached emulated modules in the test's own loop, with ModemConfig overrides.
-
-    Each keeps its NVRAM in ``tmp_path``; all are closed after the test.
-    """
+async def _factory(kind: type[InProcessLink], state_dir: Path) -> AsyncIterator[ModemFactory]:
+    """Attached modules of ``kind`` with ModemConfig overrides, closed after the test."""
     links: list[InProcessLink] = []
 
     async def make(**config: object) -> InProcessLink:
-        link = InProcessLink(tmp_path, **config)
+        link = kind(state_dir, **config)
         links.append(link)
         await link.start()
         await link.sync()
@@ -54,6 +50,16 @@ async def modem_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
     yield make
     for link in links:
         await link.close()
+
+
+@pytest.fixture
+async def modem_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
+    """Attached emulated modules in the test's own loop, on the real network.
+
+    Each keeps its NVRAM in ``tmp_path``; all are closed after the test.
+    """
+    async for make in _factory(InProcessLink, tmp_path):
+        yield make
 
 
 @pytest.fixture
@@ -62,18 +68,8 @@ async def memory_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
 
     Each keeps its NVRAM in ``tmp_path``; all are closed after the test.
     """
-    links: list[MemoryLink] = []
-
-    async def make(**config: object) -> MemoryLink:
-        link = MemoryLink(tmp_path, **config)
-        links.append(link)
-        await link.start()
-        await link.sync()
-        return link
-
-    yield make
-    for link in links:
-        await link.close()
+    async for make in _factory(MemoryLink, tmp_path):
+        yield make
 
 
 @pytest.fixture
