@@ -155,12 +155,19 @@ class Spec:
         return [form for form, handler in handlers if handler]
 
     def handler(self, form: Form) -> Handler | None:
+        """The handler of ``form``; None when the command does not have that form."""
         if form is Form.READ:
             return self.read
         if form is Form.WRITE:
             return self.write
         if form is Form.EXECUTE:
             return self.execute
+        return self.test_handler or self._answer_test
+
+    def _answer_test(self, modem: Modem, args: Args, reply: Reply) -> Result:
+        """The test form's fixed answer (``test``); a bare ``OK`` when there is none."""
+        for text in self.test:
+            reply.line(text)
         return None
 
 

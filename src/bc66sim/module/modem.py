@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bc66sim.at import framer as fr
-from bc66sim.at.parser import Command, Form, ParseError, parse_line
+from bc66sim.at.parser import Command, ParseError, parse_line
 from bc66sim.at.results import ERROR, OK, PROMPT, line
 from bc66sim.clock import Clock, LoopClock, TimerHandle
 from bc66sim.module import dns, general, network, ntp, ping, powersave, sockets, tcpip_config
@@ -407,7 +407,7 @@ class Modem:
         """Run one command; True to go on with the line, None when it ended the line."""
         spec = TABLE.get(command.name)
         handler = spec.handler(command.form) if spec is not None else None
-        if spec is None or (handler is None and command.form is not Form.TEST):
+        if spec is None or handler is None:
             self._write(bytes(body) + ERROR)
             if spec is not None and spec.tcpip:
                 self.last_error = Err.INVALID_PARAMETERS
@@ -416,25 +416,15 @@ class Modem:
         if spec.tcpip and spec.name != "+QIGETERROR":
             self.last_error = Err.OK  # handlers and later outcomes may set it again
         try:
-            if command.form is Form.TEST and spec.test_handler is not None:
-                result = spec.test_handler(self, Args(()), reply)
-            elif command.form is Form.TEST:
-                for text in spec.test:
-                    reply.line(text)
-                result = None
-            else:
-                assert handler is not None
-                result = handler(self, Args(command.args), reply)
+            result = handler(self, Args(command.args), reply)
         except (BadParameter, CommandError) as exc:
             self._answer_error(spec, exc, bytes(body) + bytes(reply.body))
             return None
-        except NvramError:  # already logged by save_nvram
-            self._answer_error(spec, _internal_error(spec), bytes(body))
-            return None
-        except Exception:
-            # A bug, not the host's fault: the host still gets a final result code
-            # and the UART keeps working; the traceback goes to the log.
-            log.exception("%s failed", command.name)
+        except Exception as exc:
+            # A bug (or a state file that cannot be written, logged where it failed):
+            # the host still gets a final result code and the UART keeps working.
+            if not isinstance(exc, NvramError):
+                log.exception("%s failed", command.name)
             self._answer_error(spec, _internal_error(spec), bytes(body))
             return None
         body += reply.body
