@@ -29,6 +29,7 @@ from bc66sim.module.commands import (
 )
 from bc66sim.module.errors import CmeError, CommandError
 from bc66sim.module.identity import MANUFACTURER
+from bc66sim.module.nvram import NvSettings
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -155,13 +156,10 @@ def _restore_profile(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _factory(modem: Modem, args: Args, reply: Reply) -> Result:
-    """``AT&F``: echo on and numeric errors off, as after boot (V.250 §6.1.2)."""
+    """``AT&F``: the factory profile (V.250 §6.1.2); what ``AT&W`` saved stays saved."""
     if len(args):
         args.choice(0, (0,))
-    modem.set_echo(True)
-    modem.cmee = 0
-    modem.ctzr = 0
-    modem.radio.settings.cereg_mode = 0
+    modem.load_profile(NvSettings())
     return None
 
 

@@ -25,7 +25,7 @@ from bc66sim.module import dns, general, network, ntp, ping, powersave, sockets,
 from bc66sim.module.commands import Args, BadParameter, CommandTable, DataPrompt, Reply, Spec
 from bc66sim.module.errors import CmeError, CommandError, Err
 from bc66sim.module.identity import MODELS, iccid_for
-from bc66sim.module.nvram import Nvram
+from bc66sim.module.nvram import Nvram, NvSettings
 from bc66sim.module.radio import Radio
 from bc66sim.net.base import Network
 from bc66sim.net.policy import DestinationPolicy
@@ -139,12 +139,13 @@ class Modem:
     def echo(self) -> bool:
         return self._framer.echo
 
-    def load_profile(self) -> None:
-        """The settings ``AT&W`` saved (V.250 §6.1): at boot and by ``ATZ``."""
-        nv = self.nv
-        self.set_echo(bool(nv.echo))
-        self.cmee, self.ctzr, self.ipr = nv.cmee, nv.ctzr, nv.ipr
-        self.radio.settings.cereg_mode = nv.cereg_mode
+    def load_profile(self, profile: NvSettings | None = None) -> None:
+        """Echo, ``CMEE``, ``CTZR``, ``IPR`` and the ``CEREG`` mode from a profile (V.250
+        §6.1): the one ``AT&W`` saved (at boot and by ``ATZ``), or the factory one (``AT&F``)."""
+        saved = profile or self.nv
+        self.set_echo(bool(saved.echo))
+        self.cmee, self.ctzr, self.ipr = saved.cmee, saved.ctzr, saved.ipr
+        self.radio.settings.cereg_mode = saved.cereg_mode
 
     def _write(self, data: bytes) -> None:
         if self._batch is not None:
@@ -192,10 +193,7 @@ class Modem:
         """What a boot sets back to its defaults (NVRAM settings stay)."""
         # The host's line ends are the host's: they survive the module's reboot.
         self._framer = fr.Framer(crlf_host=self._framer.crlf_host)
-        self.cmee = 0
-        #: ``AT+CTZR`` and ``AT+IPR``: kept, part of the ``AT&W`` profile.
-        self.ctzr = 0
-        self.ipr = self.nv.ipr
+        self.load_profile()
         self.tcpip = tcpip_config.TcpipSettings()
         self.dns = dns.DnsService(self)
         #: Network services running now (start_service).
@@ -204,9 +202,8 @@ class Modem:
     def power_on(self) -> None:
         """Boot: ``RDY``, then attach after the configured delay (CLARIFICATIONS §24)."""
         self.powered = True
-        self._reset_volatile()
         self.radio.power_on()
-        self.load_profile()
+        self._reset_volatile()  # after the radio's: the profile sets its CEREG mode
         self.emit_urc(line("RDY"))
 
     def reboot(self) -> None:

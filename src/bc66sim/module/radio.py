@@ -75,7 +75,7 @@ class Radio:
 
     def power_on(self) -> None:
         nv = self._modem.nv
-        self.settings = RadioSettings(cereg_mode=nv.cereg_mode, apn=nv.apn, pdp_type=nv.pdp_type)
+        self.settings = RadioSettings(apn=nv.apn, pdp_type=nv.pdp_type)
         self.cfun = 1
         self.want_attach = True
         self.attached = False
