@@ -8,7 +8,6 @@ The servers set by ``AT+QIDNSCFG`` are asked by ``AT+QIDNSGIP`` and by
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,6 @@ from bc66sim.module.commands import (
 )
 from bc66sim.module.errors import CommandError, Err
 from bc66sim.net.base import Family, NetError, Resolution, ip_family
-from bc66sim.net.policy import Denied
 from bc66sim.note.limits import MAX_DNS_ADDRESS, MAX_HOST_LENGTH
 
 if TYPE_CHECKING:
@@ -77,8 +75,8 @@ class DnsService:
         """Resolve ``name`` for the module's network; an IP address is its own answer."""
         if ip_family(name) is not None:
             return Resolution(addresses=(name,), ttl=0)
-        self._check_name(name, None)
-        servers = self._usable_servers(self.family)
+        self.modem.policy.check_name(name, None)
+        servers = self._servers(self.family)
         return await self.modem.network.resolve(
             name, self.family, servers=servers, timeout=self.modem.config.dns_timeout
         )
@@ -94,10 +92,10 @@ class DnsService:
         if literal is not None:
             if literal is not family:
                 raise NetError(Err.INVALID_PARAMETERS, f"{host} is not of the socket's family")
-            _check(lambda: policy.check_address(host, port))
+            policy.check_address(host, port)
             return host
-        named = self._check_name(host, port)
-        servers = self._usable_servers(family)
+        named = policy.check_name(host, port)
+        servers = self._servers(family)
         try:
             resolution = await self.modem.network.resolve(
                 host, family, servers=servers, timeout=self.modem.config.dns_timeout
@@ -105,25 +103,16 @@ class DnsService:
         except NetError as exc:
             raise NetError(Err.DNS_PARSE_FAILED, exc.detail) from exc
         address = resolution.addresses[0]
-        _check(lambda: policy.check_address(address, port, named=named))
+        policy.check_address(address, port, named=named)
         return address
 
-    def _check_name(self, name: str, port: int | None) -> bool:
-        named = False
-
-        def check() -> None:
-            nonlocal named
-            named = self.modem.policy.check_name(name, port)
-
-        _check(check)
-        return named
-
-    def _usable_servers(self, family: Family) -> list[str]:
-        """The servers set by AT+QIDNSCFG (none: the host's), each allowed by the policy."""
+    def _servers(self, family: Family) -> list[str]:
+        """The servers to ask: those set by AT+QIDNSCFG, else the host's (read once here),
+        each allowed by the ``--allow`` / ``--deny`` rules (572 otherwise)."""
         servers = [s for s in self.servers if s != _UNSET[family]]
-        policy = self.modem.policy
-        for server in servers or self.modem.network.host_resolvers(family):
-            _check(lambda server=server: policy.check_address(server, DNS_PORT))  # type: ignore[misc]
+        servers = servers or self.modem.network.host_resolvers(family)
+        for server in servers:
+            self.modem.policy.check_address(server, DNS_PORT)
         return servers
 
     async def report_lookup(self, name: str) -> None:
@@ -147,15 +136,6 @@ class DnsService:
 
 
 DNS_PORT = 53
-
-
-def _check(check: Callable[[], object]) -> None:
-    """Run a policy check; a denied destination is the note's 572 (operation not allowed)."""
-    try:
-        check()
-    except Denied as exc:
-        log.warning("%s", exc)
-        raise NetError(Err.NOT_ALLOWED, str(exc)) from exc
 
 
 def _dns_address(args: Args, index: int, family: Family) -> str:

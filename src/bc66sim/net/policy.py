@@ -19,8 +19,14 @@ address itself must be allowed.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from bc66sim.net.base import NetError
+from bc66sim.note.errors import Err
+
+log = logging.getLogger(__name__)
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -102,8 +108,15 @@ def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-class Denied(Exception):
-    """The destination is not allowed; the message says which rule decided."""
+class Denied(NetError):
+    """The destination is not allowed: the note's 572 (operation not allowed).
+
+    The message says which rule decided; it is logged when raised.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Err.NOT_ALLOWED, detail)
+        log.warning("%s", detail)
 
 
 @dataclass(frozen=True)
