@@ -23,7 +23,7 @@ from bc66sim.module.commands import (
     shows,
 )
 from bc66sim.module.errors import CmeError, CommandError
-from bc66sim.module.radio import ACT_NBIOT, CELL_ID, PLMN, TAC
+from bc66sim.module.radio import ACT_NBIOT, CELL_ID, CIOT_DEFAULT, PLMN, TAC
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -366,7 +366,7 @@ def _cciotopt_write(modem: Modem, args: Args, reply: Reply) -> Result:
     report = args.choice(0, (0, 1, 3), default=0)
     supported = args.number(1, 0, 3, default=settings.ciot[1])
     preferred = args.number(2, 0, 2, default=settings.ciot[2])
-    settings.ciot = (0, 3, 1) if report == 3 else (report, supported, preferred)
+    settings.ciot = CIOT_DEFAULT if report == 3 else (report, supported, preferred)
     return None
 
 
@@ -427,17 +427,13 @@ def _qband_write(modem: Modem, args: Args, reply: Reply) -> Result:
         args.require(1, 1)
         modem.nv.bands = list(supported)
     else:
-        args.require(count + 1, count + 1)
-        bands = [args.choice(i + 1, supported) for i in range(count)]
-        if len(set(bands)) != len(bands):
-            raise BadParameter("a band given twice")
-        modem.nv.bands = bands
+        modem.nv.bands = _band_list(args, 1, count, supported)
     modem.persist()
     return None
 
 
 def _qbandsl_read(modem: Modem, args: Args, reply: Reply) -> Result:
-    preferred = [band for band in modem.nv.preferred_bands if band in modem.radio.bands]
+    preferred = modem.radio.preferred_bands
     if preferred:
         reply.line(f"+QBANDSL: 1,{len(preferred)},{_join(preferred)}")
     else:
@@ -456,13 +452,20 @@ def _qbandsl_write(modem: Modem, args: Args, reply: Reply) -> Result:
         modem.nv.preferred_bands = []
     else:
         count = args.number(1, 1, 4)
-        args.require(count + 2, count + 2)
-        bands = [args.choice(i + 2, modem.radio.bands) for i in range(count)]
-        if len(set(bands)) != len(bands):
-            raise BadParameter("a band given twice")
-        modem.nv.preferred_bands = bands
+        modem.nv.preferred_bands = _band_list(args, 2, count, modem.radio.bands)
     modem.persist()
     return None
+
+
+def _band_list(
+    args: Args, first: int, count: int, allowed: tuple[int, ...] | list[int]
+) -> list[int]:
+    """``count`` distinct bands from parameter ``first`` on, the last parameters given."""
+    args.require(first + count, first + count)
+    bands = [args.choice(first + i, allowed) for i in range(count)]
+    if len(set(bands)) != len(bands):
+        raise BadParameter("a band given twice")
+    return bands
 
 
 def _require_minimum_functionality(modem: Modem) -> None:

@@ -33,6 +33,11 @@ ACT_NBIOT = 9
 RTC_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
+#: ``AT+CCIOTOPT`` after boot and after ``<n>`` 3: no reports, CP and UP optimisation
+#: supported, CP preferred (27.007 §10.1.41).
+CIOT_DEFAULT = (0, 3, 1)
+
+
 @dataclass
 class RadioSettings:
     """Volatile 3GPP settings; reset at every boot (the NVRAM ones live in ``Modem.nv``)."""
@@ -52,7 +57,7 @@ class RadioSettings:
     #: ``AT+CGEREP``: report packet domain events (``+CGEV``).
     cgerep: int = 0
     #: ``AT+CCIOTOPT``: <n> (URC reporting), the UE's supported and preferred optimisations.
-    ciot: tuple[int, int, int] = (0, 3, 1)
+    ciot: tuple[int, int, int] = CIOT_DEFAULT
 
 
 class Radio:
@@ -104,11 +109,15 @@ class Radio:
         return searched or list(model.default_bands)
 
     @property
-    def serving_band(self) -> int:
-        """The band of the serving cell: the first preferred one (``AT+QBANDSL``) searched."""
+    def preferred_bands(self) -> list[int]:
+        """The bands searched first (``AT+QBANDSL``), of those searched at all."""
         searched = self.bands
-        preferred = [band for band in self._modem.nv.preferred_bands if band in searched]
-        return (preferred or searched)[0]
+        return [band for band in self._modem.nv.preferred_bands if band in searched]
+
+    @property
+    def serving_band(self) -> int:
+        """The band of the serving cell: the first preferred one, else the first searched."""
+        return (self.preferred_bands or self.bands)[0]
 
     @property
     def stat(self) -> int:
