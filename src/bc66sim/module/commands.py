@@ -12,11 +12,11 @@ the 3GPP ones.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bc66sim.at.parser import DIGITS, Arg, Form
+from bc66sim.at.parser import Arg, Form
 from bc66sim.at.results import line
 from bc66sim.module.errors import CommandError, Err
 from bc66sim.note.limits import CONTEXT_IDS, SUPPORTED_CONTEXT
@@ -213,7 +213,7 @@ class Args:
                 raise BadParameter(f"parameter {index + 1} is missing")
             return default
         text = arg.text.strip(" ")
-        if not text or not set(text) <= DIGITS or len(text) > 10:
+        if not (text.isascii() and text.isdigit()) or len(text) > 10:
             raise BadParameter(f"parameter {index + 1} is not a number: {text!r}")
         value = int(text)
         if not low <= value <= high:
@@ -264,6 +264,12 @@ def decode_hex(digits: str | bytes, length: int) -> bytes:
     return data
 
 
+def value_list(values: Sequence[int]) -> str:
+    """How a test answer lists values: ``0-2`` for a run of three or more, else ``0,1``."""
+    contiguous = len(values) > 2 and list(values) == list(range(values[0], values[-1] + 1))
+    return f"{values[0]}-{values[-1]}" if contiguous else ",".join(map(str, values))
+
+
 def setting(
     name: str,
     values: tuple[int, ...],
@@ -280,8 +286,6 @@ def setting(
     ``holder(modem)`` is the object that keeps it (``modem.nv`` for a setting the
     manual saves to NVRAM: ``saved`` writes the state file after a change).
     """
-    contiguous = len(values) > 2 and list(values) == list(range(values[0], values[-1] + 1))
-    listed = f"{values[0]}-{values[-1]}" if contiguous else ",".join(map(str, values))
 
     def read(modem: Modem, args: Args, reply: Reply) -> Result:
         reply.line(f"{name}: {getattr(holder(modem), field_name)}")
@@ -294,5 +298,5 @@ def setting(
             modem.persist()
         return None
 
-    return Spec(name, test=(f"{name}: ({listed})",), read=read, write=write,
+    return Spec(name, test=(f"{name}: ({value_list(values)})",), read=read, write=write,
                 section=section, support=support, notes=notes)  # fmt: skip

@@ -175,7 +175,7 @@ def _ati(modem: Modem, args: Args, reply: Reply) -> Result:
 def _cgsn(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+CGSN[=<snt>]`` (27.007 §7.1): 1 is the IMEI with its prefix."""
     args.require(0, 1)
-    kind = args.choice(0, (0, 1, 2, 3), default=0) if len(args) else 0
+    kind = args.choice(0, (0, 1, 2, 3), default=0)
     imei = modem.config.imei
     if kind == 1:
         reply.line(f"+CGSN: {imei}")

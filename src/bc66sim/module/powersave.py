@@ -25,6 +25,7 @@ from bc66sim.module.commands import (
     manual,
     setting,
     shows,
+    value_list,
 )
 from bc66sim.module.nvram import NvSettings
 
@@ -150,9 +151,7 @@ def register(table: CommandTable) -> None:
         Spec(
             "+QCFG",
             test=tuple(
-                f'+QCFG: "{f.name}",({f.low}-{f.high})'
-                if f.high - f.low > 1
-                else f'+QCFG: "{f.name}",({f.low},{f.high})'
+                f'+QCFG: "{f.name}",({value_list(range(f.low, f.high + 1))})'
                 for f in QCFG_FUNCTIONS.values()
             ),
             read=_qcfg_read,
