@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 #: Digits are ASCII only: ``str.isdigit`` also takes ``²`` (0xB2 in Latin-1), which
 #: ``int`` refuses.
-DIGITS = frozenset("0123456789")
+_DIGITS = frozenset("0123456789")
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_&")
 
 
@@ -147,14 +147,14 @@ def _parse_basic(text: str) -> tuple[Command, str]:
         if len(text) < 2 or not (text[1].isascii() and text[1].isalpha()):
             raise ParseError("bad & command")
         name, i = "&" + text[1].upper(), 2
-    elif text[0].upper() == "S" and len(text) > 1 and text[1] in DIGITS:
+    elif text[0].upper() == "S" and len(text) > 1 and text[1] in _DIGITS:
         return _parse_s_register(text)
     elif text[0].upper() in _BASIC_WITH_VALUE:
         name, i = text[0].upper(), 1
     else:
         raise ParseError(f"unknown basic command {text[0]!r}")
     start = i
-    while i < len(text) and text[i] in DIGITS:
+    while i < len(text) and text[i] in _DIGITS:
         i += 1
     value = text[start:i]
     args = (Arg(value),) if value else ()
@@ -163,14 +163,14 @@ def _parse_basic(text: str) -> tuple[Command, str]:
 
 def _parse_s_register(text: str) -> tuple[Command, str]:
     i = 1
-    while i < len(text) and text[i] in DIGITS:
+    while i < len(text) and text[i] in _DIGITS:
         i += 1
     name = "S" + text[1:i]
     if text[i : i + 1] == "?":
         return Command(name, Form.READ), text[i + 1 :]
     if text[i : i + 1] == "=":
         j = i + 1
-        while j < len(text) and text[j] in DIGITS:
+        while j < len(text) and text[j] in _DIGITS:
             j += 1
         if j == i + 1:
             raise ParseError("S register needs a value")

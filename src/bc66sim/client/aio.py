@@ -273,6 +273,9 @@ class AsyncBC66:
             await self._resync()
         # What is left belongs to no command now: a late answer after a timeout, or the
         # reboot error of a command that got its OK first. A dead port is _broken.
+        self._drop_answers()
+
+    def _drop_answers(self) -> None:
         while not self._answers.empty():
             log.debug("stray answer dropped: %s", self._answers.get_nowait())
 
@@ -280,15 +283,12 @@ class AsyncBC66:
         """After a timeout: leave any data mode and wait until the module answers again."""
         self._desync = False
         self._parser.reset()  # a payload counted from a bad header is not waited for
-        while not self._answers.empty():
-            self._answers.get_nowait()
+        self._drop_answers()
         self._parser.pending = Pending("AT")
         await self._stream.write(b"\x1b\rAT\r")
         with contextlib.suppress(BC66Timeout, ProtocolError):
             await self._collect("AT", 2.0)
-        await asyncio.sleep(0.05)
-        while not self._answers.empty():
-            self._answers.get_nowait()
+        await asyncio.sleep(0.05)  # late answers land, and _prepare drops them
 
     async def _answer(self, line: str, timeout: float | None, since: float | None = None) -> Event:
         """The next answer; ``timeout`` counts from ``since`` (default: now)."""
@@ -349,7 +349,7 @@ class AsyncBC66:
                         except (ValueError, IndexError) as exc:
                             self._on_bad_urc(event, exc)
                     elif isinstance(event, Garbled):
-                        self._on_garbled(event)
+                        self._protocol_error(ProtocolError(f"the module's answer: {event.reason}"))
                     elif self._parser.pending is None or self._answers.qsize() >= MAX_ANSWERS:
                         # An answer no command waits for (a late one after a timeout, a
                         # module talking to itself): dropped, so nothing piles up.
@@ -365,20 +365,20 @@ class AsyncBC66:
     def _on_bad_urc(self, urc: Urc, exc: Exception) -> None:
         """A URC whose fields are not what a BC66 sends: whoever waits for it fails."""
         error = ProtocolError(f"a URC no BC66 sends: {urc.text!r} ({exc})")
-        log.warning("%s", error)
         service = self._service
         if service is not None and urc.text.startswith(service[0]) and not service[1].done():
+            log.warning("%s", error)
             service[1].set_exception(error)
-        elif self._parser.pending is not None:
-            self._desync = True  # the rest of that answer may still come: resync first
-            self._answers.put_nowait(error)
+        else:
+            self._protocol_error(error)
 
-    def _on_garbled(self, event: Garbled) -> None:
-        """A protocol error: the call in flight fails with it; the session goes on."""
-        log.warning("protocol error: %s", event.reason)
+    def _protocol_error(self, error: ProtocolError) -> None:
+        """The call in flight fails with ``error``; the next one resyncs first (the rest
+        of the broken answer may still come); the session goes on."""
+        log.warning("%s", error)
         if self._parser.pending is not None:
-            self._desync = True  # the rest of that answer may still come: resync first
-            self._answers.put_nowait(ProtocolError(f"the module's answer: {event.reason}"))
+            self._desync = True
+            self._answers.put_nowait(error)
 
     def _fail(self, error: BC66Error) -> None:
         if self._broken is None:
@@ -434,8 +434,7 @@ class AsyncBC66:
 
     async def _configure_after_reboot(self) -> None:
         await asyncio.sleep(0.05)
-        while not self._answers.empty():
-            self._answers.get_nowait()
+        self._drop_answers()
         with contextlib.suppress(BC66Error):
             await self._configure()
 

@@ -18,12 +18,6 @@ from bc66sim.note.limits import MAX_READ, MAX_URC, NODE_SIZE
 
 #: A line (without its payload) longer than this is garbage: it is dropped.
 MAX_LINE = 4096
-#: The most data one ``+QIRD`` may carry (note §2.3.5: ``<read_length>`` ≤ 512) and a
-#: buffer node may hold (CLARIFICATIONS §16): a larger count is a protocol error.
-MAX_QIRD = MAX_READ
-MAX_NODE = NODE_SIZE
-#: The most data a direct-push URC may carry (a URC is at most 1400 bytes).
-MAX_PUSH = MAX_URC
 
 TRAILERS = ("SEND OK", "SEND FAIL", "CLOSE OK")
 
@@ -210,7 +204,8 @@ class ResponseParser:
         ):
             return self._garbled(f"{header!r}: not a byte count")
         count = int(count_text)
-        if count > MAX_QIRD or (remaining_text is not None and int(remaining_text) > MAX_NODE):
+        # A read is at most 512 bytes (§2.3.5), a node at most 1460 (CLARIFICATIONS §16).
+        if count > MAX_READ or (remaining_text is not None and int(remaining_text) > NODE_SIZE):
             return self._garbled(f"{header!r}: beyond the module's limits")
         if count == 0:
             return self._line()
@@ -242,7 +237,7 @@ class ResponseParser:
             return self._line() if ended or len(buf) > match.end() + 16 else None
         count = int(header.group(1))
         text = buf[: header.start(2)].decode("latin-1")
-        if count > MAX_PUSH or len(header.group(1)) > 5:
+        if count > MAX_URC:  # a URC is at most 1400 bytes (§2.4 note 4)
             return self._garbled(f"{text!r}: beyond the module's limits")
         start = header.end()
         end = start + self._data_size(count)

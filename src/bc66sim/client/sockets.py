@@ -21,9 +21,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Largest payload of one AT+QISEND in data mode (§2.3.4): text and hex.
-MAX_CHUNK_TEXT = MAX_DATA_MODE_TEXT
-MAX_CHUNK_HEX = MAX_DATA_MODE_HEX
 #: Read ahead from the module's buffer until this much is waiting here.
 READ_AHEAD = 16 * 1024
 
@@ -47,7 +44,7 @@ class AsyncSocket:
 
     @property
     def max_chunk(self) -> int:
-        return MAX_CHUNK_HEX if self._modem.hex_send else MAX_CHUNK_TEXT
+        return MAX_DATA_MODE_HEX if self._modem.hex_send else MAX_DATA_MODE_TEXT
 
     # -- from the driver --------------------------------------------------------------
 
