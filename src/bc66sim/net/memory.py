@@ -38,19 +38,30 @@ Endpoint = tuple[Transport, str, int]
 class MemoryPeer:
     """The far end of one flow: what it received, and ways to answer."""
 
-    def __init__(self, network: MemoryNetwork, listener: FlowListener) -> None:
+    def __init__(
+        self,
+        network: MemoryNetwork,
+        transport: Transport,
+        listener: FlowListener,
+        on_receive: Callable[[MemoryPeer, bytes], None] | None = None,
+    ) -> None:
         self._network = network
+        self.transport = transport
         self._listener = listener
         self._paused = False
         self._held: list[bytes | None] = []  # data (or the close) the module does not read yet
         self.received = bytearray()
         self.datagrams: list[bytes] = []
         self.closed = False
-        self.on_receive: Callable[[MemoryPeer, bytes], None] | None = None
+        self.on_receive = on_receive
 
     def send(self, data: bytes) -> None:
-        """Bytes (TCP, in reads of at most one node) or one datagram (UDP) to the module."""
-        self._network._later(lambda: self._deliver(data))
+        """Bytes (TCP: in reads of at most one node, as a host stack hands them over) or
+        one datagram (UDP) to the module."""
+        step = NODE_SIZE if self.transport is Transport.TCP else max(len(data), 1)
+        for start in range(0, len(data), step):
+            piece = data[start : start + step]
+            self._network._later(lambda piece=piece: self._deliver(piece))  # type: ignore[misc]
 
     def close(self) -> None:
         """The peer closes the connection."""
@@ -111,19 +122,15 @@ class _MemoryFlow(Flow):
         self._peer.closed = True
 
 
-def _echo_stream(peer: MemoryPeer, data: bytes) -> None:
-    for start in range(0, len(data), NODE_SIZE):  # TCP: reads of at most one node
-        peer.send(data[start : start + NODE_SIZE])
-
-
-def _echo_datagram(peer: MemoryPeer, data: bytes) -> None:
+def _echo(peer: MemoryPeer, data: bytes) -> None:
     peer.send(data)
 
 
 @dataclass
 class _Behaviour:
     kind: str  # "peer", "refuse", "silent"
-    setup: Callable[[MemoryPeer], None] = lambda peer: None
+    #: What the peer does with what the module sends it (None: keep it).
+    on_receive: Callable[[MemoryPeer, bytes], None] | None = None
 
 
 @dataclass
@@ -153,10 +160,10 @@ class MemoryNetwork:
     # -- setting up the world -------------------------------------------------------------
 
     def tcp_echo(self, address: str, port: int) -> None:
-        self._endpoints[(Transport.TCP, address, port)] = _Behaviour("peer", _echoing_stream)
+        self._endpoints[(Transport.TCP, address, port)] = _Behaviour("peer", _echo)
 
     def udp_echo(self, address: str, port: int) -> None:
-        self._endpoints[(Transport.UDP, address, port)] = _Behaviour("peer", _echoing_datagrams)
+        self._endpoints[(Transport.UDP, address, port)] = _Behaviour("peer", _echo)
 
     def tcp_refuse(self, address: str, port: int) -> None:
         self._endpoints[(Transport.TCP, address, port)] = _Behaviour("refuse")
@@ -167,14 +174,11 @@ class MemoryNetwork:
     def tcp_close_after(self, address: str, port: int, count: int) -> None:
         """The peer closes once it has received ``count`` bytes."""
 
-        def setup(peer: MemoryPeer) -> None:
-            def on_receive(peer: MemoryPeer, data: bytes) -> None:
-                if len(peer.received) >= count:
-                    peer.close()
+        def on_receive(peer: MemoryPeer, data: bytes) -> None:
+            if len(peer.received) >= count:
+                peer.close()
 
-            peer.on_receive = on_receive
-
-        self._endpoints[(Transport.TCP, address, port)] = _Behaviour("peer", setup)
+        self._endpoints[(Transport.TCP, address, port)] = _Behaviour("peer", on_receive)
 
     def peer(self, transport: Transport, address: str, port: int) -> None:
         """A peer that only records: the test answers through :attr:`peers`."""
@@ -202,9 +206,8 @@ class MemoryNetwork:
                 await self._wait(timeout)
                 raise NetError(Err.TIMEOUT, f"no answer from {address}:{port}")
             await self._wait(2 * self.latency)
-        peer = MemoryPeer(self, listener)
-        if behaviour is not None:
-            behaviour.setup(peer)
+        on_receive = behaviour.on_receive if behaviour is not None else None
+        peer = MemoryPeer(self, transport, listener, on_receive)
         self.peers.append(peer)
         if not local_port:
             local_port, self._next_port = self._next_port, self._next_port + 1
@@ -213,8 +216,9 @@ class MemoryNetwork:
     async def resolve(
         self, name: str, family: Family, *, servers: Sequence[str], timeout: float
     ) -> Resolution:
-        asked = list(servers) or self.resolvers.get(family, [])
-        if not any(s in self.dns_servers or s in self.resolvers.get(family, []) for s in asked):
+        resolvers = self.resolvers.get(family, [])
+        known = self.dns_servers | set(resolvers)
+        if not any(server in known for server in list(servers) or resolvers):
             await self._wait(timeout)
             raise NetError(Err.TIMEOUT, f"no DNS server answered for {name}")
         await self._wait(2 * self.latency)
@@ -245,14 +249,6 @@ class MemoryNetwork:
 
     def _later(self, callback: Callable[[], None]) -> None:
         self.clock.call_later(self.latency, callback)
-
-
-def _echoing_stream(peer: MemoryPeer) -> None:
-    peer.on_receive = _echo_stream
-
-
-def _echoing_datagrams(peer: MemoryPeer) -> None:
-    peer.on_receive = _echo_datagram
 
 
 class _MemoryPinger:
