@@ -62,9 +62,6 @@ class FdLink:
             return
         self._uart.from_host(data)
 
-    def write(self, data: bytes) -> None:
-        self._uart.to_host(data)
-
     def _write_now(self, data: bytes) -> None:
         self._out += data
         if not self._writing:
@@ -89,7 +86,7 @@ class FdLink:
             self._writing = False
         self._uart.output_changed()
 
-    def flush_blocking(self, timeout: float = 1.0) -> None:
+    def flush_blocking(self) -> None:
         """Best effort at shutdown: hand what is left to the kernel."""
         try:
             while self._out:

@@ -50,16 +50,16 @@ class PtyPort:
                 raise PtyError(f"{self.link} exists and is not a link; choose another --pty path")
             self.link.symlink_to(slave_name)
         except OSError as exc:
-            self.close_now()
+            self._close()
             raise PtyError(f"cannot create a pty at {self.link}: {exc}") from exc
         self._fdlink = FdLink(modem, self._master, self._master, trace, self.baud)
         self._fdlink.start()
         return str(self.link)
 
     async def close(self) -> None:
-        self.close_now()
+        self._close()
 
-    def close_now(self) -> None:
+    def _close(self) -> None:
         if self._fdlink is not None:
             self._fdlink.stop()
             self._fdlink = None
