@@ -73,9 +73,11 @@ async def memory_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
 
 
 @pytest.fixture
-async def memory_modem(memory_factory: ModemFactory) -> InProcessLink:
+async def memory_modem(memory_factory: ModemFactory) -> MemoryLink:
     """An attached module on MemoryNetwork + ManualClock, default configuration."""
-    return await memory_factory()
+    link = await memory_factory()
+    assert isinstance(link, MemoryLink)
+    return link
 
 
 @pytest.fixture

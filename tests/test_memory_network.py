@@ -8,65 +8,64 @@ millisecond and every outcome is deterministic.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 
 from bc66sim.net.base import Transport
-from support.memory import MemoryModule
+from support.links import MemoryLink
 
 OK = b"\r\nOK\r\n"
 PEER = "203.0.113.10"  # TEST-NET-3: never routed; here it lives in memory only
 
 
 @pytest.fixture
-async def module() -> AsyncIterator[MemoryModule]:
-    started = await MemoryModule().start()
-    yield started
-    await started.close()
+async def module(memory_modem: MemoryLink) -> MemoryLink:
+    """An attached module on MemoryNetwork + ManualClock, echo off."""
+    await memory_modem.say("ATE0")
+    return memory_modem
 
 
-async def test_tcp_echo_in_buffer_access_mode(module: MemoryModule) -> None:
+async def test_tcp_echo_in_buffer_access_mode(module: MemoryLink) -> None:
     module.network.tcp_echo(PEER, 7)
-    assert await module.command(f'AT+QIOPEN=1,0,"TCP","{PEER}",7,0,0') == OK
+    assert await module.say(f'AT+QIOPEN=1,0,"TCP","{PEER}",7,0,0') == OK
     assert await module.advance(0.1) == b"\r\n+QIOPEN: 0,0\r\n"
-    assert await module.command("AT+QISEND=0,5,hello") == OK + b"\r\nSEND OK\r\n"
+    assert await module.say("AT+QISEND=0,5,hello") == OK + b"\r\nSEND OK\r\n"
     assert await module.advance(0.1) == b'\r\n+QIURC: "recv",0\r\n'
-    assert await module.command("AT+QIRD=0,512") == b"\r\n+QIRD: 5\r\nhello\r\n" + OK
+    assert await module.say("AT+QIRD=0,512") == b"\r\n+QIRD: 5\r\nhello\r\n" + OK
 
 
-async def test_a_silent_peer_times_out_after_a_minute_of_module_time(module: MemoryModule) -> None:
+async def test_a_silent_peer_times_out_after_a_minute_of_module_time(module: MemoryLink) -> None:
     module.network.tcp_silent(PEER, 80)
-    assert await module.command(f'AT+QIOPEN=1,0,"TCP","{PEER}",80,0,0') == OK
+    assert await module.say(f'AT+QIOPEN=1,0,"TCP","{PEER}",80,0,0') == OK
     assert await module.advance(59.9) == b""
     assert await module.advance(0.2) == b"\r\n+QIOPEN: 0,569\r\n"
 
 
-async def test_refused_and_closed_by_the_peer(module: MemoryModule) -> None:
+async def test_refused_and_closed_by_the_peer(module: MemoryLink) -> None:
     module.network.tcp_close_after(PEER, 25, 4)
-    await module.command(f'AT+QIOPEN=1,0,"TCP","{PEER}",9,0,0')  # nobody listens on 9
+    await module.say(f'AT+QIOPEN=1,0,"TCP","{PEER}",9,0,0')  # nobody listens on 9
     assert await module.advance(1) == b"\r\n+QIOPEN: 0,566\r\n"
-    await module.command(f'AT+QIOPEN=1,1,"TCP","{PEER}",25,0,0')
+    await module.say(f'AT+QIOPEN=1,1,"TCP","{PEER}",25,0,0')
     assert await module.advance(1) == b"\r\n+QIOPEN: 1,0\r\n"
-    await module.command("AT+QISEND=1,4,QUIT")
+    await module.say("AT+QISEND=1,4,QUIT")
     assert await module.advance(1) == b'\r\n+QIURC: "closed",1\r\n'
     assert module.network.peers[-1].received == b"QUIT"
 
 
-async def test_udp_keeps_datagram_boundaries(module: MemoryModule) -> None:
+async def test_udp_keeps_datagram_boundaries(module: MemoryLink) -> None:
     module.network.udp_echo(PEER, 53)
-    opened = await module.command(f'AT+QIOPEN=1,0,"UDP","{PEER}",53,0,0')
+    opened = await module.say(f'AT+QIOPEN=1,0,"UDP","{PEER}",53,0,0')
     assert opened == OK + b"\r\n+QIOPEN: 0,0\r\n"  # UDP "connects" at once
-    await module.command("AT+QISEND=0,3,one")
-    await module.command("AT+QISEND=0,3,two")
+    await module.say("AT+QISEND=0,3,one")
+    await module.say("AT+QISEND=0,3,two")
     await module.advance(1)
-    assert await module.command("AT+QIRD=0,512") == b"\r\n+QIRD: 3\r\none\r\n" + OK
-    assert await module.command("AT+QIRD=0,512") == b"\r\n+QIRD: 3\r\ntwo\r\n" + OK
+    assert await module.say("AT+QIRD=0,512") == b"\r\n+QIRD: 3\r\none\r\n" + OK
+    assert await module.say("AT+QIRD=0,512") == b"\r\n+QIRD: 3\r\ntwo\r\n" + OK
 
 
-async def test_a_full_buffer_holds_the_peer_back_and_loses_nothing(module: MemoryModule) -> None:
+async def test_a_full_buffer_holds_the_peer_back_and_loses_nothing(module: MemoryLink) -> None:
     module.network.peer(Transport.TCP, PEER, 1883)
-    await module.command(f'AT+QIOPEN=1,0,"TCP","{PEER}",1883,0,0')
+    await module.say(f'AT+QIOPEN=1,0,"TCP","{PEER}",1883,0,0')
     await module.advance(1)
     peer = module.network.peers[-1]
     for number in range(25):
@@ -75,7 +74,7 @@ async def test_a_full_buffer_holds_the_peer_back_and_loses_nothing(module: Memor
     assert said == b'\r\n+QIURC: "recv",0\r\n\r\n+QIURC: "recv",0,"buff full"\r\n'
     received = bytearray()
     while True:
-        reply = await module.command("AT+QIRD=0,512")
+        reply = await module.say("AT+QIRD=0,512")
         await module.advance(1)  # a freed node lets the held data in
         if reply.startswith(b"\r\n+QIRD: 0\r\n"):
             break
@@ -83,37 +82,37 @@ async def test_a_full_buffer_holds_the_peer_back_and_loses_nothing(module: Memor
     assert bytes(received) == b"".join(b"%04d" % n for n in range(25))
 
 
-async def test_dns_from_the_zone_and_a_server_that_never_answers(module: MemoryModule) -> None:
+async def test_dns_from_the_zone_and_a_server_that_never_answers(module: MemoryLink) -> None:
     module.network.zone["iot.example"] = (["203.0.113.7", "203.0.113.8"], 300)
-    assert await module.command('AT+QIDNSGIP=1,"iot.example"') == OK
+    assert await module.say('AT+QIDNSGIP=1,"iot.example"') == OK
     assert await module.advance(1) == (
         b'\r\n+QIURC: "dnsgip",0,2,300\r\n'
         b'\r\n+QIURC: "dnsgip","203.0.113.7"\r\n\r\n+QIURC: "dnsgip","203.0.113.8"\r\n'
     )
-    await module.command('AT+QIDNSGIP=1,"nope.example"')
+    await module.say('AT+QIDNSGIP=1,"nope.example"')
     assert await module.advance(1) == b'\r\n+QIURC: "dnsgip",565\r\n'
-    await module.command('AT+QIDNSCFG=1,"198.51.100.1"')  # answers nothing
-    await module.command('AT+QIDNSGIP=1,"iot.example"')
+    await module.say('AT+QIDNSCFG=1,"198.51.100.1"')  # answers nothing
+    await module.say('AT+QIDNSGIP=1,"iot.example"')
     assert await module.advance(9.9) == b""
     assert await module.advance(0.2) == b'\r\n+QIURC: "dnsgip",569\r\n'
 
 
-async def test_ping_with_replies_and_without(module: MemoryModule) -> None:
+async def test_ping_with_replies_and_without(module: MemoryLink) -> None:
     module.network.ping_replies[PEER] = 52
-    await module.command(f'AT+QPING=1,"{PEER}",2,3,32')
+    await module.say(f'AT+QPING=1,"{PEER}",2,3,32')
     said = await module.advance(10)
     assert said == (b'\r\n+QPING: 0,"203.0.113.10",32,100,52\r\n' * 3
                     + b"\r\n+QPING: 0,3,3,0,100,100,100\r\n")  # fmt: skip
-    await module.command('AT+QPING=1,"203.0.113.99",1,2')
+    await module.say('AT+QPING=1,"203.0.113.99",1,2')
     assert await module.advance(10) == b"\r\n+QPING: 569\r\n" * 2 + b"\r\n+QPING: 0,2,0,2,0,0,0\r\n"
 
 
-async def test_ntp_sets_the_module_clock(module: MemoryModule) -> None:
+async def test_ntp_sets_the_module_clock(module: MemoryLink) -> None:
     module.network.ntp_servers[(PEER, 123)] = dt.timedelta(hours=1)
-    await module.command(f'AT+QNTP=1,"{PEER}"')
+    await module.say(f'AT+QNTP=1,"{PEER}"')
     said = await module.advance(1)
     server_time = module.clock.utc() + dt.timedelta(hours=1)
     assert said.startswith(b'\r\n+QNTP: 0,"' + f"{server_time:%y/%m/%d,%H}".encode())
-    assert f"{server_time:%y/%m/%d,%H:%M}".encode() in await module.command("AT+CCLK?")
-    await module.command('AT+QNTP=1,"203.0.113.99"')
+    assert f"{server_time:%y/%m/%d,%H:%M}".encode() in await module.say("AT+CCLK?")
+    await module.say('AT+QNTP=1,"203.0.113.99"')
     assert await module.advance(11) == b"\r\n+QNTP: 569\r\n"

@@ -17,9 +17,10 @@ import tty
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bc66sim.clock import ManualClock
+from bc66sim.clock import Clock, ManualClock
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
+from bc66sim.net.base import Network
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.memory import MemoryNetwork
 
@@ -121,13 +122,21 @@ class Link:
 class InProcessLink(Link):
     name = "inprocess"
 
-    def __init__(self, state_dir: Path | None = None, **config: object) -> None:
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        *,
+        network: Network | None = None,
+        clock: Clock | None = None,
+        **config: object,
+    ) -> None:
         super().__init__()
         settings = {"attach_delay": 0.05, "open_timeout": 5.0} | config
         self.modem = Modem(
-            HostNetwork(),
-            config=ModemConfig(**settings),
-            nvram=Nvram(state_dir),  # type: ignore[arg-type]
+            network or HostNetwork(),
+            config=ModemConfig(**settings),  # type: ignore[arg-type]
+            nvram=Nvram(state_dir),
+            clock=clock,
         )
         self.modem.attach_output(self.feed)
 
@@ -154,17 +163,10 @@ class MemoryLink(InProcessLink):
     name = "memory"
 
     def __init__(self, state_dir: Path | None = None, **config: object) -> None:
-        Link.__init__(self)
         self.clock = ManualClock()
         self.network = MemoryNetwork(self.clock)
-        settings = {"attach_delay": 1.0} | config
-        self.modem = Modem(
-            self.network,
-            config=ModemConfig(**settings),  # type: ignore[arg-type]
-            nvram=Nvram(state_dir),
-            clock=self.clock,
-        )
-        self.modem.attach_output(self.feed)
+        settings: dict[str, object] = {"attach_delay": 1.0, "open_timeout": 60.0} | config
+        super().__init__(state_dir, network=self.network, clock=self.clock, **settings)
 
     async def write(self, data: bytes) -> None:
         self.modem.receive_data(data)
@@ -183,6 +185,22 @@ class MemoryLink(InProcessLink):
     async def quiet(self, seconds: float = 0.2) -> None:
         await self.clock.advance(seconds)
         assert not self.buffer, f"unexpected output {bytes(self.buffer)!r}"
+
+    async def say(self, line: str) -> bytes:
+        """Send a line (CR LF) and return what the module answered at once."""
+        self.buffer.clear()
+        await self.write(line.encode("latin-1") + b"\r\n")
+        return self._take()
+
+    async def advance(self, seconds: float) -> bytes:
+        """Let ``seconds`` of module time pass; what the module said meanwhile."""
+        await self.clock.advance(seconds)
+        return self._take()
+
+    def _take(self) -> bytes:
+        said = bytes(self.buffer)
+        self.buffer.clear()
+        return said
 
     async def sync(self, timeout: float = 10) -> None:
         await self.clock.advance(self.modem.config.attach_delay)
