@@ -19,9 +19,11 @@ lines with CR LF, the line is *held* (:attr:`Framer.awaiting_line_feed`) until t
 next byte arrives or the caller gives up waiting (:meth:`Framer.release_line`) — so
 a host that writes byte by byte gets the same output as one that writes whole
 lines.  After a wait was given up on, the host is taken to end lines with CR alone
-and is not waited for again — until it ends a line with CR LF.  Only those two
+and is not waited for again — until it ends a line with CR LF, or the byte right
+after the line it gave up on is an LF after all (a slow CR LF host).  Only those
 moments change what is expected, so the events never depend on how the bytes were
-split, only (for a host that mixes both line ends) on the caller's timer.
+split, only (for a host that mixes both line ends, or a very slow one) on the
+caller's timer.
 """
 
 from __future__ import annotations
