@@ -198,6 +198,7 @@ async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
             where["tcp_host"], where["base_port"] = parse_address(args.tcp)
         except ValueError as exc:
             raise UsageError(f"--tcp: {exc}") from exc
+        _warn_beyond_loopback(where["tcp_host"], config)
     fleet = Fleet(args.count, attach_delay=config.attach_delay, state_dir=args.state_dir,
                   first_ip=config.ip_address, model=config.model, policy=config.policy,
                   **where)  # fmt: skip
@@ -228,7 +229,7 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     except PortError as exc:
         raise UsageError(str(exc)) from exc
     if args.tcp:
-        _warn_beyond_loopback(args.tcp, modem)
+        _warn_beyond_loopback(parse_address(args.tcp)[0], config)
     try:
         log.info("%s ready on %s%s", modem.model.name, where, hint.format(where=where))
         modem.power_on()
@@ -263,15 +264,14 @@ def _port_for(args: argparse.Namespace) -> tuple[Port, str]:
     return PtyPort(args.pty or DEFAULT_PTY_LINK, args.baud), miniterm
 
 
-def _warn_beyond_loopback(address: str, modem: Modem) -> None:
+def _warn_beyond_loopback(host: str, config: ModemConfig) -> None:
     """A UART reachable from other machines has no authentication: say so, once."""
-    host, _ = parse_address(address)
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = host == "localhost"
     if not loopback:
-        rules = "" if modem.config.policy else " and no --allow/--deny rules limit what it reaches"
+        rules = "" if config.policy else " and no --allow/--deny rules limit what it reaches"
         log.warning("the UART on %s has no authentication: anyone who can connect can use "
                     "the module's network%s", host, rules)  # fmt: skip
 
