@@ -130,10 +130,12 @@ def test_cli_rejects_a_bad_rule_in_one_line(tmp_path: object) -> None:
     assert len(lines) == 1 and "--allow/--deny: '1.2.3.4:99999': ports are 1-65535" in lines[0]
 
 
-def test_a_uart_beyond_loopback_warns_that_it_has_no_authentication(tmp_path: object) -> None:
+@pytest.mark.parametrize("command", [["serve", "--state-dir"], ["fleet", "2", "--state-dir"]])
+def test_a_uart_beyond_loopback_warns_that_it_has_no_authentication(
+    tmp_path: object, command: list[str]
+) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bc66sim", "serve", "--tcp", "0.0.0.0:0", "--state-dir",
-         str(tmp_path)],
+        [sys.executable, "-m", "bc66sim", *command, str(tmp_path), "--tcp", "0.0.0.0:0"],
         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
