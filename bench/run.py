@@ -244,7 +244,7 @@ class Host:
 
     def command(self, line: str) -> list[Info]:
         self.parser.pending = Pending(line, prefix="+QIRD:")
-        self.port.write(line.encode() + b"\r")
+        self.port.write(line.encode() + b"\r\n")
         infos: list[Info] = []
         while not isinstance(event := self._next_event(), Final):
             if isinstance(event, Info):
@@ -255,8 +255,12 @@ class Host:
     def send(self, chunks: list[bytes]) -> int:
         """Send a window of chunks; how many were answered SEND OK."""
         self.parser.pending = Pending("AT+QISEND", prompt=True)
+        # CR LF, as everywhere this host writes: the LF that follows a line's CR belongs to
+        # the line (docs/ARCHITECTURE.md decision 42), so a payload in the same write may
+        # start with any byte, LF too; and a host that keeps to one line end is never
+        # waited for.
         burst = b"".join(
-            b"AT+QISEND=0,%d\r" % len(chunk)
+            b"AT+QISEND=0,%d\r\n" % len(chunk)
             + (chunk.hex().upper().encode() if self.hex_mode else chunk)
             for chunk in chunks
         )
@@ -275,7 +279,7 @@ class Host:
         """AT+QIRD, a window at a time, until the module's buffer is empty."""
         self.parser.pending = Pending("AT+QIRD", prefix="+QIRD:")
         while True:
-            self.port.write(b"AT+QIRD=0,512\r" * self.window)
+            self.port.write(b"AT+QIRD=0,512\r\n" * self.window)
             empty = False
             for _ in range(self.window):
                 while not isinstance(event := self._next_event(), Final):
@@ -306,7 +310,7 @@ def throughput(
 ) -> tuple[float, float]:
     """Payload bytes a second to an echo server and back, and emulator CPU s per MB."""
     port = Port(where)
-    port.write(b"ATE0\r")
+    port.write(b"ATE0\r\n")
     port.read_until(b"OK\r\n")
     host = Host(port, push=push, hex_mode=hex_mode, window=window)
     host.command('AT+QICFG="echomode",0')
@@ -331,7 +335,7 @@ def throughput(
     elapsed = time.perf_counter() - started
     cpu_per_mb = (cpu_seconds(pid) - cpu_before) / (host.received / 1e6)
     host.parser.pending = Pending("AT+QICLOSE")
-    port.write(b"AT+QICLOSE=0\r")
+    port.write(b"AT+QICLOSE=0\r\n")
     port.read_until(b"CLOSE OK\r\n")
     port.close()
     time.sleep(0.1)  # the TCP transport takes one host at a time
@@ -366,7 +370,7 @@ PACED_SECONDS = float(os.environ.get("BENCH_PACED_SECONDS", "3"))
 def paced_upload(where: str, echo_at: str, line_rate: float) -> float:
     """Lock-step AT+QISEND of 1460-byte chunks; payload bytes a second."""
     port = Port(where)
-    port.write(b"ATE0\r")
+    port.write(b"ATE0\r\n")
     port.read_until(b"OK\r\n")
     host = Host(port, push=False, hex_mode=False, window=1)
     host.command('AT+QICFG="echomode",0')
@@ -380,7 +384,7 @@ def paced_upload(where: str, echo_at: str, line_rate: float) -> float:
     while sent < total:
         sent += len(chunk) * host.send([chunk])
     elapsed = time.perf_counter() - started
-    port.write(b"AT+QICLOSE=0\r")
+    port.write(b"AT+QICLOSE=0\r\n")
     port.read_until(b"CLOSE OK\r\n")
     port.close()
     time.sleep(0.1)
