@@ -1,32 +1,33 @@
 """The command table: every command is declared once, with its forms and handlers.
 
-A handler receives the modem, the command's :class:`Args` and a :class:`Reply`
-to write information lines into.  It returns ``None`` for ``OK``, a
-:class:`DataPrompt` to enter data mode, or raises
-:class:`~bc66sim.module.errors.CommandError`.  Parameter checks go through
-:class:`Args`, whose failures the dispatcher answers with the family's
+A command declares its parameters (``params``, module/params.py); the dispatcher
+checks a write command against them and answers a failure with the family's
 "invalid parameters" code: 552 for TCP/IP commands (CLARIFICATIONS §5), 50 for
-the 3GPP ones.
+the 3GPP ones.  The test form's answer is rendered from the same declaration.
+
+A handler receives the modem, the checked :class:`Args` and a :class:`Reply` to
+write information lines into.  It returns ``None`` for ``OK``, a
+:class:`DataPrompt` to enter data mode, or raises
+:class:`~bc66sim.module.errors.CommandError` (or ``BadParameter`` for a rule
+between parameters that a declaration cannot state).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bc66sim.at.parser import Arg, Form
 from bc66sim.at.results import line
-from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.params import Args, BadParameter, Int, Keyed, Params, test_line, value_list
 from bc66sim.note.limits import CONTEXT_IDS, SUPPORTED_CONTEXT
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
 
-
-class BadParameter(Exception):
-    """A parameter is missing, malformed or out of range."""
+__all__ = ["Args", "BadParameter", "value_list"]  # the handlers' vocabulary, from params
 
 
 class Reply:
@@ -118,18 +119,22 @@ class Support(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Spec:
-    """One command: its name (``+QIOPEN``), family and the handler of each form.
+    """One command: its name (``+QIOPEN``), family, parameters and the handler of each form.
 
-    ``test`` is the answer of the test form (lines before ``OK``); a command
-    without it answers a bare ``OK`` to ``=?``, as note Table 1 allows.  A test
-    answer that depends on the module (its model) comes from ``test_handler``.
+    The test form answers the ``params`` (``+QIRD: (0-4),(1-512)``; one line per
+    keyword of a :class:`Keyed` list); ``test`` replaces that where the manual's
+    answer is not the parameter list (``+CSQ``: the ranges of its results), and
+    ``test=()`` keeps it a bare ``OK`` (note Table 1 allows that; so does a command
+    without parameters).  A test answer that depends on the module (its model)
+    comes from ``test_handler``.
     ``section`` is where the command is specified (docs/COMMANDS.md), ``support``
     and ``notes`` say what the emulator does of it.
     """
 
     name: str
     tcpip: bool = False
-    test: tuple[str, ...] = ()
+    params: Params = ()
+    test: tuple[str, ...] | None = None
     read: Handler | None = None
     write: Handler | None = None
     execute: Handler | None = None
@@ -164,9 +169,24 @@ class Spec:
             return self.execute
         return self.test_handler or self._answer_test
 
+    def bind(self, form: Form, args: Sequence[Arg | None]) -> Args:
+        """A write command's parameters checked against ``params`` (:class:`BadParameter`).
+
+        The other forms take none; their handlers see the defaults.
+        """
+        return Args(args, self.params, check=form is Form.WRITE)
+
+    def test_answer(self) -> tuple[str, ...]:
+        """The lines of the test form's answer (before ``OK``)."""
+        if self.test is not None:
+            return self.test
+        if isinstance(self.params, Keyed):
+            return self.params.test_lines(self.name)
+        return (test_line(self.name, self.params),) if self.params else ()
+
     def _answer_test(self, modem: Modem, args: Args, reply: Reply) -> Result:
-        """The test form's fixed answer (``test``); a bare ``OK`` when there is none."""
-        for text in self.test:
+        """The test form's answer: the parameters (or ``test``); a bare ``OK`` when none."""
+        for text in self.test_answer():
             reply.line(text)
         return None
 
@@ -188,66 +208,9 @@ class CommandTable:
         return iter(self.specs.values())
 
 
-class Args:
-    """Typed, range-checked access to a write command's parameters."""
-
-    def __init__(self, args: Iterable[Arg | None]) -> None:
-        self._args = tuple(args)
-
-    def __len__(self) -> int:
-        return len(self._args)
-
-    def require(self, low: int, high: int) -> None:
-        """Between ``low`` and ``high`` parameters must be given."""
-        if not low <= len(self._args) <= high:
-            raise BadParameter(f"{len(self._args)} parameters, want {low}-{high}")
-
-    def given(self, index: int) -> bool:
-        return index < len(self._args) and self._args[index] is not None
-
-    def number(self, index: int, low: int, high: int, default: int | None = None) -> int:
-        """An integer in ``low..high``; quoted integers are accepted (CLARIFICATIONS §4)."""
-        arg = self._args[index] if index < len(self._args) else None
-        if arg is None:
-            if default is None:
-                raise BadParameter(f"parameter {index + 1} is missing")
-            return default
-        text = arg.text.strip(" ")
-        if not (text.isascii() and text.isdigit()) or len(text) > 10:
-            raise BadParameter(f"parameter {index + 1} is not a number: {text!r}")
-        value = int(text)
-        if not low <= value <= high:
-            raise BadParameter(f"parameter {index + 1} out of range {low}-{high}: {value}")
-        return value
-
-    def choice(self, index: int, choices: Iterable[int], default: int | None = None) -> int:
-        options = sorted(choices)
-        value = self.number(index, options[0], options[-1], default)
-        if value not in options:
-            raise BadParameter(f"parameter {index + 1} not one of {options}: {value}")
-        return value
-
-    def text(self, index: int, max_length: int, default: str | None = None) -> str:
-        """A string parameter, quoted or not (CLARIFICATIONS §4), of at most ``max_length``."""
-        arg = self._args[index] if index < len(self._args) else None
-        if arg is None:
-            if default is None:
-                raise BadParameter(f"parameter {index + 1} is missing")
-            return default
-        if len(arg.text) > max_length:
-            raise BadParameter(f"parameter {index + 1} longer than {max_length}")
-        return arg.text
-
-    def hex(self, index: int, length: int) -> bytes:
-        """Exactly ``length`` bytes written as ``2 * length`` hex digits."""
-        digits = self.text(index, 2 * length)
-        return decode_hex(digits, length)
-
-
-def require_context(args: Args, index: int) -> None:
-    """``<contextID>`` 1-3, of which only 1 is supported (CLARIFICATIONS §8: 555)."""
-    if args.number(index, CONTEXT_IDS.start, CONTEXT_IDS.stop - 1) != SUPPORTED_CONTEXT:
-        raise CommandError(Err.NOT_SUPPORTED)
+#: ``<contextID>`` 1-3 of the TCP/IP commands, of which only 1 is supported
+#: (CLARIFICATIONS §8: 555).
+CONTEXT_ID = Int("contextID", values=CONTEXT_IDS, supported=(SUPPORTED_CONTEXT,))
 
 
 def decode_hex(digits: str | bytes, length: int) -> bytes:
@@ -262,12 +225,6 @@ def decode_hex(digits: str | bytes, length: int) -> bytes:
     if len(data) != length:  # fromhex skips spaces: "41 42" is not 2 bytes of hex here
         raise BadParameter("not hex digits")
     return data
-
-
-def value_list(values: Sequence[int]) -> str:
-    """How a test answer lists values: ``0-2`` for a run of three or more, else ``0,1``."""
-    contiguous = len(values) > 2 and list(values) == list(range(values[0], values[-1] + 1))
-    return f"{values[0]}-{values[-1]}" if contiguous else ",".join(map(str, values))
 
 
 def setting(
@@ -292,11 +249,10 @@ def setting(
         return None
 
     def write(modem: Modem, args: Args, reply: Reply) -> Result:
-        args.require(1, 1)
-        setattr(holder(modem), field_name, args.choice(0, values))
+        setattr(holder(modem), field_name, args.number(0))
         if saved:
             modem.persist()
         return None
 
-    return Spec(name, test=(f"{name}: ({value_list(values)})",), read=read, write=write,
+    return Spec(name, params=(Int(field_name, values=values),), read=read, write=write,
                 section=section, support=support, notes=notes)  # fmt: skip

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
 from bc66sim.module.commands import (
+    CONTEXT_ID,
     Args,
     BadParameter,
     CommandTable,
@@ -20,9 +21,9 @@ from bc66sim.module.commands import (
     Result,
     Spec,
     note,
-    require_context,
 )
 from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.params import Text
 from bc66sim.net.base import Family, NetError, Resolution, ip_family
 from bc66sim.note.limits import MAX_DNS_ADDRESS, MAX_HOST_LENGTH
 
@@ -40,14 +41,18 @@ def register(table: CommandTable) -> None:
             "+QIDNSCFG",
             tcpip=True,
             section=note("2.3.11"),
-            test=("+QIDNSCFG: (1-3),<pridnsaddr>,<secdnsaddr>",),
+            params=(
+                CONTEXT_ID,
+                Text("pridnsaddr", max_length=MAX_DNS_ADDRESS, optional=True, quoted=False),
+                Text("secdnsaddr", max_length=MAX_DNS_ADDRESS, optional=True, quoted=False),
+            ),
             write=_qidnscfg,
         ),
         Spec(
             "+QIDNSGIP",
             tcpip=True,
             section=note("2.3.10"),
-            test=('+QIDNSGIP: (1-3),"<hostname>"',),
+            params=(CONTEXT_ID, Text("hostname", max_length=MAX_HOST_LENGTH)),
             write=_qidnsgip,
         ),
     )
@@ -139,7 +144,9 @@ DNS_PORT = 53
 
 
 def _dns_address(args: Args, index: int, family: Family) -> str:
-    text = args.text(index, MAX_DNS_ADDRESS)
+    if not args.given(index):
+        raise BadParameter(f"parameter {index + 1} is missing")
+    text = args.text(index)
     if ip_family(text) is not family:
         raise BadParameter(f"{text!r} is not an {family.name} address (§2.3.11 notes 2-3)")
     return text
@@ -147,8 +154,6 @@ def _dns_address(args: Args, index: int, family: Family) -> str:
 
 def _qidnscfg(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.11: show the servers, or set primary and optionally secondary."""
-    args.require(1, 3)
-    require_context(args, 0)
     service = modem.dns
     if len(args) == 1:
         primary, secondary = service.shown_servers()
@@ -165,9 +170,7 @@ def _qidnscfg(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _qidnsgip(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.10: ``OK`` now, the answer in URCs; one lookup at a time (564 otherwise)."""
-    args.require(2, 2)
-    require_context(args, 0)
-    name = args.text(1, MAX_HOST_LENGTH)
+    name = args.text(1)
     if not name:
         raise BadParameter("empty host name")
     service = modem.dns

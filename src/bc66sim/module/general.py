@@ -17,7 +17,6 @@ from bc66sim.module.commands import (
     Args,
     BadParameter,
     CommandTable,
-    Handler,
     Reply,
     Result,
     Spec,
@@ -30,9 +29,13 @@ from bc66sim.module.commands import (
 from bc66sim.module.errors import CmeError, CommandError
 from bc66sim.module.identity import MANUFACTURER
 from bc66sim.module.nvram import NvSettings
+from bc66sim.module.params import Int, Text
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
+
+#: ``<n>`` of V.250 commands that take only 0 (``ATZ0``, ``AT&F0``, ``ATI0``).
+_ZERO = (Int("n", values=(0,), default=0),)
 
 #: ``AT+IPR`` rates (V.250 §6.2.10); 0 is autobaud, the module's default behaviour.
 BAUD_RATES = (0, 4800, 9600, 14400, 19200, 28800, 33600, 38400, 57600, 115200, 230400, 460800,
@@ -43,14 +46,14 @@ def register(table: CommandTable) -> None:
     ch2, ch3, ch7, ch9, ch10 = manual(2), manual(3), manual(7), manual(9), manual(10)
     table.add(
         # -- chapter 2: product information --------------------------------------------
-        Spec("I", execute=_ati, write=_ati, section=ch2, notes="model from --model"),
+        Spec("I", params=_ZERO, execute=_ati, write=_ati, section=ch2, notes="model from --model"),
         Spec("+CGMI", execute=shows(lambda m: MANUFACTURER), section=ch2),
         Spec("+CGMM", execute=shows(lambda m: m.model.model_id), section=ch2),
         Spec("+CGMR", execute=shows(lambda m: f"Revision: {m.model.revision}"), section=ch2),
         Spec("+QGMR", execute=shows(lambda m: m.model.full_revision), section=ch2),
         Spec(
             "+CGSN",
-            test=("+CGSN: (0-3)",),
+            params=(Int("snt", values=range(4), default=0),),
             execute=_cgsn,
             write=_cgsn,
             section=ch2,
@@ -58,21 +61,43 @@ def register(table: CommandTable) -> None:
         ),
         Spec("+CLAC", execute=_clac, section=ch2, notes="lists this table"),
         # -- chapter 3: UART and V.250 ----------------------------------------------------
-        Spec("E", write=_echo, execute=_echo, section=ch3),
+        Spec(
+            "E",
+            params=(Int("n", values=(0, 1), default=0),),
+            write=_echo,
+            execute=_echo,
+            section=ch3,
+        ),
         Spec(
             "&W",
+            params=_ZERO,
             execute=_save_profile,
             write=_save_profile,
             section=ch3,
             notes="saves echo, CMEE, CEREG mode, CTZR and IPR",
         ),
-        Spec("Z", execute=_restore_profile, write=_restore_profile, section=ch3),
-        Spec("&F", execute=_factory, write=_factory, section=ch3),
-        Spec("V", write=_only_default(1), execute=answer_ok, section=ch3, notes="ATV1 only"),
-        Spec("Q", write=_only_default(0), execute=answer_ok, section=ch3, notes="ATQ0 only"),
+        Spec("Z", params=_ZERO, execute=_restore_profile, write=_restore_profile, section=ch3),
+        Spec("&F", params=_ZERO, execute=_factory, write=_factory, section=ch3),
+        # V.250 settings the module has in their default only.
+        Spec(
+            "V",
+            params=(Int("n", values=(1,)),),
+            write=answer_ok,
+            execute=answer_ok,
+            section=ch3,
+            notes="ATV1 only",
+        ),
+        Spec(
+            "Q",
+            params=(Int("n", values=(0,)),),
+            write=answer_ok,
+            execute=answer_ok,
+            section=ch3,
+            notes="ATQ0 only",
+        ),
         Spec(
             "+IPR",
-            test=("+IPR: (" + ",".join(str(rate) for rate in BAUD_RATES) + ")",),
+            params=(Int("rate", values=BAUD_RATES),),
             read=shows(lambda m: f"+IPR: {m.ipr}"),
             write=_ipr,
             section=ch3,
@@ -82,12 +107,28 @@ def register(table: CommandTable) -> None:
         # -- chapter 7: (U)SIM --------------------------------------------------------------
         Spec("+CIMI", execute=_cimi, section=ch7),
         Spec("+QCCID", execute=_qccid, section=ch7, notes="derived from the IMSI, Luhn-valid"),
-        Spec("+CPIN", read=_cpin_read, write=_cpin_write, section=ch7, notes="no PIN set"),
-        Spec("+CPINR", execute=_cpinr, write=_cpinr, section=ch7, notes="the SIM's retry counters"),
+        Spec(
+            "+CPIN",
+            params=(Text("pin", max_length=8), Text("new_pin", max_length=8, optional=True)),
+            test=(),
+            read=_cpin_read,
+            write=_cpin_write,
+            section=ch7,
+            notes="no PIN set",
+        ),
+        Spec(
+            "+CPINR",
+            params=(Text("sel_code", max_length=16, default="*"),),
+            test=(),
+            execute=_cpinr,
+            write=_cpinr,
+            section=ch7,
+            notes="the SIM's retry counters",
+        ),
         # -- chapter 9: platform --------------------------------------------------------------
         Spec(
             "+CMEE",
-            test=("+CMEE: (0-2)",),
+            params=(Int("n", values=range(3), default=0),),
             read=shows(lambda m: f"+CMEE: {m.cmee}"),
             write=_cmee_write,
             section=ch9,
@@ -99,11 +140,19 @@ def register(table: CommandTable) -> None:
             support=Support.NOT_APPLICABLE,
             notes="a steady 3.3 V supply",
         ),
-        Spec("+QRST", test=("+QRST: (1)",), write=_qrst, section=ch9),
-        Spec("+QPOWD", test=("+QPOWD: (0,1)",), write=_qpowd, execute=_qpowd, section=ch9),
+        Spec("+QRST", params=(Int("mode", values=(1,)),), write=_qrst, section=ch9),
+        Spec(
+            "+QPOWD",
+            params=(Int("n", values=(0, 1), default=1),),
+            write=_qpowd,
+            execute=_qpowd,
+            section=ch9,
+        ),
         # -- chapter 10: time --------------------------------------------------------------------
         Spec(
             "+CCLK",
+            params=(Text("time", max_length=20),),
+            test=(),
             read=shows(lambda m: f'+CCLK: "{m.radio.clock_text()}"'),
             write=_cclk_write,
             section=ch10,
@@ -120,26 +169,14 @@ def register(table: CommandTable) -> None:
     )
 
 
-def _only_default(value: int) -> Handler:
-    """V.250 settings the module supports in their default only (ATV1, ATQ0)."""
-
-    def handler(modem: Modem, args: Args, reply: Reply) -> Result:
-        args.choice(0, (value,))
-        return None
-
-    return handler
-
-
 def _echo(modem: Modem, args: Args, reply: Reply) -> Result:
     """``ATE0`` / ``ATE1`` (V.250 §6.2.4); the change applies from the next byte."""
-    modem.set_echo(bool(args.choice(0, (0, 1), default=0)))
+    modem.set_echo(bool(args.number(0)))
     return None
 
 
 def _save_profile(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT&W``: the current profile to NVRAM; a boot starts from it (V.250 §6.1)."""
-    if len(args):
-        args.choice(0, (0,))
     nv = modem.nv
     nv.echo, nv.cmee, nv.ctzr, nv.ipr = int(modem.echo), modem.cmee, modem.ctzr, modem.ipr
     nv.cereg_mode = modem.radio.settings.cereg_mode
@@ -149,23 +186,17 @@ def _save_profile(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _restore_profile(modem: Modem, args: Args, reply: Reply) -> Result:
     """``ATZ``: back to the profile ``AT&W`` saved (V.250 §6.1.1)."""
-    if len(args):
-        args.choice(0, (0,))
     modem.load_profile()
     return None
 
 
 def _factory(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT&F``: the factory profile (V.250 §6.1.2); what ``AT&W`` saved stays saved."""
-    if len(args):
-        args.choice(0, (0,))
     modem.load_profile(NvSettings())
     return None
 
 
 def _ati(modem: Modem, args: Args, reply: Reply) -> Result:
-    if len(args):
-        args.choice(0, (0,))
     reply.line(MANUFACTURER)
     reply.line(modem.model.model_id)
     reply.line(f"Revision: {modem.model.revision}")
@@ -174,8 +205,7 @@ def _ati(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _cgsn(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+CGSN[=<snt>]`` (27.007 §7.1): 1 is the IMEI with its prefix."""
-    args.require(0, 1)
-    kind = args.choice(0, (0, 1, 2, 3), default=0)
+    kind = args.number(0)
     imei = modem.config.imei
     if kind == 1:
         reply.line(f"+CGSN: {imei}")
@@ -198,8 +228,7 @@ def _clac(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _ipr(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 1)
-    modem.ipr = args.choice(0, BAUD_RATES)
+    modem.ipr = args.number(0)
     return None
 
 
@@ -229,8 +258,6 @@ def _cpin_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _cpin_write(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+CPIN=<pin>``: the simulated (U)SIM asks for no PIN (27.007 §8.3: 3)."""
-    args.require(1, 2)
-    args.text(0, 8)
     _require_sim(modem)
     raise CommandError(CmeError.NOT_ALLOWED)
 
@@ -241,8 +268,7 @@ _PIN_RETRIES = (("SIM PIN", 3, 3), ("SIM PUK", 10, 10), ("SIM PIN2", 3, 3), ("SI
 
 def _cpinr(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+CPINR[=<sel_code>]``: the retries left of each code (``*``/``?`` wildcards)."""
-    args.require(0, 1)
-    pattern = args.text(0, 16, default="*") if len(args) else "*"
+    pattern = args.text(0)
     _require_sim(modem)
     for code, left, default in _PIN_RETRIES:
         if fnmatch.fnmatchcase(code, pattern):
@@ -251,8 +277,7 @@ def _cpinr(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _cmee_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(0, 1)
-    modem.cmee = args.number(0, 0, 2, default=0)
+    modem.cmee = args.number(0)
     return None
 
 
@@ -262,8 +287,7 @@ _CCLK = re.compile(rf"{_TWO}/{_TWO}/{_TWO},{_TWO}:{_TWO}:{_TWO}([+-][0-9]{{2}})"
 
 def _cclk_write(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+CCLK="yy/MM/dd,hh:mm:ss±zz"`` (27.007 §8.15): local time, zz in quarters."""
-    args.require(1, 1)
-    match = _CCLK.fullmatch(args.text(0, 20))
+    match = _CCLK.fullmatch(args.text(0))
     if match is None:
         raise BadParameter("time format")
     yy, mo, dd, hh, mi, ss, zz = match.groups()
@@ -281,15 +305,10 @@ def _cclk_write(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _qrst(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 1)
-    args.choice(0, (1,))
     modem.reboot()
     return None
 
 
 def _qpowd(modem: Modem, args: Args, reply: Reply) -> Result:
-    if len(args):
-        args.require(1, 1)
-        args.choice(0, (0, 1))
     modem.power_down()
     return None

@@ -22,7 +22,7 @@ from bc66sim.at.parser import Command, ParseError, parse_line
 from bc66sim.at.results import ERROR, OK, PROMPT, line
 from bc66sim.clock import Clock, LoopClock, TimerHandle
 from bc66sim.module import dns, general, network, ntp, ping, powersave, sockets, tcpip_config
-from bc66sim.module.commands import Args, BadParameter, CommandTable, DataPrompt, Reply, Spec
+from bc66sim.module.commands import BadParameter, CommandTable, DataPrompt, Reply, Spec
 from bc66sim.module.errors import CmeError, CommandError, Err
 from bc66sim.module.identity import MODELS, iccid_for
 from bc66sim.module.nvram import Nvram, NvSettings
@@ -413,7 +413,7 @@ class Modem:
         if spec.tcpip and spec.name != "+QIGETERROR":
             self.last_error = Err.OK  # handlers and later outcomes may set it again
         try:
-            result = handler(self, Args(command.args), reply)
+            result = handler(self, spec.bind(command.form, command.args), reply)
         except (BadParameter, CommandError) as exc:
             self._answer_error(spec, exc, bytes(body) + bytes(reply.body))
             return None

@@ -23,6 +23,8 @@ from bc66sim.module.commands import (
     shows,
 )
 from bc66sim.module.errors import CmeError, CommandError
+from bc66sim.module.identity import MODELS
+from bc66sim.module.params import Int, Text, Word, value_list
 from bc66sim.module.radio import ACT_NBIOT, CELL_ID, CIOT_DEFAULT, PLMN, TAC
 
 if TYPE_CHECKING:
@@ -38,7 +40,18 @@ BAND_EARFCN = {
 EARFCN_IN_BAND = 88
 #: ``AT+QGACT`` / ``AT+QCGDEFCONT`` PDP types, by the number ``AT+QGACT`` uses.
 PDP_TYPES = {1: "IP", 2: "IPV6", 3: "IPV4V6", 4: "Non-IP"}
+PDP_TYPE_NAMES = tuple(PDP_TYPES.values())
 MAX_APN = 99
+#: ``<cid>`` 1-10 (27.007 §10.1.1); the simulated network has context 1.
+_CIDS = range(1, 11)
+_CID = Int("cid", values=_CIDS, supported=(1,), unsupported=CmeError.NOT_SUPPORTED)
+_CID_SHOWN_1 = Int("cid", values=_CIDS, shown="(1)")  # only context 1 has an address
+_PDP_TYPE = Word("PDP_type", choices=PDP_TYPE_NAMES, optional=True)
+_APN = Text("APN", max_length=MAX_APN, optional=True, shown="")
+_IGNORED = Text("parameter", max_length=MAX_APN, optional=True, shown="")
+#: A band list (``AT+QBAND``, ``AT+QBANDSL``); the model's radio decides which.
+_MOST_BANDS = max(len(model.bands) for model in MODELS.values())
+_BANDS = Int("band", values=range(1, 256), optional=True, repeats=True)
 
 
 def register(table: CommandTable) -> None:
@@ -47,7 +60,7 @@ def register(table: CommandTable) -> None:
         # -- chapter 4: network state ---------------------------------------------------
         Spec(
             "+CEREG",
-            test=("+CEREG: (0-5)",),
+            params=(Int("n", values=range(6), default=0),),
             read=shows(lambda m: "+CEREG: " + m.radio.cereg_fields(urc=False)),
             write=_cereg_write,
             section=ch4,
@@ -55,14 +68,14 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+CGATT",
-            test=("+CGATT: (0,1)",),
+            params=(Int("state", values=(0, 1)),),
             read=shows(lambda m: f"+CGATT: {int(m.radio.attached)}"),
             write=_cgatt_write,
             section=ch4,
         ),
         Spec(
             "+CGPADDR",
-            test=("+CGPADDR: (1)",),
+            params=(_CID_SHOWN_1,),
             read=_cgpaddr,
             execute=_cgpaddr,
             write=_cgpaddr,
@@ -82,9 +95,19 @@ def register(table: CommandTable) -> None:
             section=ch4,
         ),
         Spec(
-            "+CSCON", test=("+CSCON: (0,1)",), read=shows(_cscon), write=_cscon_write, section=ch4
+            "+CSCON",
+            params=(Int("n", values=(0, 1), default=0),),
+            read=shows(_cscon),
+            write=_cscon_write,
+            section=ch4,
         ),
-        Spec("+QENG", test=("+QENG: (0)",), write=_qeng, section=ch4, notes="mode 0"),
+        Spec(
+            "+QENG",
+            params=(Int("mode", values=(0,)),),
+            write=_qeng,
+            section=ch4,
+            notes="mode 0",
+        ),
         setting(
             "+CGEREP",
             (0, 1),
@@ -97,7 +120,8 @@ def register(table: CommandTable) -> None:
         # -- chapter 5: PDN and APN ------------------------------------------------------
         Spec(
             "+CGDCONT",
-            test=('+CGDCONT: (1-10),("IP","IPV6","IPV4V6","Non-IP")',),
+            # <cid>,<PDP_type>,<APN> and 12 more the module takes and ignores.
+            params=(_CID, _PDP_TYPE, _APN, *(_IGNORED,) * 12),
             read=_cgdcont_read,
             write=_cgdcont_write,
             section=ch5,
@@ -105,14 +129,19 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+CGACT",
-            test=("+CGACT: (0,1)",),
+            params=(Int("state", values=(0, 1)), Int("cid", values=_CIDS, default=1, shown="")),
             read=shows(lambda m: f"+CGACT: 1,{int(m.radio.attached)}"),
             write=_cgact_write,
             section=ch5,
         ),
         Spec(
             "+QCGDEFCONT",
-            test=('+QCGDEFCONT: ("IP","IPV6","IPV4V6","Non-IP")',),
+            params=(
+                Word("PDP_type", choices=PDP_TYPE_NAMES),
+                Text("APN", max_length=MAX_APN, default="", shown=""),
+                Text("username", max_length=64, default="", shown=""),
+                Text("password", max_length=64, default="", shown=""),
+            ),
             read=shows(_qcgdefcont),
             write=_qcgdefcont_write,
             section=ch5,
@@ -120,7 +149,15 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+QGACT",
-            test=('+QGACT: (0,1),(1-4),"<APN>"',),
+            # AT+QGACT=1,<PDP_type>,<APN>[,<user>,<password>[,<auth>]] or AT+QGACT=0,<cid>.
+            params=(
+                Int("op", values=(0, 1)),
+                Int("PDP_type/cid", values=_CIDS, shown=f"({value_list(tuple(PDP_TYPES))})"),
+                Text("APN", max_length=MAX_APN, optional=True),
+                Text("username", max_length=64, default="", shown=""),
+                Text("password", max_length=64, default="", shown=""),
+                Int("auth", values=(0, 1, 2), default=0, shown=""),
+            ),
             write=_qgact_write,
             section=ch5,
             support=Support.SETTINGS,
@@ -128,7 +165,7 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+CIPCA",
-            test=("+CIPCA: (3),(0,1)",),
+            params=(Int("n", values=(3,)), Int("AttachWithoutPDN", values=(0, 1), default=0)),
             read=shows(lambda m: f"+CIPCA: 3,{m.radio.settings.attach_without_pdn}"),
             write=_cipca_write,
             section=ch5,
@@ -136,7 +173,12 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+CGAUTH",
-            test=('+CGAUTH: (1-10),(0,1),(""),("")',),
+            params=(
+                _CID,
+                Int("auth_prot", values=(0, 1), default=0),
+                Text("userid", max_length=64, default="", shown='("")'),
+                Text("password", max_length=64, default="", shown='("")'),
+            ),
             read=_cgauth_read,
             write=_cgauth_write,
             section=ch5,
@@ -144,7 +186,11 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+CCIOTOPT",
-            test=("+CCIOTOPT: (0,1,3),(0-3),(0-2)",),
+            params=(
+                Int("n", values=(0, 1, 3), default=0),
+                Int("supported_UE_opt", values=range(4), optional=True),
+                Int("preferred_UE_opt", values=range(3), optional=True),
+            ),
             read=shows(lambda m: "+CCIOTOPT: " + _join(list(m.radio.settings.ciot))),
             write=_cciotopt_write,
             section=ch5,
@@ -153,6 +199,13 @@ def register(table: CommandTable) -> None:
         # -- chapter 6: other network commands ----------------------------------------------
         Spec(
             "+COPS",
+            params=(
+                Int("mode", values=range(5)),
+                Int("format", values=range(3), optional=True),
+                Text("oper", max_length=6, optional=True),
+                Int("AcT", values=(ACT_NBIOT,), optional=True),
+            ),
+            # The manual's answer is the operator list, then the modes and formats.
             test=(f'+COPS: (2,"{PLMN}","{PLMN}","{PLMN}",{ACT_NBIOT}),,(0-4),(2)',),
             read=_cops_read,
             write=_cops_write,
@@ -160,6 +213,7 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+QBAND",
+            params=(Int("n", values=range(_MOST_BANDS + 1)), _BANDS),
             test_handler=_qband_test,
             read=shows(lambda m: "+QBAND: " + _join(m.radio.bands)),
             write=_qband_write,
@@ -168,6 +222,12 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+QBANDSL",
+            params=(
+                Int("mode", values=(0, 1)),
+                Int("n", values=range(1, 5), optional=True),
+                _BANDS,
+            ),
+            test=(),
             read=_qbandsl_read,
             write=_qbandsl_write,
             section=ch6,
@@ -183,7 +243,12 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+QLOCKF",
-            test=("+QLOCKF: (0,1),(0-262143),(0-21),(0-503)",),
+            params=(
+                Int("mode", values=(0, 1)),
+                Int("EARFCN", values=range(262144), optional=True),
+                Int("EARFCN_offset", values=range(22), optional=True),
+                Int("PCI", values=range(504), optional=True),
+            ),
             read=_qlockf_read,
             write=_qlockf_write,
             section=ch6,
@@ -212,14 +277,12 @@ def _join(values: tuple[int, ...] | list[int]) -> str:
 
 
 def _cereg_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(0, 1)
-    modem.radio.settings.cereg_mode = args.number(0, 0, 5, default=0)
+    modem.radio.settings.cereg_mode = args.number(0)
     return None
 
 
 def _cgatt_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 1)
-    attach = args.choice(0, (0, 1))
+    attach = args.number(0)
     if attach and modem.radio.cfun != 1:
         raise CommandError(CmeError.NO_NETWORK_SERVICE)
     modem.radio.set_attach(bool(attach))
@@ -228,10 +291,8 @@ def _cgatt_write(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _cgpaddr(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+CGPADDR[=<cid>]`` and ``AT+CGPADDR?``: the address of context 1 once attached."""
-    if len(args):
-        args.require(1, 1)
-        if args.number(0, 1, 10) != 1:
-            return None
+    if len(args) and args.number(0) != 1:
+        return None
     if modem.radio.attached:
         reply.line(f"+CGPADDR: 1,{modem.config.ip_address}")
     return None
@@ -257,15 +318,12 @@ def _cscon(modem: Modem) -> str:
 
 
 def _cscon_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(0, 1)
-    modem.radio.settings.cscon_mode = args.choice(0, (0, 1), default=0)
+    modem.radio.settings.cscon_mode = args.number(0)
     return None
 
 
 def _qeng(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QENG=0``: the serving cell, on its band (``Radio.serving_band``)."""
-    args.require(1, 1)
-    args.choice(0, (0,))
     if not modem.radio.attached:
         reply.line("+QENG: 0,0,0,0,,0,0,0,0,0,,0,0,1")
         return None
@@ -285,29 +343,18 @@ def _cgdcont_read(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
-def pdp_type(text: str) -> str:
-    """A ``<PDP_type>`` of 27.007 §10.1.1, in the module's spelling."""
-    upper = text.upper()
-    if upper not in ("IP", "IPV6", "IPV4V6", "NON-IP"):
-        raise BadParameter(f"PDP type {text!r}")
-    return "Non-IP" if upper == "NON-IP" else upper
-
-
 def _cgdcont_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 15)
-    if args.number(0, 1, 10) != 1:
-        raise CommandError(CmeError.NOT_SUPPORTED)
     settings = modem.radio.settings
     if args.given(1):
-        settings.pdp_type = pdp_type(args.text(1, 10))
-    settings.apn = args.text(2, MAX_APN, default=settings.apn)
+        settings.pdp_type = args.text(1)
+    if args.given(2):
+        settings.apn = args.text(2)
     return None
 
 
 def _cgact_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 2)
-    state = args.choice(0, (0, 1))
-    if args.number(1, 1, 10, default=1) != 1:
+    state = args.number(0)
+    if args.number(1) != 1:
         raise CommandError(CmeError.NOT_SUPPORTED)
     modem.radio.set_attach(bool(state))
     return None
@@ -319,13 +366,9 @@ def _qcgdefcont(modem: Modem) -> str:
 
 def _qcgdefcont_write(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QCGDEFCONT=<PDP_type>[,<APN>[,<username>,<password>]]``: saved, used at boot."""
-    args.require(1, 4)
     if len(args) == 3:
         raise BadParameter("a user name goes with a password")
-    modem.nv.pdp_type = pdp_type(args.text(0, 10))
-    modem.nv.apn = args.text(1, MAX_APN, default="")
-    args.text(2, 64, default="")
-    args.text(3, 64, default="")
+    modem.nv.pdp_type, modem.nv.apn = args.text(0), args.text(1)
     modem.persist()
     return None
 
@@ -336,20 +379,17 @@ def _qgact_write(modem: Modem, args: Args, reply: Reply) -> Result:
     The simulated network has one PDN (context 1): activating sets its APN and
     type; deactivating it is refused, as the module keeps its default bearer.
     """
-    op = args.choice(0, (0, 1))
-    if op == 0:
+    if args.number(0) == 0:
         args.require(2, 2)
-        if args.number(1, 1, 10) == 1:
+        if args.number(1) == 1:
             raise CommandError(CmeError.NOT_ALLOWED)
         raise CommandError(CmeError.NOT_SUPPORTED)
     args.require(3, 6)
     if len(args) == 4:
         raise BadParameter("a user name goes with a password")
-    kind = PDP_TYPES[args.choice(1, tuple(PDP_TYPES))]
-    apn = args.text(2, MAX_APN)
-    args.text(3, 64, default="")
-    args.text(4, 64, default="")
-    args.choice(5, (0, 1, 2), default=0)
+    if args.number(1) not in PDP_TYPES or not args.given(2):
+        raise BadParameter("AT+QGACT=1 takes a PDP type 1-4 and an APN")
+    kind, apn = PDP_TYPES[args.number(1)], args.text(2)
     if not modem.radio.attached:
         raise CommandError(CmeError.NO_NETWORK_SERVICE)
     modem.radio.settings.pdp_type, modem.radio.settings.apn = kind, apn
@@ -361,19 +401,16 @@ def _cciotopt_write(modem: Modem, args: Args, reply: Reply) -> Result:
 
     ``<n>`` 3 disables reporting and resets the parameters to their defaults.
     """
-    args.require(0, 3)
     settings = modem.radio.settings
-    report = args.choice(0, (0, 1, 3), default=0)
-    supported = args.number(1, 0, 3, default=settings.ciot[1])
-    preferred = args.number(2, 0, 2, default=settings.ciot[2])
+    report = args.number(0)
+    supported = args.number(1) if args.given(1) else settings.ciot[1]
+    preferred = args.number(2) if args.given(2) else settings.ciot[2]
     settings.ciot = CIOT_DEFAULT if report == 3 else (report, supported, preferred)
     return None
 
 
 def _cipca_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 2)
-    args.choice(0, (3,))
-    modem.radio.settings.attach_without_pdn = args.choice(1, (0, 1), default=0)
+    modem.radio.settings.attach_without_pdn = args.number(1)
     return None
 
 
@@ -384,11 +421,7 @@ def _cgauth_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _cgauth_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 4)
-    if args.number(0, 1, 10) != 1:
-        raise CommandError(CmeError.NOT_SUPPORTED)
-    protocol = args.choice(1, (0, 1), default=0)
-    user, password = args.text(2, 64, default=""), args.text(3, 64, default="")
+    protocol, user, password = args.number(1), args.text(2), args.text(3)
     modem.radio.settings.auth = (protocol, user if protocol else "", password if protocol else "")
     return None
 
@@ -405,15 +438,16 @@ def _cops_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _cops_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 4)
-    mode = args.choice(0, (0, 1, 2, 3, 4))
-    if mode == 3:  # set the format only: numeric is the one the module has
-        args.choice(1, (2,))
+    mode = args.number(0)
+    if mode in (1, 3, 4) and args.value(1) != 2:
+        raise BadParameter("the numeric format (2) is the one the module has")
+    if mode == 3:  # set the format only
         return None
     if mode in (1, 4):
-        args.choice(1, (2,))
+        if not args.given(2):
+            raise BadParameter("no operator")
         # 4: when the manual selection fails, automatic selection finds the network.
-        if args.text(2, 6) != PLMN and mode == 1:
+        if args.text(2) != PLMN and mode == 1:
             raise CommandError(CmeError.NO_NETWORK_SERVICE)
     modem.radio.set_attach(mode != 2)
     return None
@@ -422,7 +456,9 @@ def _cops_write(modem: Modem, args: Args, reply: Reply) -> Result:
 def _qband_write(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QBAND=<n>,<band>[,<band>…]``: 0 means all the model's bands (NVRAM)."""
     supported = modem.model.bands
-    count = args.number(0, 0, len(supported))
+    count = args.number(0)
+    if count > len(supported):
+        raise BadParameter(f"the {modem.model.name} has {len(supported)} bands")
     if count == 0:
         args.require(1, 1)
         modem.nv.bands = list(supported)
@@ -446,12 +482,13 @@ def _qbandsl_write(modem: Modem, args: Args, reply: Reply) -> Result:
 
     A preferred band must be one the module searches (``AT+QBAND``).
     """
-    mode = args.choice(0, (0, 1))
-    if mode == 0:
+    if args.number(0) == 0:
         args.require(1, 1)
         modem.nv.preferred_bands = []
     else:
-        count = args.number(1, 1, 4)
+        if not args.given(1):
+            raise BadParameter("how many bands")
+        count = args.number(1)
         modem.nv.preferred_bands = _band_list(args, 2, count, modem.radio.bands)
     modem.persist()
     return None
@@ -462,7 +499,9 @@ def _band_list(
 ) -> list[int]:
     """``count`` distinct bands from parameter ``first`` on, the last parameters given."""
     args.require(first + count, first + count)
-    bands = [args.choice(first + i, allowed) for i in range(count)]
+    bands = args.numbers(first)
+    if any(band not in allowed for band in bands):
+        raise BadParameter(f"bands are among {allowed}")
     if len(set(bands)) != len(bands):
         raise BadParameter("a band given twice")
     return bands
@@ -488,15 +527,16 @@ def _qlockf_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _qlockf_write(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QLOCKF=0`` / ``AT+QLOCKF=1,<EARFCN>,<EARFCN_offset>[,<PCI>]``."""
-    mode = args.choice(0, (0, 1))
-    if mode == 0:
+    if args.number(0) == 0:
         args.require(1, 1)
         locked: list[int] = []
     else:
         args.require(3, 4)
-        locked = [args.number(1, 0, 262143), args.number(2, 0, 21)]
+        if not (args.given(1) and args.given(2)):
+            raise BadParameter("EARFCN and offset")
+        locked = [args.number(1), args.number(2)]
         if args.given(3):
-            locked.append(args.number(3, 0, 503))
+            locked.append(args.number(3))
     _require_minimum_functionality(modem)
     modem.nv.locked_frequency = locked
     modem.persist()

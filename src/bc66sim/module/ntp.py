@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
 from bc66sim.module.commands import (
+    CONTEXT_ID,
     Args,
     BadParameter,
     CommandTable,
@@ -20,9 +21,9 @@ from bc66sim.module.commands import (
     Result,
     Spec,
     note,
-    require_context,
 )
 from bc66sim.module.errors import Err
+from bc66sim.module.params import Int, Text
 from bc66sim.net.base import NetError
 from bc66sim.note.limits import MAX_HOST_LENGTH
 
@@ -41,7 +42,12 @@ def register(table: CommandTable) -> None:
                 name,
                 tcpip=True,
                 section=note("2.3.9"),
-                test=(f'{name}: (1-3),"<server>",<port>,(0,1)',),
+                params=(
+                    CONTEXT_ID,
+                    Text("server", max_length=MAX_HOST_LENGTH),
+                    Int("port", values=range(1, 65536), default=NTP_PORT, shown="<port>"),
+                    Int("auto_set_time", values=(0, 1), default=1),
+                ),
                 write=_qntp(name),
             )
         )
@@ -50,13 +56,10 @@ def register(table: CommandTable) -> None:
 def _qntp(prefix: str) -> Handler:
     def handler(modem: Modem, args: Args, reply: Reply) -> Result:
         """``AT+QNTP=<contextID>,<server>[,<port>][,<auto_set_time>]``."""
-        args.require(2, 4)
-        require_context(args, 0)
-        server = args.text(1, MAX_HOST_LENGTH)
+        server = args.text(1)
         if not server:
             raise BadParameter("empty server")
-        port = args.number(2, 1, 65535, default=NTP_PORT)
-        auto_set = bool(args.choice(3, (0, 1), default=1))
+        port, auto_set = args.number(2), bool(args.number(3))
         modem.start_service(
             "ntp",
             Err.OPERATION_BUSY,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
 from bc66sim.module.commands import (
+    CONTEXT_ID,
     Args,
     BadParameter,
     CommandTable,
@@ -19,9 +20,9 @@ from bc66sim.module.commands import (
     Result,
     Spec,
     note,
-    require_context,
 )
 from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.params import Int, Text
 from bc66sim.net.base import Echo, Family, NetError, ip_family
 from bc66sim.note.limits import MAX_HOST_LENGTH
 
@@ -30,10 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: §2.3.8 ranges and defaults.
-TIMEOUT_RANGE, DEFAULT_TIMEOUT = (1, 255), 4
-COUNT_RANGE, DEFAULT_COUNT = (1, 10), 4
-SIZE_RANGE, DEFAULT_SIZE = (32, 200), 32
+#: §2.3.8 defaults.
+DEFAULT_TIMEOUT, DEFAULT_COUNT, DEFAULT_SIZE = 4, 4, 32
 
 
 def register(table: CommandTable) -> None:
@@ -42,7 +41,13 @@ def register(table: CommandTable) -> None:
             "+QPING",
             tcpip=True,
             section=note("2.3.8"),
-            test=('+QPING: (1-3),"<host>",(1-255),(1-10),(32-200)',),
+            params=(
+                CONTEXT_ID,
+                Text("host", max_length=MAX_HOST_LENGTH),
+                Int("timeout", values=range(1, 256), default=DEFAULT_TIMEOUT),
+                Int("pingnum", values=range(1, 11), default=DEFAULT_COUNT),
+                Int("ping_size", values=range(32, 201), default=DEFAULT_SIZE),
+            ),
             write=_qping,
         )
     )
@@ -50,14 +55,10 @@ def register(table: CommandTable) -> None:
 
 def _qping(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QPING=<contextID>,<host>[,<time_out>[,<ping_num>[,<ping_size>]]]``."""
-    args.require(2, 5)
-    require_context(args, 0)
-    host = args.text(1, MAX_HOST_LENGTH)
+    host = args.text(1)
     if not host:
         raise BadParameter("empty host")
-    timeout = args.number(2, *TIMEOUT_RANGE, default=DEFAULT_TIMEOUT)
-    count = args.number(3, *COUNT_RANGE, default=DEFAULT_COUNT)
-    size = args.number(4, *SIZE_RANGE, default=DEFAULT_SIZE)
+    timeout, count, size = args.number(2), args.number(3), args.number(4)
     if ip_family(host) is Family.IPV6 or modem.dns.family is Family.IPV6:
         raise CommandError(Err.NOT_SUPPORTED)  # §2.3.8 note 2, CLARIFICATIONS §8
     modem.start_service(

@@ -9,7 +9,6 @@ power-saving state machine's, which builds on these settings.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,17 +24,21 @@ from bc66sim.module.commands import (
     manual,
     setting,
     shows,
-    value_list,
 )
 from bc66sim.module.nvram import NvSettings
+from bc66sim.module.params import Empty, Int, Keyed, bits
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
 
-_BITS8 = re.compile(r"[01]{8}")
-_BITS4 = re.compile(r"[01]{4}")
 #: NB-S1, the only ``<AcT-type>`` of eDRX on NB-IoT (27.007 §7.40).
 EDRX_ACT_NBIOT = 5
+#: ``<mode>[,<AcT-type>[,<Requested_eDRX_value>]]`` of +CEDRXS (27.007 §7.40).
+_EDRX_PARAMS = (
+    Int("mode", values=range(4), default=0),
+    Int("AcT-type", values=(EDRX_ACT_NBIOT,), optional=True),
+    bits("Requested_eDRX_value", 4, optional=True),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +77,21 @@ def register(table: CommandTable) -> None:
     table.add(
         Spec(
             "+CFUN",
-            test=("+CFUN: (0,1,4),(0,1)",),
+            params=(Int("fun", values=(0, 1, 4)), Int("rst", values=(0, 1), default=0)),
             read=shows(lambda m: f"+CFUN: {m.radio.cfun}"),
             write=_cfun_write,
             section=ch8,
         ),
         Spec(
             "+CPSMS",
-            test=('+CPSMS: (0-2),,,("00000000"-"11111111"),("00000000"-"11111111")',),
+            # 27.007 §7.38; the RAU and GPRS READY timers of 2G/3G stay empty on NB-IoT.
+            params=(
+                Int("mode", values=(0, 1, 2), default=0),
+                Empty("Requested_Periodic-RAU"),
+                Empty("Requested_GPRS-READY-timer"),
+                bits("Requested_Periodic-TAU", 8, optional=True),
+                bits("Requested_Active-Time", 8, optional=True),
+            ),
             read=shows(_cpsms),
             write=_cpsms_write,
             section=ch8,
@@ -90,7 +100,7 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+CEDRXS",
-            test=(f'+CEDRXS: (0-3),({EDRX_ACT_NBIOT}),("0000"-"1111")',),
+            params=_EDRX_PARAMS,
             read=_cedrxs_read,
             write=_cedrxs_write,
             section=ch8,
@@ -106,7 +116,7 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+QEDRXCFG",
-            test=(f'+QEDRXCFG: (0-3),({EDRX_ACT_NBIOT}),("0000"-"1111"),("0000"-"1111")',),
+            params=(*_EDRX_PARAMS, bits("PTW", 4, optional=True)),
             read=_qedrxcfg_read,
             write=_qedrxcfg_write,
             section=ch8,
@@ -116,7 +126,7 @@ def register(table: CommandTable) -> None:
         setting("+QSCLK", (0, 1, 2), lambda m: m.radio.settings, "sclk", section=ch8),
         Spec(
             "+QNBIOTEVENT",
-            test=("+QNBIOTEVENT: (0,1),(1)",),
+            params=(Int("enable", values=(0, 1)), Int("event", values=(1,), default=1)),
             read=shows(lambda m: f"+QNBIOTEVENT: {m.nv.nbiot_event},1"),
             write=_qnbiotevent_write,
             section=ch8,
@@ -150,9 +160,12 @@ def register(table: CommandTable) -> None:
         ),
         Spec(
             "+QCFG",
-            test=tuple(
-                f'+QCFG: "{f.name}",({value_list(range(f.low, f.high + 1))})'
-                for f in QCFG_FUNCTIONS.values()
+            params=Keyed(
+                "function",
+                {
+                    f.name: (Int("value", values=range(f.low, f.high + 1), optional=True),)
+                    for f in QCFG_FUNCTIONS.values()
+                },
             ),
             read=_qcfg_read,
             write=_qcfg_write,
@@ -164,9 +177,8 @@ def register(table: CommandTable) -> None:
 
 
 def _cfun_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    args.require(1, 2)
-    fun = args.choice(0, (0, 1, 4))
-    if args.choice(1, (0, 1), default=0) == 1:
+    fun = args.number(0)
+    if args.number(1) == 1:
         if fun != 1:
             raise BadParameter("reset only with full functionality")
         modem.reboot()
@@ -186,36 +198,26 @@ def _cpsms_write(modem: Modem, args: Args, reply: Reply) -> Result:
     27.007 §7.38: 2 disables PSM and resets the timers; the RAU and GPRS READY
     timers of 2G/3G do not apply to NB-IoT and must be empty.
     """
-    args.require(0, 5)
     nv = modem.nv
-    mode = args.choice(0, (0, 1, 2), default=0)
-    if args.given(1) or args.given(2):
-        raise BadParameter("no RAU or READY timer on NB-IoT")
+    mode = args.number(0)
     if mode == 2:
         defaults = NvSettings()
         nv.psm_mode, nv.psm_tau, nv.psm_active = 0, defaults.psm_tau, defaults.psm_active
     else:
-        tau = args.text(3, 8, default=nv.psm_tau)
-        active = args.text(4, 8, default=nv.psm_active)
-        if not (_BITS8.fullmatch(tau) and _BITS8.fullmatch(active)):
-            raise BadParameter("timer values are 8 bits")
+        tau = args.text(3) if args.given(3) else nv.psm_tau
+        active = args.text(4) if args.given(4) else nv.psm_active
         nv.psm_mode, nv.psm_tau, nv.psm_active = mode, tau, active
     modem.persist()
     modem.radio.psm_changed()
     return None
 
 
-def _edrx_request(modem: Modem, args: Args, *, with_ptw: bool) -> None:
+def _edrx_request(modem: Modem, args: Args) -> None:
     """``<mode>[,<AcT-type>[,<Requested_eDRX_value>[,<PTW>]]]`` of +CEDRXS / +QEDRXCFG."""
-    args.require(0, 4 if with_ptw else 3)
     nv = modem.nv
-    mode = args.choice(0, (0, 1, 2, 3), default=0)
-    if args.given(1):
-        args.choice(1, (EDRX_ACT_NBIOT,))
-    value = args.text(2, 4, default=nv.edrx_value)
-    ptw = args.text(3, 4, default=nv.edrx_ptw) if with_ptw else nv.edrx_ptw
-    if not (_BITS4.fullmatch(value) and _BITS4.fullmatch(ptw)):
-        raise BadParameter("eDRX values are 4 bits")
+    mode = args.number(0)
+    value = args.text(2) if args.given(2) else nv.edrx_value
+    ptw = args.text(3) if args.given(3) else nv.edrx_ptw
     if mode == 3:  # disable and reset to the defaults
         defaults = NvSettings()
         nv.edrx_mode, nv.edrx_value, nv.edrx_ptw = 0, defaults.edrx_value, defaults.edrx_ptw
@@ -231,7 +233,7 @@ def _cedrxs_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _cedrxs_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    _edrx_request(modem, args, with_ptw=False)
+    _edrx_request(modem, args)
     return None
 
 
@@ -256,16 +258,13 @@ def _qedrxcfg_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _qedrxcfg_write(modem: Modem, args: Args, reply: Reply) -> Result:
-    _edrx_request(modem, args, with_ptw=True)
+    _edrx_request(modem, args)
     return None
 
 
 def _qnbiotevent_write(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QNBIOTEVENT=<enable>,<event>``: event 1 is the PSM state."""
-    args.require(1, 2)
-    enable = args.choice(0, (0, 1))
-    args.choice(1, (1,), default=1)
-    modem.nv.nbiot_event = enable
+    modem.nv.nbiot_event = args.number(0)
     modem.persist()
     return None
 
@@ -283,15 +282,14 @@ def _qcfg_read(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _qcfg_write(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QCFG="<function>"`` queries, ``AT+QCFG="<function>",<value>`` sets (NVRAM)."""
-    args.require(1, 2)
-    name = args.text(0, 32).lower()
-    function = QCFG_FUNCTIONS.get(name)
-    if function is None:
-        raise BadParameter(f"no AT+QCFG function {name!r} on the BC66")
-    if len(args) == 1:
+    name = args.text(0)
+    function = QCFG_FUNCTIONS[name]
+    if not args.given(1):
+        if len(args) > 1:
+            raise BadParameter("an empty value")
         reply.line(f'+QCFG: "{name}",{qcfg_value(modem, name)}')
         return None
-    value = args.number(1, function.low, function.high)
+    value = args.number(1)
     if value == function.default:
         modem.nv.qcfg.pop(name, None)
     else:

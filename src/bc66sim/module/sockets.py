@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
 from bc66sim.module.commands import (
+    CONTEXT_ID,
     Args,
     BadParameter,
     CommandTable,
@@ -21,12 +22,13 @@ from bc66sim.module.commands import (
     answer_ok,
     decode_hex,
     note,
-    require_context,
 )
 from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.params import Int, Text, Word
 from bc66sim.module.socket import AccessMode, Socket, SocketEvent, SocketState
 from bc66sim.net.base import Family, NetError, Transport
 from bc66sim.note.limits import (
+    CONTEXT_IDS,
     MAX_DATA_MODE_HEX,
     MAX_DATA_MODE_TEXT,
     MAX_HOST_LENGTH,
@@ -36,6 +38,7 @@ from bc66sim.note.limits import (
     MAX_SOCKETS,
     MAX_URC,
     NODE_SIZE,
+    SUPPORTED_CONTEXT,
 )
 
 if TYPE_CHECKING:
@@ -46,52 +49,80 @@ log = logging.getLogger(__name__)
 _IDS = f"(0-{MAX_SOCKETS - 1})"
 
 
+#: ``<connectID>`` 0-4 (§2.3.1).
+CONNECT_ID = Int("connectID", values=range(MAX_SOCKETS))
+_ON_OFF = (0, 1)
+
+
 def register(table: CommandTable) -> None:
     table.add(
         Spec(
             "+QIOPEN",
             tcpip=True,
             section=note("2.3.1"),
-            test=(
-                f'+QIOPEN: (1-3),{_IDS},"TCP/UDP","<IP_address>/<domain_name>",'
-                "<remote_port>,<local_port>,(0,1),(0,1)",
+            params=(
+                CONTEXT_ID,
+                CONNECT_ID,
+                Word("service_type", choices=("TCP", "UDP"), shown='"TCP/UDP"'),
+                Text("IP_address>/<domain_name", max_length=MAX_HOST_LENGTH),
+                Int("remote_port", values=range(1, 65536), shown="<remote_port>"),
+                Int("local_port", values=range(65536), default=0, shown="<local_port>"),
+                Int("access_mode", values=_ON_OFF, default=0),
+                Int("protocol_type", values=_ON_OFF, default=0),
             ),
             write=_qiopen,
         ),
+        Spec("+QICLOSE", tcpip=True, section=note("2.3.2"), params=(CONNECT_ID,), write=_qiclose),
         Spec(
-            "+QICLOSE",
+            "+QISTATE",
             tcpip=True,
-            section=note("2.3.2"),
-            test=(f"+QICLOSE: {_IDS}",),
-            write=_qiclose,
+            section=note("2.3.3"),
+            # <contextID> for query type 0, <connectID> for 1: the handler tells which.
+            params=(Int("query_type", values=_ON_OFF), Int("ID", values=range(MAX_SOCKETS))),
+            test=(),
+            read=_qistate_all,
+            write=_qistate,
         ),
-        Spec("+QISTATE", tcpip=True, section=note("2.3.3"), read=_qistate_all, write=_qistate),
         Spec(
             "+QISEND",
             tcpip=True,
             section=note("2.3.4"),
-            test=(f"+QISEND: {_IDS},(0-{MAX_SEND_TEXT}),<data>",),
+            params=(
+                CONNECT_ID,
+                # Up to 1460 in data mode (§2.3.4); the test form shows the inline limit.
+                Int(
+                    "send_length",
+                    values=range(MAX_DATA_MODE_TEXT + 1),
+                    optional=True,
+                    shown=f"(0-{MAX_SEND_TEXT})",
+                ),
+                Text("data", max_length=2 * MAX_SEND_TEXT, optional=True, quoted=False),
+            ),
             write=_qisend,
         ),
         Spec(
             "+QISENDEX",
             tcpip=True,
             section=note("2.3.6"),
-            test=(f"+QISENDEX: {_IDS},(1-{MAX_SEND_HEX}),<hex_string>",),
+            params=(
+                CONNECT_ID,
+                Int("send_length", values=range(1, MAX_SEND_HEX + 1)),
+                Text("hex_string", max_length=2 * MAX_SEND_HEX, quoted=False),
+            ),
             write=_qisendex,
         ),
         Spec(
             "+QIRD",
             tcpip=True,
             section=note("2.3.5"),
-            test=(f"+QIRD: {_IDS},(1-{MAX_READ})",),
+            params=(CONNECT_ID, Int("read_length", values=range(1, MAX_READ + 1))),
             write=_qird,
         ),
         Spec(
             "+QISWTMD",
             tcpip=True,
             section=note("2.3.7"),
-            test=(f"+QISWTMD: {_IDS},(0,1)",),
+            params=(CONNECT_ID, Int("access_mode", values=_ON_OFF)),
             read=answer_ok,
             write=_qiswtmd,
         ),
@@ -337,23 +368,18 @@ class SocketService:
 
 def _qiopen(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.1 AT+QIOPEN."""
-    args.require(5, 8)
-    require_context(args, 0)
-    connect_id = args.number(1, 0, MAX_SOCKETS - 1)
-    service = args.text(2, 3).upper()
-    if service not in ("TCP", "UDP"):
-        raise BadParameter(f"service type {service!r}")
-    host = args.text(3, MAX_HOST_LENGTH)
+    connect_id = args.number(1)
+    host = args.text(3)
     if not host:
         raise BadParameter("empty host")
     sock = Socket(
         connect_id=connect_id,
-        transport=Transport(service),
+        transport=Transport(args.text(2)),
         host=host,
-        remote_port=args.number(4, 1, 65535),
-        local_port=args.number(5, 0, 65535, default=0),
-        access_mode=AccessMode(args.choice(6, (0, 1), default=0)),
-        family=Family(args.choice(7, (0, 1), default=0)),
+        remote_port=args.number(4),
+        local_port=args.number(5),
+        access_mode=AccessMode(args.number(6)),
+        family=Family(args.number(7)),
     )
     if modem.sockets.table[connect_id] is not None:
         # CLARIFICATIONS §9: OK, then the id-in-use error as the outcome.
@@ -366,8 +392,7 @@ def _qiopen(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _qiclose(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.2 AT+QICLOSE: ``OK`` then ``CLOSE OK``."""
-    args.require(1, 1)
-    sock = modem.sockets.get(args.number(0, 0, MAX_SOCKETS - 1))
+    sock = modem.sockets.get(args.number(0))
     modem.sockets.close(sock)
     reply.after_ok("CLOSE OK")
     return None
@@ -384,10 +409,13 @@ def _qistate_all(modem: Modem, args: Args, reply: Reply) -> Result:
 def _qistate(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.3 AT+QISTATE=<query_type>,<contextID|connectID>."""
     args.require(2, 2)
-    if args.choice(0, (0, 1)) == 0:
-        require_context(args, 1)
+    if args.number(0) == 0:
+        if args.number(1) not in CONTEXT_IDS:
+            raise BadParameter("contextID 1-3")
+        if args.number(1) != SUPPORTED_CONTEXT:
+            raise CommandError(Err.NOT_SUPPORTED)  # CLARIFICATIONS §8
         return _qistate_all(modem, args, reply)
-    sock = modem.sockets.table[args.number(1, 0, MAX_SOCKETS - 1)]
+    sock = modem.sockets.table[args.number(1)]
     if sock is not None:
         reply.line(sock.istate_line())
     return None
@@ -421,20 +449,20 @@ def _send(modem: Modem, sock: Socket, payload: bytes, reply: Reply) -> None:
 
 def _qisend(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.4 AT+QISEND, all four forms."""
-    args.require(1, 3)
-    connect_id = args.number(0, 0, MAX_SOCKETS - 1)
+    connect_id = args.number(0)
     hex_mode = bool(modem.nv.send_hex)
-    if len(args) == 2 and args.number(1, 0, 0xFFFF) == 0:
+    if len(args) == 2 and args.given(1) and args.number(1) == 0:
         return _qisend_query(modem, connect_id, reply)
     if len(args) == 3:
-        length = args.number(1, 1, MAX_SEND_HEX if hex_mode else MAX_SEND_TEXT)
-        payload = args.hex(2, length) if hex_mode else args.text(2, length).encode("latin-1")
+        length = _length(args, MAX_SEND_HEX if hex_mode else MAX_SEND_TEXT)
+        data = args.text(2)
+        payload = decode_hex(data, length) if hex_mode else data.encode("latin-1")
         if len(payload) != length:
             raise BadParameter("data does not match its length (§2.3.4 note 2)")
         _send(modem, _sendable(modem, connect_id), payload, reply)
         return None
     max_bytes = MAX_DATA_MODE_HEX if hex_mode else MAX_DATA_MODE_TEXT
-    fixed = args.number(1, 1, max_bytes) if len(args) == 2 else None
+    fixed = _length(args, max_bytes) if len(args) == 2 else None
     sock = _sendable(modem, connect_id)
     per_byte = 2 if hex_mode else 1
 
@@ -447,6 +475,16 @@ def _qisend(modem: Modem, args: Args, reply: Reply) -> Result:
         max_length=max_bytes * per_byte,
         complete=complete,
     )
+
+
+def _length(args: Args, most: int) -> int:
+    """``<send_length>`` 1 to ``most``: what the form and the data format allow."""
+    if not args.given(1):
+        raise BadParameter("send length missing")
+    length = args.number(1)
+    if not 1 <= length <= most:
+        raise BadParameter(f"send length 1-{most}: {length}")
+    return length
 
 
 def _qisend_query(modem: Modem, connect_id: int, reply: Reply) -> Result:
@@ -463,18 +501,15 @@ def _qisend_query(modem: Modem, connect_id: int, reply: Reply) -> Result:
 
 def _qisendex(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.6 AT+QISENDEX: hex string data, whatever the data format."""
-    args.require(3, 3)
-    connect_id = args.number(0, 0, MAX_SOCKETS - 1)
-    payload = args.hex(2, args.number(1, 1, MAX_SEND_HEX))
+    connect_id = args.number(0)
+    payload = decode_hex(args.text(2), args.number(1))
     _send(modem, _sendable(modem, connect_id), payload, reply)
     return None
 
 
 def _qird(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.5 AT+QIRD, in both view modes (CLARIFICATIONS §18)."""
-    args.require(2, 2)
-    connect_id = args.number(0, 0, MAX_SOCKETS - 1)
-    max_length = args.number(1, 1, MAX_READ)
+    connect_id, max_length = args.number(0), args.number(1)
     sock = modem.sockets.get(connect_id)
     if sock.access_mode is not AccessMode.BUFFER:
         raise CommandError(Err.NOT_ALLOWED)
@@ -497,8 +532,6 @@ def _qird(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _qiswtmd(modem: Modem, args: Args, reply: Reply) -> Result:
     """§2.3.7 AT+QISWTMD."""
-    args.require(2, 2)
-    connect_id = args.number(0, 0, MAX_SOCKETS - 1)
-    mode = AccessMode(args.choice(1, (0, 1)))
+    connect_id, mode = args.number(0), AccessMode(args.number(1))
     modem.sockets.switch_mode(modem.sockets.get(connect_id), mode)
     return None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bc66sim.module.commands import Args, BadParameter, CommandTable, Reply, Result, Spec, note
+from bc66sim.module.params import Int, Keyed
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -18,17 +19,25 @@ class TcpipSettings:
     echo_mode: int = 1
 
 
+def _format(name: str) -> Int:
+    return Int(name, values=(0, 1), optional=True)
+
+
 def register(table: CommandTable) -> None:
     table.add(
         Spec(
             "+QICFG",
             tcpip=True,
             section=note("2.3.12"),
-            test=(
-                '+QICFG: "dataformat",(0,1),(0,1)',
-                '+QICFG: "viewmode",(0,1)',
-                '+QICFG: "showlength",(0,1)',
-                '+QICFG: "echomode",(0,1)',
+            # A keyword alone queries its values; with values, sets them.
+            params=Keyed(
+                "keyword",
+                {
+                    "dataformat": (_format("send_data_format"), _format("recv_data_format")),
+                    "viewmode": (_format("view_mode"),),
+                    "showlength": (_format("show_length"),),
+                    "echomode": (_format("echo_mode"),),
+                },
             ),
             write=_qicfg,
         ),
@@ -38,31 +47,28 @@ def register(table: CommandTable) -> None:
 
 def _qicfg(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QICFG="<keyword>"[,<value>…]``: query with no value, set with values."""
-    keyword = args.text(0, 16).lower()
+    keyword = args.text(0)
+    if len(args) > 1 and None in (args.value(i) for i in range(1, len(args))):
+        raise BadParameter("an empty value")
     nv = modem.nv
     if keyword == "dataformat":
-        args.require(1, 3)
         if len(args) == 1:
             reply.line(f'+QICFG: "dataformat",{nv.send_hex},{nv.recv_hex}')
             return None
         args.require(3, 3)  # both formats, or neither (§2.3.12)
-        nv.send_hex, nv.recv_hex = args.choice(1, (0, 1)), args.choice(2, (0, 1))
+        nv.send_hex, nv.recv_hex = args.number(1), args.number(2)
     elif keyword in ("viewmode", "showlength"):
         field = "view_mode" if keyword == "viewmode" else "show_length"
-        args.require(1, 2)
         if len(args) == 1:
             reply.line(f'+QICFG: "{keyword}",{getattr(nv, field)}')
             return None
-        setattr(nv, field, args.choice(1, (0, 1)))
+        setattr(nv, field, args.number(1))
     elif keyword == "echomode":
-        args.require(1, 2)
         if len(args) == 1:
             reply.line(f'+QICFG: "echomode",{modem.tcpip.echo_mode}')
             return None
-        modem.tcpip.echo_mode = args.choice(1, (0, 1))
+        modem.tcpip.echo_mode = args.number(1)
         return None
-    else:
-        raise BadParameter(f"unknown keyword {keyword!r}")
     modem.persist()  # "saved to NVRAM automatically" (§2.3.12)
     return None
 
