@@ -27,6 +27,12 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     [
         (["serve", "--serial", "/dev/no-such-uart"], "cannot open serial device /dev/no-such-uart"),
         (["serve", "--tcp", "nonsense"], "--tcp: expected HOST:PORT"),
+        (["serve", "--uart", "tcp://nonsense"], "'tcp://nonsense': expected HOST:PORT"),
+        (["serve", "--uart", "telnet://127.0.0.1:23"], "starts with one of pty:, tcp:, serial:"),
+        (["serve", "--uart", "/dev/ttyUSB0"], "starts with one of"),
+        (["serve", "--uart", "serial:"], "which device?"),
+        (["serve", "--uart", "serial:/dev/no-such-uart"], "cannot open serial device"),
+        (["serve", "--uart", "stdio:x"], "stdio: takes no address"),
         (["serve", "--ip", "300.1.1.1"], "--ip:"),
         (["serve", "--attach-delay", "-1"], "--attach-delay must be 0 or more"),
     ],
@@ -46,6 +52,31 @@ def test_busy_tcp_port(tmp_path: Path) -> None:
         result = run_cli("serve", "--tcp", f"127.0.0.1:{port}", "--state-dir", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.startswith(f"bc66sim: error: cannot listen on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("url", ["tcp://127.0.0.1:0", "pty:{tmp}/tty", "pty://{tmp}/tty"])
+async def test_the_uart_chosen_by_url(url: str, tmp_path: Path) -> None:
+    """``--uart URL`` serves on the transport it names (transport/url.py)."""
+    server = await ServeProcess("--uart", url.format(tmp=tmp_path), "--attach-delay", "0",
+                                "--state-dir", str(tmp_path)).start()  # fmt: skip
+    try:
+        if url.startswith("tcp"):
+            assert "(tcp)" in "\n".join(server.log)
+            host, port = server.where.rsplit(":", 1)
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"AT\r\n")
+            answer = await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 10)
+            writer.close()
+        else:
+            assert server.where == f"{tmp_path}/tty" and "(pty)" in "\n".join(server.log)
+            fd = os.open(server.where, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            tty.setraw(fd)
+            os.write(fd, b"AT\r\n")
+            answer = await read_until(fd, b"OK\r\n")
+            os.close(fd)
+        assert b"AT\r\n\r\nOK\r\n" in answer, answer
+    finally:
+        await server.stop()
 
 
 def test_pty_path_that_is_not_a_link(tmp_path: Path) -> None:

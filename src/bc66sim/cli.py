@@ -23,13 +23,12 @@ from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.policy import DestinationPolicy
-from bc66sim.transport.base import Port, PortError
+from bc66sim.transport.base import PortError
 from bc66sim.transport.pacing import piece_time
-from bc66sim.transport.pty import DEFAULT_PTY_LINK, PtyPort
-from bc66sim.transport.serial import SerialPort
-from bc66sim.transport.stdio import StdioPort
-from bc66sim.transport.tcp import TcpPort, parse_address
+from bc66sim.transport.pty import DEFAULT_PTY_LINK
+from bc66sim.transport.tcp import parse_address
 from bc66sim.transport.trace import Trace
+from bc66sim.transport.url import port_for_url
 
 log = logging.getLogger("bc66sim")
 
@@ -53,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--tcp", metavar="HOST:PORT", help="one TCP connection is the UART")
     where.add_argument("--serial", metavar="DEVICE", help="a real serial port (pyserial)")
     where.add_argument("--stdio", action="store_true", help="standard input and output")
+    where.add_argument(
+        "--uart",
+        metavar="URL",
+        help="the UART by URL: pty:PATH, tcp://HOST:PORT, serial:DEVICE or stdio: "
+        "(the options above are shorthands for these)",
+    )
     serve.add_argument(
         "--baud",
         type=int,
@@ -223,15 +228,16 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     modem = Modem(HostNetwork(), config=config, nvram=Nvram(args.state_dir))
     trace = Trace()
     stop = _stop_on_signals()
-    port, hint = _port_for(args)
     try:
+        choice = port_for_url(_uart_url(args), args.baud)
+        port = choice.port
         where = await port.open(modem, trace)
     except PortError as exc:
         raise UsageError(str(exc)) from exc
-    if args.tcp:
-        _warn_beyond_loopback(parse_address(args.tcp)[0], config)
+    if choice.listen_host is not None:
+        _warn_beyond_loopback(choice.listen_host, config)
     try:
-        log.info("%s ready on %s%s", modem.model.name, where, hint.format(where=where))
+        log.info("%s ready on %s%s", modem.model.name, where, choice.hint.format(where=where))
         modem.power_on()
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(port.ended.wait())]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -247,21 +253,21 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     return 0 if saved else 1
 
 
-def _port_for(args: argparse.Namespace) -> tuple[Port, str]:
-    """The port the options choose, and the hint for the "ready on" line."""
+def _uart_url(args: argparse.Namespace) -> str:
+    """The UART's URL (transport/url.py): ``--uart``, or what a shorthand option means."""
+    if args.uart:
+        return str(args.uart)
     if args.tcp:
         try:
-            host, number = parse_address(args.tcp)
+            parse_address(args.tcp)
         except ValueError as exc:
             raise UsageError(f"--tcp: {exc}") from exc
-        miniterm = " (tcp) — try: python -m serial.tools.miniterm socket://{where} 115200"
-        return TcpPort(host, number, args.baud), miniterm
+        return f"tcp://{args.tcp}"
     if args.serial:
-        return SerialPort(args.serial, args.baud or 115200), " (serial)"
+        return f"serial:{args.serial}"
     if args.stdio:
-        return StdioPort(), " (stdio)"
-    miniterm = " (pty) — try: python -m serial.tools.miniterm {where} 115200"
-    return PtyPort(args.pty or DEFAULT_PTY_LINK, args.baud), miniterm
+        return "stdio:"
+    return f"pty:{args.pty or ''}"
 
 
 def _warn_beyond_loopback(host: str, config: ModemConfig) -> None:
