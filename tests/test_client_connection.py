@@ -165,6 +165,21 @@ def test_close_and_the_send_forms_with_a_trailer() -> None:
     assert conn.state is State.IDLE
 
 
+def test_test_forms_answer_with_information_lines() -> None:
+    """``=?`` of a command whose write form answers by URC, or enters data mode."""
+    conn = Connection()
+    test_answer = b'\r\n+QPING: (1-3),"<host>",(1-255),(1-10),(32-200)\r\n\r\nOK\r\n'
+    assert answer(conn, "AT+QPING=?", test_answer) == [
+        ok("AT+QPING=?", '+QPING: (1-3),"<host>",(1-255),(1-10),(32-200)')
+    ]
+    assert not conn.running(Service.PING)
+    reply = b"\r\n+QISEND: (0-4),(0-1024),<data>\r\n\r\nOK\r\n"
+    assert answer(conn, "AT+QISEND=?", reply) == [
+        ok("AT+QISEND=?", "+QISEND: (0-4),(0-1024),<data>")
+    ]
+    assert conn.state is State.IDLE
+
+
 def test_a_payload_read_by_count_survives_every_byte() -> None:
     conn = Connection()
     data = bytes(range(256))
