@@ -1,10 +1,12 @@
 """The asyncio core of the host driver: :class:`AsyncBC66`.
 
-One task reads the port and feeds :class:`~bc66sim.client.protocol.ResponseParser`;
-URCs go to their handlers at once (even while a command is in flight), everything
-else to the command waiting for it.  Commands run one at a time.  Every wait has a
-timeout that raises; a port that closes or a module that reboots fails every
-waiter at once with a typed exception, never a silent hang.
+The protocol is :class:`~bc66sim.client.connection.Connection`'s (sans-IO): what a
+command awaits, URC routing, when a service run is finished.  This layer does the
+I/O around it: one task reads the port into the connection and drains its events —
+answers go to the command waiting for them, URC events resolve futures and wake
+sockets at once (even while a command is in flight).  Commands run one at a time.
+Every wait has a timeout that raises; a port that closes or a module that reboots
+fails every waiter at once with a typed exception, never a silent hang.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from bc66sim.client import events
+from bc66sim.client.connection import MAX_ANSWERS, Connection, State
 from bc66sim.client.errors import (
     BC66Error,
     BC66Timeout,
@@ -28,17 +32,8 @@ from bc66sim.client.errors import (
     ProtocolError,
     SocketClosed,
 )
-from bc66sim.client.protocol import (
-    Event,
-    Final,
-    Garbled,
-    Info,
-    Pending,
-    Prompt,
-    ResponseParser,
-    Trailer,
-    Urc,
-)
+from bc66sim.client.events import NEED_DATA, Service
+from bc66sim.client.protocol import Info, int_fields
 from bc66sim.client.sockets import AsyncSocket
 from bc66sim.client.streams import ByteStream, open_stream
 from bc66sim.note.errors import Err
@@ -51,12 +46,6 @@ COMMAND_TIMEOUT = 5.0
 #: Seconds for +QIOPEN (§2.3.1 note: wait up to 60 s).
 OPEN_TIMEOUT = 65.0
 SOCKET_IDS = range(MAX_SOCKETS)
-#: Answers kept for the command in flight: far more than any command has lines.
-MAX_ANSWERS = 256
-#: Commands whose outcome is a URC: their write form has no information lines.
-_ASYNC_WRITES = ("+QIOPEN=", "+QPING=", "+QNTP=", "+QNTTP=", "+QIDNSGIP=")
-_PLAIN_ANSWERS = ("ATI", "AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CIMI", "AT+CGSN")
-_NAME = re.compile(r"AT([+$^][A-Z0-9]+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -89,18 +78,6 @@ def error_for(message: str, code: int | None) -> BC66Error:
     return CommandError(message, code)
 
 
-def pending_for(line: str) -> Pending:
-    """What belongs to the answer of ``line`` (so URCs are never taken for it)."""
-    upper = line.upper()
-    match = _NAME.match(upper)
-    if match is None:
-        return Pending(line, plain_lines=True)
-    name = match.group(1)
-    if upper[2:].startswith(_ASYNC_WRITES):
-        return Pending(line)
-    return Pending(line, prefix=name + ":", plain_lines=upper.startswith(_PLAIN_ANSWERS))
-
-
 class AsyncBC66:
     """A BC66 (real or emulated) on a byte stream; open it with :meth:`open`."""
 
@@ -113,17 +90,14 @@ class AsyncBC66:
         view_mode: int = 0,
         timeout: float = COMMAND_TIMEOUT,
     ) -> None:
-        self.hex_send = hex_send
         self.timeout = timeout
         self._stream = stream
-        self._view_mode = view_mode
-        self._parser = ResponseParser(view_mode=view_mode, recv_hex=hex_recv, is_push=self._is_push)
+        self._conn = Connection(view_mode=view_mode, recv_hex=hex_recv, hex_send=hex_send)
         self._lock = asyncio.Lock()
-        self._answers: asyncio.Queue[Event | BC66Error] = asyncio.Queue()
+        self._answers: asyncio.Queue[events.Answer | BC66Error] = asyncio.Queue()
         self._sockets: dict[int, AsyncSocket] = {}
         self._opening: dict[int, asyncio.Future[int]] = {}
-        self._service: tuple[str, asyncio.Future[list[str]]] | None = None
-        self._service_lines: list[str] = []
+        self._service: tuple[Service, asyncio.Future[list[str]]] | None = None
         self._service_lock = asyncio.Lock()
         self._attached = asyncio.Event()
         self._broken: BC66Error | None = None
@@ -152,7 +126,7 @@ class AsyncBC66:
         # Leave a data-mode prompt and end a partial line; in command mode the module
         # answers that line with ERROR, so wait until a plain AT is answered OK.
         async with self._lock:  # no command may take that ERROR for its own
-            await self._stream.write(b"\x1b\r")
+            await self._stream.write(self._conn.escape())
             await asyncio.sleep(0.1)
         for attempt in range(6):
             try:
@@ -168,8 +142,8 @@ class AsyncBC66:
             "AT+CEREG=1",
             'AT+QICFG="echomode",0',
             'AT+QICFG="showlength",1',
-            f'AT+QICFG="viewmode",{self._view_mode}',
-            f'AT+QICFG="dataformat",{int(self.hex_send)},{int(self._parser.recv_hex)}',
+            f'AT+QICFG="viewmode",{self._conn.view_mode}',
+            f'AT+QICFG="dataformat",{int(self.hex_send)},{int(self._conn.recv_hex)}',
         ):
             await self.command(line)
         if "+CGATT: 1" in await self.command("AT+CGATT?"):
@@ -194,6 +168,15 @@ class AsyncBC66:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    @property
+    def hex_send(self) -> bool:
+        """Payloads go to the module as hex digits (``AT+QICFG="dataformat"``)."""
+        return self._conn.hex_send
+
+    @hex_send.setter
+    def hex_send(self, value: bool) -> None:
+        self._conn.hex_send = value
 
     @property
     def attached(self) -> bool:
@@ -229,18 +212,17 @@ class AsyncBC66:
 
     async def _exchange(self, line: str, timeout: float | None, trailer: bool) -> list[Info]:
         async with self._lock:
-            await self._prepare()
-            self._parser.pending = pending_for(line)
             try:
-                await self._stream.write(line.encode("latin-1") + b"\r")
-                infos, final = await self._collect(line, timeout)
-                if not final.ok:
-                    raise await self._failure(line, final)
+                await self._prepare()
+                await self._stream.write(self._conn.send(line))
+                response = await self._collect(line, timeout)
+                if not response.ok:
+                    raise await self._failure(line, response)
                 if trailer:
-                    await self._expect(Trailer, line, timeout)
-                return infos
+                    await self._trailer(line, timeout)
+                return list(response.lines)
             finally:
-                self._parser.pending = None
+                self._conn.abandon()  # whatever is left of the answer is nobody's
 
     async def send_chunk(self, connect_id: int, data: bytes, timeout: float | None) -> bool:
         """``AT+QISEND=<id>,<n>`` in data mode; True for ``SEND OK``, False for ``SEND FAIL``."""
@@ -249,23 +231,24 @@ class AsyncBC66:
     async def _send_chunk(self, connect_id: int, data: bytes, timeout: float | None) -> bool:
         line = f"AT+QISEND={connect_id},{len(data)}"
         async with self._lock:
-            await self._prepare()
-            self._parser.pending = Pending(line, prompt=True)
             try:
-                await self._stream.write(line.encode() + b"\r")
+                await self._prepare()
+                await self._stream.write(self._conn.send(line))
                 event = await self._answer(line, timeout)
-                if isinstance(event, Final):
+                if isinstance(event, events.Response):
                     raise await self._failure(line, event)
-                if not isinstance(event, Prompt):
+                if not isinstance(event, events.PromptReady):
                     raise BC66Error(f"{line}: unexpected {event}")
-                await self._stream.write(data.hex().upper().encode() if self.hex_send else data)
-                _, final = await self._collect(line, timeout)
-                if not final.ok:
-                    raise await self._failure(line, final)
-                result = await self._expect(Trailer, line, timeout)
-                return result.text == "SEND OK"
+                if self._conn.state is not State.DATA_MODE:
+                    raise ModuleRebooted("the module rebooted")  # right after its prompt
+                await self._stream.write(self._conn.send_data(data))
+                response = await self._collect(line, timeout)
+                if not response.ok:
+                    raise await self._failure(line, response)
+                result = await self._trailer(line, timeout)
+                return isinstance(result, events.SendResult) and result.sent
             finally:
-                self._parser.pending = None
+                self._conn.abandon()
 
     async def _prepare(self) -> None:
         self._check_broken()
@@ -282,15 +265,19 @@ class AsyncBC66:
     async def _resync(self) -> None:
         """After a timeout: leave any data mode and wait until the module answers again."""
         self._desync = False
-        self._parser.reset()  # a payload counted from a bad header is not waited for
+        self._conn.discard_input()  # a payload counted from a bad header is not waited for
         self._drop_answers()
-        self._parser.pending = Pending("AT")
-        await self._stream.write(b"\x1b\rAT\r")
-        with contextlib.suppress(BC66Timeout, ProtocolError):
-            await self._collect("AT", 2.0)
+        await self._stream.write(self._conn.escape() + self._conn.send("AT"))
+        try:
+            with contextlib.suppress(BC66Timeout, ProtocolError):
+                await self._collect("AT", 2.0)
+        finally:
+            self._conn.abandon()
         await asyncio.sleep(0.05)  # late answers land, and _prepare drops them
 
-    async def _answer(self, line: str, timeout: float | None, since: float | None = None) -> Event:
+    async def _answer(
+        self, line: str, timeout: float | None, since: float | None = None
+    ) -> events.Answer:
         """The next answer; ``timeout`` counts from ``since`` (default: now)."""
         loop = asyncio.get_running_loop()
         started = loop.time() if since is None else since
@@ -305,31 +292,29 @@ class AsyncBC66:
             raise item
         return item
 
-    async def _collect(self, line: str, timeout: float | None) -> tuple[list[Info], Final]:
+    async def _collect(self, line: str, timeout: float | None) -> events.Response:
         """The information lines and final result of ``line``, within ``timeout`` in all."""
-        infos: list[Info] = []
         started = asyncio.get_running_loop().time()
         while True:
             event = await self._answer(line, timeout, started)
-            if isinstance(event, Info):
-                infos.append(event)
-            elif isinstance(event, Final):
-                return infos, event
+            if isinstance(event, events.Response):
+                return event
 
-    async def _expect(self, kind: type[Trailer], line: str, timeout: float | None) -> Trailer:
+    async def _trailer(
+        self, line: str, timeout: float | None
+    ) -> events.SendResult | events.CloseResult:
         event = await self._answer(line, timeout)
-        if not isinstance(event, kind):
-            raise BC66Error(f"{line}: expected {kind.__name__}, got {event}")
+        if not isinstance(event, events.SendResult | events.CloseResult):
+            raise BC66Error(f"{line}: expected Trailer, got {event}")
         return event
 
-    async def _failure(self, line: str, final: Final) -> BC66Error:
-        code = final.code
+    async def _failure(self, line: str, response: events.Response) -> BC66Error:
+        code = response.code
         if code is None and line.upper().startswith(("AT+QI", "AT+QPING", "AT+QNT")):
-            self._parser.pending = Pending("AT+QIGETERROR", prefix="+QIGETERROR:")
-            await self._stream.write(b"AT+QIGETERROR\r")
-            infos, _ = await self._collect("AT+QIGETERROR", None)
+            await self._stream.write(self._conn.send("AT+QIGETERROR"))
+            infos = (await self._collect("AT+QIGETERROR", None)).lines
             if infos:
-                fields = _ints(infos[0].text)
+                fields = int_fields(infos[0].text)
                 code = fields[0] if fields else None
         return error_for(f"{line} failed", code)
 
@@ -342,41 +327,50 @@ class AsyncBC66:
     async def _read_loop(self) -> None:
         try:
             while data := await self._stream.read():
-                for event in self._parser.feed(data):
-                    if isinstance(event, Urc):
-                        try:
-                            self._on_urc(event)
-                        except (ValueError, IndexError) as exc:
-                            self._on_bad_urc(event, exc)
-                    elif isinstance(event, Garbled):
-                        self._protocol_error(ProtocolError(f"the module's answer: {event.reason}"))
-                    elif self._parser.pending is None or self._answers.qsize() >= MAX_ANSWERS:
-                        # An answer no command waits for (a late one after a timeout, a
-                        # module talking to itself): dropped, so nothing piles up.
-                        log.debug("stray answer dropped: %s", event)
-                    else:
-                        self._answers.put_nowait(event)
+                self._conn.receive_data(data)
+                while (event := self._conn.next_event()) is not NEED_DATA:
+                    self._dispatch(event)
         except Exception as exc:  # any failure of the port ends the driver, loudly
             log.debug("reader failed", exc_info=True)
             self._fail(ConnectionLost(f"the port failed: {exc}"))
             return
         self._fail(ConnectionLost("the port closed (is the module or emulator gone?)"))
 
-    def _on_bad_urc(self, urc: Urc, exc: Exception) -> None:
-        """A URC whose fields are not what a BC66 sends: whoever waits for it fails."""
-        error = ProtocolError(f"a URC no BC66 sends: {urc.text!r} ({exc})")
+    def _dispatch(self, event: events.Event) -> None:
+        """Hand one event of the connection to whoever waits for it."""
+        if isinstance(event, events.Answer):
+            self._on_answer(event)
+        elif isinstance(event, events.ProtocolViolation):
+            self._on_violation(event)
+        else:
+            self._on_urc(event)
+            for listener in self.urc_listeners:
+                listener(event.text)
+
+    def _on_answer(self, answer: events.Answer) -> None:
+        if self._answers.qsize() >= MAX_ANSWERS:
+            # Nobody reads them (a module talking to itself): dropped, so nothing piles up.
+            log.debug("stray answer dropped: %s", answer)
+        else:
+            self._answers.put_nowait(answer)
+
+    def _on_violation(self, event: events.ProtocolViolation) -> None:
+        """What the module said is not what a BC66 says: whoever waits for it fails."""
+        error = ProtocolError(event.reason)
         service = self._service
-        if service is not None and urc.text.startswith(service[0]) and not service[1].done():
+        if event.service is None:
+            self._protocol_error(error)
+        elif service is not None and service[0] is event.service and not service[1].done():
             log.warning("%s", error)
             service[1].set_exception(error)
         else:
-            self._protocol_error(error)
+            log.warning("%s", error)
 
     def _protocol_error(self, error: ProtocolError) -> None:
         """The call in flight fails with ``error``; the next one resyncs first (the rest
         of the broken answer may still come); the session goes on."""
         log.warning("%s", error)
-        if self._parser.pending is not None:
+        if self._conn.state is not State.IDLE:
             self._desync = True
             self._answers.put_nowait(error)
 
@@ -397,36 +391,33 @@ class AsyncBC66:
 
     # -- URCs -------------------------------------------------------------------------
 
-    def _on_urc(self, urc: Urc) -> None:
-        text = urc.text
-        if text == "RDY":
-            self._on_reboot()
-        elif text.startswith("+IP:"):
+    def _on_urc(self, event: events.UrcEvent) -> None:
+        if isinstance(event, events.Rebooted):
+            self._on_reboot(event)
+        elif isinstance(event, events.Attached):
             self._attached.set()
-        elif text.startswith("+CEREG:"):
-            self._on_registration(text)
-        elif text.startswith("+QIOPEN:"):
-            connect_id, err = _ints(text)[:2]
-            future = self._opening.get(connect_id)
+        elif isinstance(event, events.Registration):
+            self._on_registration(event)
+        elif isinstance(event, events.SocketOpened):
+            future = self._opening.get(event.connect_id)
             if future is not None and not future.done():
-                future.set_result(err)
-        elif text.startswith('+QIURC: "recv"') or text.startswith('+QIURC: "closed"'):
-            sock = self._sockets.get(_ints(text)[0])
+                future.set_result(event.err)
+        elif isinstance(event, events.DataReceived | events.DataWaiting | events.SocketClosed):
+            sock = self._sockets.get(event.connect_id)
             if sock is not None:
-                sock.on_urc(text, urc.payload)
-        elif self._service is not None and text.startswith(self._service[0]):
-            self._service_lines.append(text)
-            self._service_progress()
-        else:
-            log.debug("URC %s", text)
-        for listener in self.urc_listeners:
-            listener(text)
+                sock.on_event(event)
+        elif isinstance(event, events.ServiceResult):
+            service = self._service
+            if service is not None and service[0] is event.service and not service[1].done():
+                service[1].set_result(list(event.lines))
+        elif not isinstance(event, events.ServiceProgress):
+            log.debug("URC %s", event.text)
 
-    def _on_reboot(self) -> None:
+    def _on_reboot(self, event: events.Rebooted) -> None:
         log.warning("the module rebooted (RDY)")
         self._attached.clear()
         error = ModuleRebooted("the module rebooted")
-        if self._parser.pending is not None:
+        if event.interrupted is not None:
             self._answers.put_nowait(error)  # the command in flight will get no answer
         self._fail_waiters(error)
         self._sockets.clear()
@@ -438,9 +429,8 @@ class AsyncBC66:
         with contextlib.suppress(BC66Error):
             await self._configure()
 
-    def _on_registration(self, text: str) -> None:
-        stat = _ints(text)[0]
-        if stat in (1, 5):
+    def _on_registration(self, event: events.Registration) -> None:
+        if event.registered:
             self._attached.set()
             return
         if self._attached.is_set():
@@ -455,10 +445,6 @@ class AsyncBC66:
         task.add_done_callback(self._tasks.discard)
 
     # -- sockets ----------------------------------------------------------------------
-
-    def _is_push(self, connect_id: int) -> bool:
-        sock = self._sockets.get(connect_id)
-        return sock is not None and sock.push
 
     async def connect(
         self,
@@ -505,11 +491,11 @@ class AsyncBC66:
 
     # -- network services -------------------------------------------------------------
 
-    async def _service_call(self, prefix: str, line: str, timeout: float) -> list[str]:
-        """Run a command whose outcome comes as URCs starting with ``prefix``."""
+    async def _service_call(self, service: Service, line: str, timeout: float) -> list[str]:
+        """Run a command whose outcome is a run of URCs; the connection says when it ends."""
         async with self._service_lock:
             future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-            self._service, self._service_lines = (prefix, future), []
+            self._service = (service, future)
             try:
                 await self.command(line)
                 return await asyncio.wait_for(future, timeout)
@@ -518,26 +504,11 @@ class AsyncBC66:
             finally:
                 self._service = None
 
-    def _service_progress(self) -> None:
-        assert self._service is not None
-        prefix, future = self._service
-        lines = self._service_lines
-        first = _ints(lines[0])
-        if prefix == '+QIURC: "dnsgip"':
-            done = first[0] != 0 or len(lines) == 1 + first[1]
-        elif prefix == "+QPING:":
-            last = _ints(lines[-1])
-            done = len(last) == 7 or (len(last) == 1 and last[0] != Err.TIMEOUT)
-        else:
-            done = True
-        if done and not future.done():
-            future.set_result(list(lines))
-
     async def resolve(self, name: str, timeout: float = 30.0) -> list[str]:
         """``AT+QIDNSGIP``: the addresses of ``name``, from the module's DNS servers."""
-        lines = await self._service_call('+QIURC: "dnsgip"', f'AT+QIDNSGIP=1,"{name}"', timeout)
+        lines = await self._service_call(Service.DNS, f'AT+QIDNSGIP=1,"{name}"', timeout)
         with _parsing(lines):
-            err = _ints(lines[0])[0]
+            err = int_fields(lines[0])[0]
             if err != 0:
                 raise error_for(f"cannot resolve {name}", err)
             return [line.split(",", 1)[1].strip('"') for line in lines[1:]]
@@ -547,7 +518,7 @@ class AsyncBC66:
     ) -> PingResult:
         """``AT+QPING``: one entry per request and the summary (CLARIFICATIONS §21)."""
         line = f'AT+QPING=1,"{host}",{timeout},{count},{size}'
-        lines = await self._service_call("+QPING:", line, count * (timeout + 2) + 10.0)
+        lines = await self._service_call(Service.PING, line, count * (timeout + 2) + 10.0)
         with _parsing(lines):
             replies: list[PingReply | None] = []
             for text in lines:
@@ -559,7 +530,7 @@ class AsyncBC66:
                     replies.append(None)
                 elif len(fields) == 1:
                     raise error_for(f"cannot ping {host}", int(fields[0]))
-            summary = _ints(lines[-1])
+            summary = int_fields(lines[-1])
             return PingResult(tuple(replies), *summary[1:])
 
     async def ntp_time(
@@ -567,11 +538,11 @@ class AsyncBC66:
     ) -> dt.datetime:
         """``AT+QNTP``: the server's time (UTC); ``set_clock`` also sets the module's RTC."""
         line = f'AT+QNTP=1,"{server}",{port},{int(set_clock)}'
-        lines = await self._service_call("+QNTP:", line, timeout)
+        lines = await self._service_call(Service.NTP, line, timeout)
         with _parsing(lines):
             match = re.search(r'(\d+),"(\d\d/\d\d/\d\d,\d\d:\d\d:\d\d)([+-]\d+)"', lines[0])
             if match is None:
-                raise error_for(f"no time from {server}", _ints(lines[0])[0])
+                raise error_for(f"no time from {server}", int_fields(lines[0])[0])
             local = dt.datetime.strptime(match.group(2), "%y/%m/%d,%H:%M:%S")
             offset = dt.timedelta(minutes=15 * int(match.group(3)))
             return (local - offset).replace(tzinfo=dt.UTC)
@@ -605,14 +576,3 @@ def _parsing(lines: list[str]) -> Iterator[None]:
         yield
     except (ValueError, IndexError, TypeError) as exc:
         raise ProtocolError(f"the module's answer {lines!r} does not parse: {exc}") from exc
-
-
-def _ints(text: str) -> list[int]:
-    """The integer fields of a URC (quoted strings skipped)."""
-    body = text.split(":", 1)[1] if ":" in text else text
-    return [int(part) for part in body.split(",") if _is_integer(part.strip())]
-
-
-def _is_integer(text: str) -> bool:
-    digits = text[1:] if text.startswith("-") else text
-    return digits.isascii() and digits.isdigit()

@@ -31,6 +31,14 @@ class ProtocolError(BC66Error):
     """
 
 
+class LocalProtocolError(BC66Error):
+    """The driver's own code broke the protocol: a command sent while another is in
+    flight, a payload the module did not ask for (h11's ``LocalProtocolError``).
+
+    A bug on this side, never something the module did.
+    """
+
+
 class ConnectionLost(BC66Error):
     """The port itself went away (the emulator died, the USB-UART was unplugged)."""
 

@@ -1,6 +1,7 @@
 """Sans-IO parsing of what a BC66 says: responses, prompts and URCs, binary-safe.
 
-The parser knows which command is pending (:class:`Pending`), so it can tell an
+The parser knows which command is pending (:class:`Pending`, set by the
+:class:`~bc66sim.client.connection.Connection` that owns it), so it can tell an
 information line of that command from a URC that happens to arrive meanwhile,
 and it reads payloads (``+QIRD``, direct-push ``"recv"``) by byte count: every
 byte value survives, CR and LF included.  It assumes the settings the driver
@@ -109,12 +110,27 @@ class ResponseParser:
         """Forget what is half read (after a timeout): the next line is read afresh."""
         self._buffer.clear()
 
-    def feed(self, data: bytes) -> list[Event]:
+    def receive_data(self, data: bytes) -> None:
+        """Take bytes; nothing is parsed until :meth:`next_event` asks."""
         self._buffer += data
-        events: list[Event] = []
+
+    def next_event(self) -> Event | None:
+        """The next event, or None until more bytes come.
+
+        Lazy, one event at a time: a ``pending`` changed after an event applies to
+        exactly the bytes that follow it, however the input was split.
+        """
         while (event := self._next()) is not None:
             if not isinstance(event, _Skip):
-                events.append(event)
+                return event
+        return None
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Take bytes and return every event they complete."""
+        self.receive_data(data)
+        events: list[Event] = []
+        while (event := self.next_event()) is not None:
+            events.append(event)
         return events
 
     def _next(self) -> Event | _Skip | None:
@@ -251,3 +267,14 @@ class ResponseParser:
         if payload is None:
             return Garbled(f"{text!r}: the data is not hex")
         return Urc(text, payload)
+
+
+def int_fields(text: str) -> list[int]:
+    """The integer fields of a line after its ``+NAME:`` (quoted strings skipped)."""
+    body = text.split(":", 1)[1] if ":" in text else text
+    return [int(part) for part in body.split(",") if _is_integer(part.strip())]
+
+
+def _is_integer(text: str) -> bool:
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()

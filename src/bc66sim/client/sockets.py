@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING
 
+from bc66sim.client import events
 from bc66sim.client.errors import BC66Error, BC66Timeout, SocketClosed
 from bc66sim.note.limits import MAX_DATA_MODE_HEX, MAX_DATA_MODE_TEXT, MAX_READ
 
@@ -48,14 +49,27 @@ class AsyncSocket:
 
     # -- from the driver --------------------------------------------------------------
 
-    def on_urc(self, text: str, payload: bytes | None) -> None:
-        if text.startswith('+QIURC: "closed"'):
+    def on_event(
+        self, event: events.DataReceived | events.DataWaiting | events.SocketClosed
+    ) -> None:
+        """A URC about this socket, from the connection."""
+        if isinstance(event, events.SocketClosed):
             self._peer_closed = True
-        elif payload is not None:
-            self._take(payload, datagram_done=True)
+        elif isinstance(event, events.DataReceived):
+            self._take(event.data, datagram_done=True)
         else:
             self._data_waiting = True  # a buffer-mode notice, or "buff full"
         self._arrived.set()
+
+    def on_urc(self, text: str, payload: bytes | None) -> None:
+        """The same, from the URC's text (and a direct-push payload)."""
+        connect_id = self.connect_id
+        if text.startswith('+QIURC: "closed"'):
+            self.on_event(events.SocketClosed(connect_id, text=text))
+        elif payload is not None:
+            self.on_event(events.DataReceived(connect_id, payload, text=text))
+        else:
+            self.on_event(events.DataWaiting(connect_id, text=text))
 
     def fail(self, error: BC66Error) -> None:
         if self._error is None:
