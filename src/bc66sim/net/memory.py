@@ -48,13 +48,15 @@ class MemoryPeer:
     def __init__(
         self,
         network: MemoryNetwork,
-        transport: Transport,
+        endpoint: Endpoint,
         listener: FlowListener,
         module_port: int,
         on_receive: Callable[[MemoryPeer, bytes], None] | None = None,
     ) -> None:
         self._network = network
-        self.transport = transport
+        #: Where the peer is: (transport, address, port).
+        self.endpoint = endpoint
+        self.transport = endpoint[0]
         self._listener = listener
         #: The module's end of the flow (its local port), as the peer sees it.
         self.module_port = module_port
@@ -224,6 +226,8 @@ class MemoryNetwork:
     peers: list[MemoryPeer] = field(default_factory=list)
     _endpoints: dict[Endpoint, _Behaviour] = field(default_factory=dict)
     _next_port: int = 49152
+    #: (endpoint, local port) of the TCP connections under way.
+    _connecting: set[tuple[Endpoint, int]] = field(default_factory=set)
 
     # -- setting up the world -------------------------------------------------------------
 
@@ -274,8 +278,29 @@ class MemoryNetwork:
         listener: FlowListener,
         timeout: float,
     ) -> Flow:
-        behaviour = self._endpoints.get((transport, address, port))
+        endpoint = (transport, address, port)
+        behaviour = self._endpoints.get(endpoint)
         if transport is Transport.TCP:
+            await self._connect(endpoint, local_port, behaviour, timeout)
+        local_port = local_port or self._ephemeral_port()
+        on_receive = behaviour.on_receive if behaviour is not None else None
+        peer = MemoryPeer(self, endpoint, listener, local_port, on_receive)
+        self.peers.append(peer)
+        if behaviour is not None and behaviour.accept is not None:
+            behaviour.accept(peer)
+        return _MemoryFlow(peer)
+
+    async def _connect(
+        self, endpoint: Endpoint, local_port: int, behaviour: _Behaviour | None, timeout: float
+    ) -> None:
+        """The TCP handshake: answered, refused or never answered."""
+        _, address, port = endpoint
+        connection = (endpoint, local_port)
+        if local_port and (connection in self._connecting or self._connected(*connection)):
+            # A connection is its four numbers: the host's connect() refuses a second one.
+            raise NetError(Err.SOCKET_CONNECT_FAILED, f"port {local_port} already used there")
+        self._connecting.add(connection)
+        try:
             if behaviour is None or behaviour.kind == "refuse":
                 await self._wait(2 * self.latency)
                 raise NetError(Err.SOCKET_CONNECT_FAILED, f"{address}:{port} refused")
@@ -283,14 +308,8 @@ class MemoryNetwork:
                 await self._wait(timeout)
                 raise NetError(Err.TIMEOUT, f"no answer from {address}:{port}")
             await self._wait(2 * self.latency)
-        if not local_port:
-            local_port, self._next_port = self._next_port, self._next_port + 1
-        on_receive = behaviour.on_receive if behaviour is not None else None
-        peer = MemoryPeer(self, transport, listener, local_port, on_receive)
-        self.peers.append(peer)
-        if behaviour is not None and behaviour.accept is not None:
-            behaviour.accept(peer)
-        return _MemoryFlow(peer)
+        finally:
+            self._connecting.discard(connection)
 
     async def resolve(
         self, name: str, family: Family, *, servers: Sequence[str], timeout: float
@@ -320,6 +339,19 @@ class MemoryNetwork:
             raise NetError(Err.TIMEOUT, f"no NTP answer from {address}:{port}")
         await self._wait(2 * self.latency)
         return self.clock.utc() + offset
+
+    def _connected(self, endpoint: Endpoint, local_port: int) -> bool:
+        """A flow the module still has goes from ``local_port`` to ``endpoint``."""
+        return any(p._attached and p.endpoint == endpoint and p.module_port == local_port
+                   for p in self.peers)  # fmt: skip
+
+    def _ephemeral_port(self) -> int:
+        """The next local port of the ephemeral range that no open flow uses."""
+        busy = {p.module_port for p in self.peers if p._attached}
+        while self._next_port in busy:
+            self._next_port += 1
+        port, self._next_port = self._next_port, self._next_port + 1
+        return port
 
     # -- module time ---------------------------------------------------------------------
 
