@@ -1,15 +1,23 @@
-"""Shared fixtures: real loopback peers and links to the emulator over every transport."""
+"""Shared fixtures: links to the emulator over every transport, and the world behind it.
+
+Module behaviour runs on ``memory_*``: MemoryNetwork + ManualClock, no sockets, no
+sleeps.  End-to-end tests use ``modem``, ``peer``, ``udp_peer`` and the ``*_server``
+fixtures: HostNetwork, real sockets and real servers on loopback.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bc66sim.clock import ManualClock
+from bc66sim.net.memory import MemoryNetwork
 from support.links import InProcessLink, Link, MemoryLink, ModemFactory, PtyLink, TcpLink
+from support.memory_peers import MemoryTcpPeer, MemoryUdpPeer
 from support.peers import TcpPeer, UdpPeer
-from support.servers import DNS_V4, SILENT_DNS, Chrony, Dnsmasq, Mosquitto, SilentDns
+from support.servers import DNS_V4, DNS_V6, SILENT_DNS, ZONE, Chrony, Dnsmasq, Mosquitto, SilentDns
 
 pytest_plugins = ["pytester"]
 
@@ -36,7 +44,9 @@ async def open_link(kind: str, state_dir: Path) -> Link:
     return link
 
 
-async def _factory(kind: type[InProcessLink], state_dir: Path) -> AsyncIterator[ModemFactory]:
+async def _factory(
+    kind: Callable[..., InProcessLink], state_dir: Path
+) -> AsyncIterator[ModemFactory]:
     """Attached modules of ``kind`` with ModemConfig overrides, closed after the test."""
     links: list[InProcessLink] = []
 
@@ -63,12 +73,25 @@ async def modem_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
 
 
 @pytest.fixture
-async def memory_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
+def memory_network() -> MemoryNetwork:
+    """The test's in-memory world on its own ManualClock: its modules and peers are on it."""
+    return MemoryNetwork(ManualClock())
+
+
+@pytest.fixture
+async def memory_factory(
+    tmp_path: Path, memory_network: MemoryNetwork
+) -> AsyncIterator[ModemFactory]:
     """Attached modules on MemoryNetwork + ManualClock: module behaviour in module time.
 
-    Each keeps its NVRAM in ``tmp_path``; all are closed after the test.
+    All are on the test's ``memory_network``; each keeps its NVRAM in ``tmp_path``;
+    all are closed after the test.
     """
-    async for make in _factory(MemoryLink, tmp_path):
+
+    def on_network(state_dir: Path, **config: object) -> MemoryLink:
+        return MemoryLink(state_dir, network=memory_network, **config)
+
+    async for make in _factory(on_network, tmp_path):
         yield make
 
 
@@ -78,6 +101,29 @@ async def memory_modem(memory_factory: ModemFactory) -> MemoryLink:
     link = await memory_factory()
     assert isinstance(link, MemoryLink)
     return link
+
+
+@pytest.fixture
+def memory_peer(memory_network: MemoryNetwork) -> MemoryTcpPeer:
+    """A TCP server at 127.0.0.1:47001 of the memory network (the API of ``peer``)."""
+    return MemoryTcpPeer(memory_network)
+
+
+@pytest.fixture
+def memory_udp_peer(memory_network: MemoryNetwork) -> MemoryUdpPeer:
+    """A UDP echo server at 127.0.0.1:47002 of the memory network (the API of ``udp_peer``)."""
+    return MemoryUdpPeer(memory_network)
+
+
+@pytest.fixture
+def memory_dns(memory_network: MemoryNetwork) -> str:
+    """The test zone served at the ``dns_server`` addresses (IPv4 and IPv6) of the
+    memory network, as dnsmasq serves it; its IPv4 address.  Other servers never answer."""
+    memory_network.dns_servers |= {DNS_V4, DNS_V6}
+    for name, address, ttl in ZONE:
+        addresses, _ = memory_network.zone.setdefault(name, ([], ttl))
+        addresses.append(address)
+    return DNS_V4
 
 
 @pytest.fixture

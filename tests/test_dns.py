@@ -1,33 +1,63 @@
-"""§2.3.10 AT+QIDNSGIP and §2.3.11 AT+QIDNSCFG against a real DNS server (dnsmasq)."""
+"""§2.3.10 AT+QIDNSGIP and §2.3.11 AT+QIDNSCFG.
+
+Module behaviour, on MemoryNetwork + ManualClock: ``modem``, ``peer`` and the DNS
+servers here are the memory ones (the fixtures below; ``dns_server`` serves the zone
+dnsmasq serves end to end), and every wait is module time.  The same against a real
+DNS server (dnsmasq), and the host's own resolvers, are in test_end_to_end.py.
+"""
 
 from __future__ import annotations
 
-import dns.resolver
 import pytest
 
-from support.links import InProcessLink, ModemFactory
-from support.peers import TcpPeer
-from support.servers import DNS_V6
+from bc66sim.net.base import Family
+from bc66sim.net.memory import MemoryNetwork
+from support.links import MemoryLink, ModemFactory
+from support.memory_peers import MemoryTcpPeer
+from support.servers import DNS_V6, SILENT_DNS
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
 
 
-async def use_dns(link: InProcessLink, server: str) -> None:
+@pytest.fixture
+def modem(memory_modem: MemoryLink) -> MemoryLink:
+    return memory_modem
+
+
+@pytest.fixture
+def modem_factory(memory_factory: ModemFactory) -> ModemFactory:
+    return memory_factory
+
+
+@pytest.fixture
+def peer(memory_peer: MemoryTcpPeer) -> MemoryTcpPeer:
+    return memory_peer
+
+
+@pytest.fixture
+def dns_server(memory_dns: str) -> str:
+    return memory_dns
+
+
+@pytest.fixture
+def silent_dns() -> str:
+    return SILENT_DNS  # on the memory network, a server not set up never answers
+
+
+async def use_dns(link: MemoryLink, server: str) -> None:
     command = f'AT+QIDNSCFG=1,"{server}"'
     assert await link.command(command) == command.encode() + b"\r" + OK
 
 
-async def test_lookup_reports_every_address_and_the_real_ttl(
-    modem: InProcessLink, dns_server: str
-) -> None:
+async def test_lookup_reports_every_address_and_the_ttl(modem: MemoryLink, dns_server: str) -> None:
     await use_dns(modem, dns_server)
     command = 'AT+QIDNSGIP=1,"multi.bc66.test"'
     assert await modem.command(command) == command.encode() + b"\r" + OK
     await modem.expect(b'\r\n+QIURC: "dnsgip",0,2,120\r\n')
     first = await modem.read_until(b'"\r\n')
     second = await modem.read_until(b'"\r\n')
-    # dnsmasq rotates the records it returns: the order is the server's, not ours.
+    # A server may rotate the records it returns: the order is the server's, not ours.
     assert sorted([first, second]) == [
         b'\r\n+QIURC: "dnsgip","127.0.0.11"\r\n',
         b'\r\n+QIURC: "dnsgip","127.0.0.12"\r\n',
@@ -36,7 +66,7 @@ async def test_lookup_reports_every_address_and_the_real_ttl(
     assert await modem.last_error() == b"+QIGETERROR: 0,operation successful"
 
 
-async def test_unknown_name(modem: InProcessLink, dns_server: str) -> None:
+async def test_unknown_name(modem: MemoryLink, dns_server: str) -> None:
     await use_dns(modem, dns_server)
     await modem.command('AT+QIDNSGIP=1,"nope.bc66.test"')
     await modem.expect(b'\r\n+QIURC: "dnsgip",565\r\n')
@@ -56,12 +86,12 @@ async def test_server_not_answering_times_out(modem_factory: ModemFactory, silen
     assert await link.last_error() == b"+QIGETERROR: 569,operation timeout"
 
 
-async def test_an_address_is_its_own_answer(modem: InProcessLink) -> None:
+async def test_an_address_is_its_own_answer(modem: MemoryLink) -> None:
     await modem.command('AT+QIDNSGIP=1,"192.0.2.7"')
     await modem.expect(b'\r\n+QIURC: "dnsgip",0,1,0\r\n\r\n+QIURC: "dnsgip","192.0.2.7"\r\n')
 
 
-async def test_not_attached(modem: InProcessLink, dns_server: str) -> None:
+async def test_not_attached(modem: MemoryLink, dns_server: str) -> None:
     await use_dns(modem, dns_server)
     await modem.command("AT+CGATT=0")
     assert await modem.command('AT+QIDNSGIP=1,"iot.bc66.test"') == (
@@ -88,12 +118,12 @@ async def test_not_attached(modem: InProcessLink, dns_server: str) -> None:
         ('AT+QIDNSGIP=3,"iot.bc66.test"', b"555,operation not supported"),
     ],
 )
-async def test_bad_parameters(modem: InProcessLink, command: str, code: bytes) -> None:
+async def test_bad_parameters(modem: MemoryLink, command: str, code: bytes) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + ERROR
     assert await modem.last_error() == b"+QIGETERROR: " + code
 
 
-async def test_test_commands(modem: InProcessLink) -> None:
+async def test_test_commands(modem: MemoryLink) -> None:
     assert await modem.command("AT+QIDNSGIP=?") == (
         b'AT+QIDNSGIP=?\r\r\n+QIDNSGIP: (1-3),"<hostname>"\r\n' + OK
     )
@@ -102,23 +132,13 @@ async def test_test_commands(modem: InProcessLink) -> None:
     )
 
 
-async def test_before_any_is_set_the_host_resolvers_are_shown(modem: InProcessLink) -> None:
-    try:
-        host = [s for s in dns.resolver.Resolver().nameservers if ":" not in s]
-    except dns.resolver.NoResolverConfiguration:
-        host = []
-    shown = [*host, "0.0.0.0", "0.0.0.0"][:2]
-    reply = await modem.command("AT+QIDNSCFG=1")
-    assert f'+QIDNSCFG: 1,"{shown[0]}","{shown[1]}"'.encode() in reply
-
-
-async def test_secondary_keeps_its_value(modem: InProcessLink) -> None:
+async def test_secondary_keeps_its_value(modem: MemoryLink) -> None:
     await modem.command('AT+QIDNSCFG=1,"127.0.0.8","127.0.0.9"')
     await modem.command('AT+QIDNSCFG=1,"127.0.0.7"')
     assert b'+QIDNSCFG: 1,"127.0.0.7","127.0.0.9"' in await modem.command("AT+QIDNSCFG=1")
 
 
-async def test_settings_do_not_survive_a_reboot(modem: InProcessLink) -> None:
+async def test_settings_do_not_survive_a_reboot(modem: MemoryLink) -> None:
     await modem.command('AT+QIDNSCFG=1,"127.0.0.8","127.0.0.9"')
     await modem.command("AT+QRST=1")
     await modem.read_until(b"\r\n+IP: ", timeout=3)
@@ -126,7 +146,7 @@ async def test_settings_do_not_survive_a_reboot(modem: InProcessLink) -> None:
 
 
 async def test_qiopen_uses_the_configured_servers(
-    modem: InProcessLink, dns_server: str, peer: TcpPeer
+    modem: MemoryLink, dns_server: str, peer: MemoryTcpPeer
 ) -> None:
     await use_dns(modem, dns_server)
     await modem.command(f'AT+QIOPEN=1,0,"TCP","iot.bc66.test",{peer.port}')
@@ -139,7 +159,10 @@ async def test_qiopen_uses_the_configured_servers(
     await modem.expect(b"\r\n+QIOPEN: 1,565\r\n")
 
 
-async def test_ipv6_network_asks_for_aaaa(modem_factory: ModemFactory, dns_server: str) -> None:
+async def test_ipv6_network_asks_for_aaaa(
+    modem_factory: ModemFactory, dns_server: str, memory_network: MemoryNetwork
+) -> None:
+    memory_network.resolvers[Family.IPV6] = []  # as on the test host: no IPv6 resolver
     link = await modem_factory(ip_address="2001:db8::5")
     assert (await link.command('AT+QIDNSCFG=1,"127.0.53.1"')).endswith(ERROR)  # §2.3.11 note 3
     await use_dns(link, DNS_V6)

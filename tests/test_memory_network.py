@@ -13,6 +13,7 @@ import pytest
 
 from bc66sim.net.base import Transport
 from support.links import MemoryLink
+from support.memory_peers import MemoryTcpPeer
 
 OK = b"\r\nOK\r\n"
 PEER = "203.0.113.10"  # TEST-NET-3: never routed; here it lives in memory only
@@ -116,3 +117,31 @@ async def test_ntp_sets_the_module_clock(module: MemoryLink) -> None:
     assert f"{server_time:%y/%m/%d,%H:%M}".encode() in await module.say("AT+CCLK?")
     await module.say('AT+QNTP=1,"203.0.113.99"')
     assert await module.advance(11) == b"\r\n+QNTP: 569\r\n"
+
+
+async def test_the_modules_close_reaches_the_peer_after_its_data(module: MemoryLink) -> None:
+    peer = MemoryTcpPeer(module.network, 7, host=PEER)
+    await module.say(f'AT+QIOPEN=1,0,"TCP","{PEER}",7,0,0')
+    await module.advance(1)
+    peer.pause_reading()
+    assert await module.say("AT+QISEND=0,4,last") == OK + b"\r\nSEND OK\r\n"
+    assert await module.say("AT+QISEND=0,0") == b"\r\n+QISEND: 4,0,4\r\n" + OK
+    assert await module.say("AT+QICLOSE=0") == OK + b"\r\nCLOSE OK\r\n"
+    await module.advance(1)
+    connection = await peer.connection()
+    assert not connection.closed and peer.received == b""  # it reads nothing yet
+    peer.resume_reading()
+    assert peer.received == b"last" and connection.closed
+
+
+async def test_a_connection_is_its_four_numbers(module: MemoryLink) -> None:
+    """As on the host: the same local port to the same peer twice fails at once (566)."""
+    module.network.tcp_echo(PEER, 7)
+    opened = f'AT+QIOPEN=1,{{}},"TCP","{PEER}",7,{{}},0'
+    assert await module.say(opened.format(0, 40555)) == OK
+    assert await module.say(opened.format(1, 40555)) == OK + b"\r\n+QIOPEN: 1,566\r\n"
+    assert await module.advance(1) == b"\r\n+QIOPEN: 0,0\r\n"
+    assert await module.say(opened.format(2, 40555)) == OK + b"\r\n+QIOPEN: 2,566\r\n"
+    await module.say("AT+QICLOSE=0")
+    await module.say(opened.format(3, 40555))
+    assert await module.advance(1) == b"\r\n+QIOPEN: 3,0\r\n"  # free again once closed

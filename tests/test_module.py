@@ -1,23 +1,48 @@
-"""The module around the stack: boot, attach, identity, reboot, NVRAM, URC ordering."""
+"""The module around the stack: boot, attach, identity, reboot, NVRAM, URC ordering.
+
+Module behaviour, on MemoryNetwork + ManualClock: ``modem``, ``peer`` and ``udp_peer``
+here are the memory ones (the fixtures below), and every wait is module time.  The
+real network's side (real IPv6, a real local port, the kernel's acknowledgements) is
+in test_end_to_end.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import socket
 from pathlib import Path
 
 import pytest
 
-from support.links import InProcessLink, ModemFactory
-from support.peers import TcpPeer, UdpPeer
+from bc66sim.net.memory import MemoryNetwork
+from support.links import MemoryLink, ModemFactory
+from support.memory_peers import MemoryTcpPeer, MemoryUdpPeer
 
 OK = b"\r\nOK\r\n"
 
 
+@pytest.fixture
+def modem(memory_modem: MemoryLink) -> MemoryLink:
+    return memory_modem
+
+
+@pytest.fixture
+def modem_factory(memory_factory: ModemFactory) -> ModemFactory:
+    return memory_factory
+
+
+@pytest.fixture
+def peer(memory_peer: MemoryTcpPeer) -> MemoryTcpPeer:
+    return memory_peer
+
+
+@pytest.fixture
+def udp_peer(memory_udp_peer: MemoryUdpPeer) -> MemoryUdpPeer:
+    return memory_udp_peer
+
+
 async def test_boot_then_attach(tmp_path: Path) -> None:
-    link = InProcessLink(tmp_path, attach_delay=0.3)
+    link = MemoryLink(tmp_path, attach_delay=0.3)
     await link.start()
     await link.expect(b"\r\nRDY\r\n")
     assert await link.command("AT+CGATT?") == b"AT+CGATT?\r\r\n+CGATT: 0\r\n" + OK
@@ -80,37 +105,32 @@ async def test_boot_then_attach(tmp_path: Path) -> None:
         ("AT+CMEE=1;+CGMI", b"\r\nQuectel_Ltd\r\n"),
     ],
 )
-async def test_answers(memory_modem: InProcessLink, command: str, answer: bytes) -> None:
-    modem = memory_modem  # module behaviour in module time, no real peer
+async def test_answers(modem: MemoryLink, command: str, answer: bytes) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + answer + OK
 
 
 @pytest.mark.parametrize(
     "command", ["AT+NOSUCH", "ATX9", "AT+CFUN=7", "AT+CMEE=3", "AT+CEREG=6", "hello", "AT+CGATT"]
 )
-async def test_errors(memory_modem: InProcessLink, command: str) -> None:
-    modem = memory_modem  # module behaviour in module time, no real peer
+async def test_errors(modem: MemoryLink, command: str) -> None:
     assert await modem.command(command) == command.encode() + b"\r\r\nERROR\r\n"
 
 
-async def test_cme_errors_of_3gpp_commands(memory_modem: InProcessLink) -> None:
-    modem = memory_modem  # module behaviour in module time, no real peer
+async def test_cme_errors_of_3gpp_commands(modem: MemoryLink) -> None:
     await modem.command("AT+CMEE=1")
     assert (await modem.command("AT+CFUN=9")).endswith(b"\r\n+CME ERROR: 50\r\n")
     await modem.command("AT+CFUN=0")
     assert (await modem.command("AT+CPIN?")).endswith(b"\r\n+CME ERROR: 13\r\n")
 
 
-async def test_echo_off_and_on(memory_modem: InProcessLink) -> None:
-    modem = memory_modem  # module behaviour in module time, no real peer
+async def test_echo_off_and_on(modem: MemoryLink) -> None:
     assert await modem.command("ATE0") == b"ATE0\r" + OK
     assert await modem.command("AT") == OK
     assert await modem.command("ATE1") == OK
     assert await modem.command("AT") == b"AT\r" + OK
 
 
-async def test_cereg_urcs_follow_detach_and_attach(memory_modem: InProcessLink) -> None:
-    modem = memory_modem  # module behaviour in module time, no real peer
+async def test_cereg_urcs_follow_detach_and_attach(modem: MemoryLink) -> None:
     await modem.command("AT+CEREG=2")
     reply = await modem.command("AT+CEREG?")
     assert reply == b'AT+CEREG?\r\r\n+CEREG: 2,1,"1A2B","0C3D4E5F",9\r\n' + OK
@@ -125,7 +145,7 @@ async def test_cereg_urcs_follow_detach_and_attach(memory_modem: InProcessLink) 
     await modem.expect(b'\r\n+CEREG: 1,"1A2B","0C3D4E5F",9\r\n', timeout=3)
 
 
-async def test_reboot(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_reboot(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port}')
     await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
     await modem.command('AT+QICFG="viewmode",1')
@@ -133,22 +153,21 @@ async def test_reboot(modem: InProcessLink, peer: TcpPeer) -> None:
     await modem.command("ATE0")
     assert await modem.command("AT+QRST=1") == OK
     await modem.expect(b"\r\nRDY\r\n")
-    await peer.closed.wait()  # the real socket was closed
+    await peer.wait_closed()  # the peer saw the connection end
     await modem.expect(b"\r\n+IP: 10.20.30.40\r\n", timeout=3)
     assert await modem.command("AT+QISTATE?") == b"AT+QISTATE?\r" + OK  # echo is back on
     assert (await modem.command('AT+QICFG="viewmode"')).endswith(b'"viewmode",1\r\n' + OK)
     assert (await modem.command('AT+QICFG="echomode"')).endswith(b'"echomode",1\r\n' + OK)
 
 
-async def test_power_down_is_silent(memory_modem: InProcessLink) -> None:
-    modem = memory_modem  # module behaviour in module time, no real peer
+async def test_power_down_is_silent(modem: MemoryLink) -> None:
     assert await modem.command("AT+QPOWD=1") == b"AT+QPOWD=1\r" + OK
     await modem.write(b"AT\r")
     await modem.quiet()
 
 
 async def test_nvram_survives_a_restart(tmp_path: Path) -> None:
-    first = InProcessLink(tmp_path)
+    first = MemoryLink(tmp_path)
     await first.start()
     await first.sync()
     for command in ('AT+QICFG="dataformat",1,1', 'AT+QICFG="viewmode",1',
@@ -159,7 +178,7 @@ async def test_nvram_survives_a_restart(tmp_path: Path) -> None:
     tcpip = {name: saved[name] for name in ("send_hex", "recv_hex", "view_mode", "show_length")}
     assert tcpip == {"send_hex": 1, "recv_hex": 1, "view_mode": 1, "show_length": 1}
     assert "echo_mode" not in saved
-    second = InProcessLink(tmp_path)
+    second = MemoryLink(tmp_path)
     await second.start()
     await second.sync()
     assert (await second.command('AT+QICFG="dataformat"')).endswith(b",1,1\r\n" + OK)
@@ -178,12 +197,12 @@ async def test_unreadable_state_file_gives_defaults(
     assert (await link.command('AT+QICFG="viewmode"')).endswith(b",0\r\n" + OK)
 
 
-async def test_urc_waits_for_a_partly_typed_line(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_urc_waits_for_a_partly_typed_line(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port}')
     await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
     await modem.write(b"AT+QIS")
     await peer.send(b"data")
-    await asyncio.sleep(0.1)
+    await modem.clock.advance(0.1)
     await modem.expect(b"AT+QIS")  # the echo, and no URC inside the line
     assert modem.buffer == b""
     await modem.write(b"TATE?\r")
@@ -192,21 +211,23 @@ async def test_urc_waits_for_a_partly_typed_line(modem: InProcessLink, peer: Tcp
     await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
 
 
-async def test_urc_waits_for_data_mode(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_urc_waits_for_data_mode(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port},0,1')
     await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
     await modem.write(b"AT+QISEND=0\r")
     await modem.expect(b"AT+QISEND=0\r\r\n> ")
     await peer.send(b"pushed")
     await modem.write(b"abc")
-    await asyncio.sleep(0.1)
+    await modem.clock.advance(0.1)
     await modem.expect(b"abc")
     assert modem.buffer == b""  # held while the host is in data mode
     await modem.write(b"\x1a")
     await modem.expect(b'\r\nOK\r\n\r\nSEND OK\r\n\r\n+QIURC: "recv",0,6\r\npushed\r\n')
 
 
-async def test_switch_to_direct_push_pushes_the_buffer(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_switch_to_direct_push_pushes_the_buffer(
+    modem: MemoryLink, peer: MemoryTcpPeer
+) -> None:
     await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port}')
     await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
     await peer.send(b"buffered")
@@ -220,7 +241,7 @@ async def test_switch_to_direct_push_pushes_the_buffer(modem: InProcessLink, pee
     assert f",{peer.port},0,2,1,1\r\n".encode() in reply
 
 
-async def test_hex_receive_format(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_hex_receive_format(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await modem.command('AT+QICFG="dataformat",0,1')
     await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port}')
     await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
@@ -230,21 +251,21 @@ async def test_hex_receive_format(modem: InProcessLink, peer: TcpPeer) -> None:
     assert reply == b"AT+QIRD=0,512\r\r\n+QIRD: 4\r\n000D0AFF\r\n\r\nOK\r\n"
 
 
-async def test_udp_exchange_and_send_query(modem: InProcessLink, udp_peer: UdpPeer) -> None:
+async def test_udp_exchange_and_send_query(modem: MemoryLink, udp_peer: MemoryUdpPeer) -> None:
     await modem.command(f'AT+QIOPEN=1,1,"UDP","127.0.0.1",{udp_peer.port},0,1')
     await modem.expect(b"\r\n+QIOPEN: 1,0\r\n")
     reply = await modem.command("AT+QISTATE=1,1")
     assert f'+QISTATE: 1,"UDP","127.0.0.1",{udp_peer.port},0,2,1,1'.encode() in reply
     await modem.command("AT+QISENDEX=1,3,414243")
     await modem.expect(b"\r\nSEND OK\r\n")
-    assert await udp_peer.datagrams.get() == b"ABC"
+    assert await udp_peer.next_datagram() == b"ABC"
     await modem.expect(b'\r\n+QIURC: "recv",1,3\r\nABC\r\n')  # the peer's echo
     reply = await modem.command("AT+QISEND=1,0")
     assert reply == b"AT+QISEND=1,0\r\r\n+QISEND: 3,0,0\r\n" + OK
 
 
 async def test_tcp_send_query_counts_acknowledged_bytes(
-    modem: InProcessLink, peer: TcpPeer
+    modem: MemoryLink, peer: MemoryTcpPeer
 ) -> None:
     await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port}')
     await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
@@ -254,30 +275,17 @@ async def test_tcp_send_query_counts_acknowledged_bytes(
     assert re.search(rb"\+QISEND: 10,10,0\r\n", reply), reply
 
 
-async def test_local_port_is_used(modem: InProcessLink, peer: TcpPeer) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        local = probe.getsockname()[1]
+async def test_local_port_is_used(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
+    local = 40123
     await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port},{local},0')
     await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
-    writer = await peer.connection()
-    assert writer.get_extra_info("peername")[1] == local
+    assert await peer.module_port() == local
     reply = await modem.command("AT+QISTATE=1,0")
     assert f",{peer.port},{local},2,1,0".encode() in reply
 
 
-def _has_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback on this machine")
-async def test_ipv6(modem: InProcessLink) -> None:
-    peer = await TcpPeer().start("::1")
+async def test_ipv6(modem: MemoryLink, memory_network: MemoryNetwork) -> None:
+    peer = await MemoryTcpPeer(memory_network, host="::1").start()
     try:
         await modem.command(f'AT+QIOPEN=1,0,"TCP","::1",{peer.port},0,0,1')
         await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
@@ -290,8 +298,7 @@ async def test_ipv6(modem: InProcessLink) -> None:
         await peer.stop()
 
 
-async def test_cclk_set_and_read(memory_modem: InProcessLink) -> None:
-    modem = memory_modem  # module behaviour in module time, no real peer
+async def test_cclk_set_and_read(modem: MemoryLink) -> None:
     assert await modem.command('AT+CCLK="30/01/02,03:04:05+08"') == (
         b'AT+CCLK="30/01/02,03:04:05+08"\r' + OK
     )

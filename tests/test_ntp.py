@@ -1,40 +1,50 @@
-"""§2.3.9 AT+QNTP / AT+QNTTP against a real NTP server (chronyd on loopback)."""
+"""§2.3.9 AT+QNTP / AT+QNTTP.
+
+Module behaviour, on MemoryNetwork + ManualClock: the module, the NTP server (whose
+time is the host's, as chronyd's is) and the DNS server here are the memory ones (the
+fixtures below), and every wait is module time.  The same against a real NTP server
+(chronyd on loopback), and a server's unusable answer, are in test_end_to_end.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
-import socket
 
 import pytest
 
-from support.links import InProcessLink, ModemFactory
+from bc66sim.net.memory import MemoryNetwork
+from support.links import MemoryLink, ModemFactory
+from support.memory_peers import manual_clock
+from support.times import close_to_now, parse
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
-TIME = re.compile(rb'"(\d\d/\d\d/\d\d,\d\d:\d\d:\d\d)([+-]\d\d)"')
-
-
-def parse(text: bytes) -> tuple[dt.datetime, int]:
-    match = TIME.search(text)
-    assert match is not None, text
-    local = dt.datetime.strptime(match.group(1).decode(), "%y/%m/%d,%H:%M:%S")
-    quarters = int(match.group(2))
-    return local.replace(tzinfo=dt.UTC) - dt.timedelta(minutes=15 * quarters), quarters
-
-
-def close_to_now(when: dt.datetime) -> bool:
-    return abs((when - dt.datetime.now(dt.UTC)).total_seconds()) < 5
 
 
 @pytest.fixture
-async def modem(modem_factory: ModemFactory) -> InProcessLink:
+async def modem(memory_factory: ModemFactory) -> MemoryLink:
     """A module that gives an NTP server 1 s (not 10) before 569."""
-    return await modem_factory(ntp_timeout=1.0)
+    link = await memory_factory(ntp_timeout=1.0)
+    assert isinstance(link, MemoryLink)
+    return link
 
 
-async def test_sync_sets_the_module_clock(modem: InProcessLink, ntp_server: int) -> None:
+@pytest.fixture
+def ntp_server(memory_network: MemoryNetwork) -> int:
+    """An NTP server on 127.0.0.1:123 (the default port of AT+QNTP) serving the host's
+    time; its port."""
+    offset = dt.datetime.now(dt.UTC) - manual_clock(memory_network).utc()
+    memory_network.ntp_servers[("127.0.0.1", 123)] = offset
+    return 123
+
+
+@pytest.fixture
+def dns_server(memory_dns: str) -> str:
+    return memory_dns
+
+
+async def test_sync_sets_the_module_clock(modem: MemoryLink, ntp_server: int) -> None:
     await modem.command('AT+CCLK="30/01/01,00:00:00+00"')
     command = f'AT+QNTP=1,"127.0.0.1",{ntp_server},1'
     assert await modem.command(command) == command.encode() + b"\r" + OK
@@ -46,14 +56,14 @@ async def test_sync_sets_the_module_clock(modem: InProcessLink, ntp_server: int)
     assert await modem.last_error() == b"+QIGETERROR: 0,operation successful"
 
 
-async def test_without_auto_set_the_clock_stays(modem: InProcessLink, ntp_server: int) -> None:
+async def test_without_auto_set_the_clock_stays(modem: MemoryLink, ntp_server: int) -> None:
     await modem.command('AT+CCLK="30/01/01,00:00:00+00"')
     await modem.command(f'AT+QNTP=1,"127.0.0.1",{ntp_server},0')
     assert close_to_now(parse(await modem.read_until(re.compile(rb"\+QNTP: 0,\"[^\"]+\"")))[0])
     assert b'"30/01/01,00:00:0' in await modem.command("AT+CCLK?")
 
 
-async def test_time_is_shown_in_the_module_zone(modem: InProcessLink, ntp_server: int) -> None:
+async def test_time_is_shown_in_the_module_zone(modem: MemoryLink, ntp_server: int) -> None:
     await modem.command('AT+CCLK="30/01/01,00:00:00+08"')  # UTC+2
     await modem.command(f'AT+QNTP=1,"127.0.0.1",{ntp_server}')  # port given, auto-set default
     when, quarters = parse(await modem.read_until(re.compile(rb"\+QNTP: 0,\"[^\"]+\"")))
@@ -61,7 +71,7 @@ async def test_time_is_shown_in_the_module_zone(modem: InProcessLink, ntp_server
 
 
 async def test_qnttp_alias_answers_with_its_own_prefix(
-    modem: InProcessLink, ntp_server: int, dns_server: str
+    modem: MemoryLink, ntp_server: int, dns_server: str
 ) -> None:
     await modem.command(f'AT+QIDNSCFG=1,"{dns_server}"')
     await modem.command('AT+QNTTP=1,"ntp.bc66.test"')
@@ -74,45 +84,22 @@ async def test_qnttp_alias_answers_with_its_own_prefix(
     )
 
 
-async def test_no_server_times_out(modem: InProcessLink) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
-        silent.bind(("127.0.0.1", 0))  # takes the query, never answers
-        await modem.command(f'AT+QNTP=1,"127.0.0.1",{silent.getsockname()[1]}')
-        assert (await modem.command('AT+QNTP=1,"127.0.0.1"')).endswith(ERROR)
-        assert await modem.last_error() == b"+QIGETERROR: 568,operation busy"
-        await modem.expect(b"\r\n+QNTP: 569\r\n", timeout=5)
+async def test_no_server_times_out(modem: MemoryLink) -> None:
+    silent = 47123  # nothing answers here
+    await modem.command(f'AT+QNTP=1,"127.0.0.1",{silent}')
+    assert (await modem.command('AT+QNTP=1,"127.0.0.1"')).endswith(ERROR)
+    assert await modem.last_error() == b"+QIGETERROR: 568,operation busy"
+    await modem.expect(b"\r\n+QNTP: 569\r\n", timeout=5)
     assert await modem.last_error() == b"+QIGETERROR: 569,operation timeout"
 
 
-async def test_unknown_server_name(modem: InProcessLink, dns_server: str) -> None:
+async def test_unknown_server_name(modem: MemoryLink, dns_server: str) -> None:
     await modem.command(f'AT+QIDNSCFG=1,"{dns_server}"')
     await modem.command('AT+QNTP=1,"nope.bc66.test"')
     await modem.expect(b"\r\n+QNTP: 565\r\n")
 
 
-class KissOfDeath(asyncio.DatagramProtocol):
-    """A server that answers every request with stratum 0 (RFC 4330 §8): no time."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
-        reply = bytes([0x24, 0]) + bytes(22) + data[40:48] + bytes(16)
-        self.transport.sendto(reply, addr)  # type: ignore[attr-defined]
-
-
-async def test_kiss_of_death_is_not_a_time(modem: InProcessLink) -> None:
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(KissOfDeath, local_addr=("127.0.0.1", 0))
-    try:
-        port = transport.get_extra_info("sockname")[1]
-        await modem.command(f'AT+QNTP=1,"127.0.0.1",{port}')
-        await modem.expect(b"\r\n+QNTP: 550\r\n")
-    finally:
-        transport.close()
-
-
-async def test_not_attached(modem: InProcessLink) -> None:
+async def test_not_attached(modem: MemoryLink) -> None:
     await modem.command("AT+CGATT=0")
     await modem.command('AT+QNTP=1,"127.0.0.1"')
     await modem.expect(b"\r\n+QNTP: 561\r\n")
@@ -131,6 +118,6 @@ async def test_not_attached(modem: InProcessLink) -> None:
         ('AT+QNTP=1,"127.0.0.1",123,1,9', b"552"),
     ],
 )
-async def test_bad_parameters(modem: InProcessLink, command: str, code: bytes) -> None:
+async def test_bad_parameters(modem: MemoryLink, command: str, code: bytes) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + ERROR
     assert (await modem.last_error()).startswith(b"+QIGETERROR: " + code)

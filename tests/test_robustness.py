@@ -1,4 +1,8 @@
-"""Random bytes never crash the engine, and it still answers AT with OK afterwards."""
+"""Random bytes never crash the engine, and it still answers AT with OK afterwards.
+
+Module behaviour, on MemoryNetwork + ManualClock: no sockets, and the event loop runs
+what the noise started by ``clock.advance(0)``.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bc66sim.clock import ManualClock
 from bc66sim.module.modem import Modem, ModemConfig
-from bc66sim.net.host import HostNetwork
+from bc66sim.net.memory import MemoryNetwork
 
 ALPHABET = st.sampled_from(
     [b"AT", b"+QISEND=0", b"+QIOPEN=1,0,\"UDP\",\"127.0.0.1\",9", b"+QIRD=0,512", b"+QICFG=",
@@ -18,15 +23,16 @@ ALPHABET = st.sampled_from(
 )  # fmt: skip
 
 
-def fresh_modem() -> tuple[Modem, bytearray]:
+def fresh_modem() -> tuple[Modem, ManualClock, bytearray]:
     out = bytearray()
-    modem = Modem(HostNetwork(), config=ModemConfig(attach_delay=0))
+    clock = ManualClock()
+    modem = Modem(MemoryNetwork(clock), config=ModemConfig(attach_delay=0), clock=clock)
     modem.attach_output(out.extend)
     modem.power_on()
-    return modem, out
+    return modem, clock, out
 
 
-async def still_answers(modem: Modem, out: bytearray) -> None:
+async def still_answers(modem: Modem, clock: ManualClock, out: bytearray) -> None:
     """Leave whatever state the noise left and ask AT.
 
     Esc ends variable-length data mode; CRs fill a fixed length (at most 1460 hex
@@ -35,7 +41,7 @@ async def still_answers(modem: Modem, out: bytearray) -> None:
     if not modem.powered:
         modem.power_on()
     modem.receive_data(b"\x1b" + b"\r" * 1461)
-    await asyncio.sleep(0)
+    await clock.advance(0)
     out.clear()
     modem.receive_data(b"ATE1\rAT\r\n")
     assert b"AT\r\n\r\nOK\r\n" in out, bytes(out)
@@ -45,11 +51,11 @@ async def still_answers(modem: Modem, out: bytearray) -> None:
 @given(st.lists(st.one_of(ALPHABET, st.binary(max_size=20)), max_size=60))
 def test_noise_never_crashes(pieces: list[bytes]) -> None:
     async def run() -> None:
-        modem, out = fresh_modem()
+        modem, clock, out = fresh_modem()
         for piece in pieces:
             modem.receive_data(piece)
-            await asyncio.sleep(0)
-        await still_answers(modem, out)
+            await clock.advance(0)
+        await still_answers(modem, clock, out)
         await modem.close()
 
     asyncio.run(run())
@@ -59,9 +65,9 @@ def test_noise_never_crashes(pieces: list[bytes]) -> None:
 @given(st.binary(min_size=1, max_size=5000))
 def test_random_bytes_never_crash(data: bytes) -> None:
     async def run() -> None:
-        modem, out = fresh_modem()
+        modem, clock, out = fresh_modem()
         modem.receive_data(data)
-        await still_answers(modem, out)
+        await still_answers(modem, clock, out)
         await modem.close()
 
     asyncio.run(run())

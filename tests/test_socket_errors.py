@@ -1,29 +1,63 @@
-"""Error paths of the socket commands: exact output and the AT+QIGETERROR code."""
+"""Error paths of the socket commands: exact output and the AT+QIGETERROR code.
+
+Module behaviour, on MemoryNetwork + ManualClock: ``modem``, ``peer``, ``udp_peer``
+and the DNS servers here are the memory ones (the fixtures below), and every wait is
+module time.  What only the real network shows (a real RST, a port another program
+holds, the kernel's buffers) is in test_end_to_end.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-import socket
-from collections.abc import AsyncIterator
 
 import pytest
 
-from support.links import InProcessLink, ModemFactory
-from support.peers import TcpPeer, UdpPeer
+from bc66sim.net.memory import MemoryNetwork
+from support.links import MemoryLink, ModemFactory
+from support.memory_peers import MemoryTcpPeer, MemoryUdpPeer
+from support.servers import SILENT_DNS
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
 
 
-async def open_tcp(link: InProcessLink, port: int, connect_id: int = 0, mode: int = 0) -> None:
+@pytest.fixture
+def modem(memory_modem: MemoryLink) -> MemoryLink:
+    return memory_modem
+
+
+@pytest.fixture
+def modem_factory(memory_factory: ModemFactory) -> ModemFactory:
+    return memory_factory
+
+
+@pytest.fixture
+def peer(memory_peer: MemoryTcpPeer) -> MemoryTcpPeer:
+    return memory_peer
+
+
+@pytest.fixture
+def udp_peer(memory_udp_peer: MemoryUdpPeer) -> MemoryUdpPeer:
+    return memory_udp_peer
+
+
+@pytest.fixture
+def dns_server(memory_dns: str) -> str:
+    return memory_dns
+
+
+@pytest.fixture
+def silent_dns() -> str:
+    return SILENT_DNS  # on the memory network, a server not set up never answers
+
+
+async def open_tcp(link: MemoryLink, port: int, connect_id: int = 0, mode: int = 0) -> None:
     cmd = f'AT+QIOPEN=1,{connect_id},"TCP","127.0.0.1",{port},0,{mode}'
     assert await link.command(cmd) == cmd.encode() + b"\r" + OK
     await link.expect(f"\r\n+QIOPEN: {connect_id},0\r\n".encode())
 
 
-async def open_udp(link: InProcessLink, port: int, connect_id: int = 0, mode: int = 0) -> None:
+async def open_udp(link: MemoryLink, port: int, connect_id: int = 0, mode: int = 0) -> None:
     cmd = f'AT+QIOPEN=1,{connect_id},"UDP","127.0.0.1",{port},0,{mode}'
     assert await link.command(cmd) == cmd.encode() + b"\r" + OK
     await link.expect(f"\r\n+QIOPEN: {connect_id},0\r\n".encode())
@@ -76,7 +110,7 @@ LONG_HOST = "h" * 151
         "AT+QIGETERROR=1",
     ],
 )
-async def test_invalid_parameters(modem: InProcessLink, command: str) -> None:
+async def test_invalid_parameters(modem: MemoryLink, command: str) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + ERROR
     assert await modem.last_error() == b"+QIGETERROR: 552,invalid parameters"
 
@@ -84,7 +118,7 @@ async def test_invalid_parameters(modem: InProcessLink, command: str) -> None:
 @pytest.mark.parametrize(
     "command", ['AT+QIOPEN=2,0,"TCP","127.0.0.1",80', 'AT+QIOPEN=3,1,"UDP","h",1', "AT+QISTATE=0,2"]
 )
-async def test_other_contexts_not_supported(modem: InProcessLink, command: str) -> None:
+async def test_other_contexts_not_supported(modem: MemoryLink, command: str) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + ERROR
     assert await modem.last_error() == b"+QIGETERROR: 555,operation not supported"
 
@@ -94,12 +128,12 @@ async def test_other_contexts_not_supported(modem: InProcessLink, command: str) 
     ["AT+QISEND=3,5,hello", "AT+QISEND=3", "AT+QISEND=3,5", "AT+QISEND=3,0", "AT+QISENDEX=3,1,41",
      "AT+QIRD=3,10", "AT+QICLOSE=3", "AT+QISWTMD=3,1"],
 )  # fmt: skip
-async def test_unknown_socket(modem: InProcessLink, command: str) -> None:
+async def test_unknown_socket(modem: MemoryLink, command: str) -> None:
     assert await modem.command(command) == command.encode() + b"\r" + ERROR
     assert await modem.last_error() == b"+QIGETERROR: 572,operation not allowed"
 
 
-async def test_cme_error_formats(modem: InProcessLink) -> None:
+async def test_cme_error_formats(modem: MemoryLink) -> None:
     await modem.command("AT+CMEE=1")
     assert await modem.command("AT+QIRD=3,10") == b"AT+QIRD=3,10\r\r\n+CME ERROR: 572\r\n"
     await modem.command("AT+CMEE=2")
@@ -107,13 +141,13 @@ async def test_cme_error_formats(modem: InProcessLink) -> None:
     assert reply == b"AT+QIRD=0,999\r\r\n+CME ERROR: invalid parameters\r\n"
 
 
-async def test_success_resets_last_error(modem: InProcessLink) -> None:
+async def test_success_resets_last_error(modem: MemoryLink) -> None:
     await modem.command("AT+QIRD=0,999")
     await modem.command('AT+QICFG="echomode"')
     assert await modem.last_error() == b"+QIGETERROR: 0,operation successful"
 
 
-async def test_text_data_must_match_its_length(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_text_data_must_match_its_length(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
     for command in ("AT+QISEND=0,5,1234", "AT+QISEND=0,5,123456"):
         assert await modem.command(command) == command.encode() + b"\r" + ERROR
@@ -122,7 +156,7 @@ async def test_text_data_must_match_its_length(modem: InProcessLink, peer: TcpPe
     await peer.expect(b"ok")  # nothing of the refused sends reached the peer
 
 
-async def test_hex_send_format(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_hex_send_format(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
     await modem.command('AT+QICFG="dataformat",1,0')
     assert await modem.command("AT+QISEND=0,3,00FF1a") == b"AT+QISEND=0,3,00FF1a\r" + OK
@@ -137,7 +171,7 @@ async def test_hex_send_format(modem: InProcessLink, peer: TcpPeer) -> None:
     await peer.expect(b"\xab\xcd")
 
 
-async def test_data_mode_too_long(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_data_mode_too_long(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
     await modem.command('AT+QICFG="echomode",0')
     await modem.write(b"AT+QISEND=0\r")
@@ -152,7 +186,7 @@ async def test_data_mode_too_long(modem: InProcessLink, peer: TcpPeer) -> None:
     assert await peer.wait_received(1460) == b"y" * 1460
 
 
-async def test_escape_cancels(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_escape_cancels(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
     await modem.write(b"AT+QISEND=0\r")
     await modem.expect(b"AT+QISEND=0\r\r\n> ")
@@ -163,7 +197,7 @@ async def test_escape_cancels(modem: InProcessLink, peer: TcpPeer) -> None:
     await peer.expect(b"ok")  # the cancelled bytes never left
 
 
-async def test_empty_variable_send(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_empty_variable_send(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
     await modem.write(b"AT+QISEND=0\r")
     await modem.expect(b"AT+QISEND=0\r\r\n> ")
@@ -172,7 +206,7 @@ async def test_empty_variable_send(modem: InProcessLink, peer: TcpPeer) -> None:
     assert await modem.last_error() == b"+QIGETERROR: 552,invalid parameters"
 
 
-async def test_remote_close(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_remote_close(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
     await peer.send(b"last words")
     await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
@@ -189,16 +223,14 @@ async def test_remote_close(modem: InProcessLink, peer: TcpPeer) -> None:
     assert await modem.command("AT+QISTATE?") == b"AT+QISTATE?\r" + OK
 
 
-async def test_peer_reset(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_peer_reset(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port, mode=1)
     await peer.reset_connection()
     await modem.expect(b'\r\n+QIURC: "closed",0\r\n')
 
 
-async def test_connection_refused(modem: InProcessLink) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+async def test_connection_refused(modem: MemoryLink) -> None:
+    port = 47009  # nothing listens here
     command = f'AT+QIOPEN=1,2,"TCP","127.0.0.1",{port}'
     assert await modem.command(command) == command.encode() + b"\r" + OK
     await modem.expect(b"\r\n+QIOPEN: 2,566\r\n")
@@ -215,44 +247,32 @@ async def test_connection_refused(modem: InProcessLink) -> None:
 
 
 @pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """A TCP port whose accept queue is full: the kernel drops further SYNs."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = [socket.socket() for _ in range(3)]
-    for filler in fillers:
-        filler.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            filler.connect(("127.0.0.1", port))
-    await asyncio.sleep(0.1)
-    yield port
-    for filler in fillers:
-        filler.close()
-    listener.close()
+def silent_port(memory_network: MemoryNetwork) -> int:
+    """A TCP port that never answers a SYN."""
+    memory_network.tcp_silent("127.0.0.1", 47010)
+    return 47010
 
 
 @pytest.fixture
-async def impatient_modem(modem_factory: ModemFactory) -> InProcessLink:
+async def impatient_modem(modem_factory: ModemFactory) -> MemoryLink:
     """A module that gives a TCP connection 0.5 s (not 60) before 569."""
     return await modem_factory(open_timeout=0.5)
 
 
-async def test_connect_timeout(impatient_modem: InProcessLink, silent_port: int) -> None:
+async def test_connect_timeout(impatient_modem: MemoryLink, silent_port: int) -> None:
     await impatient_modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{silent_port}')
     await impatient_modem.expect(b"\r\n+QIOPEN: 0,569\r\n", timeout=5)
     assert await impatient_modem.last_error() == b"+QIGETERROR: 569,operation timeout"
 
 
-async def test_unknown_domain(modem: InProcessLink, dns_server: str) -> None:
+async def test_unknown_domain(modem: MemoryLink, dns_server: str) -> None:
     await modem.command(f'AT+QIDNSCFG=1,"{dns_server}"')
     await modem.command('AT+QIOPEN=1,0,"TCP","nope.bc66.test",80')
     await modem.expect(b"\r\n+QIOPEN: 0,565\r\n")
     assert await modem.last_error() == b"+QIGETERROR: 565,dns parse failed"
 
 
-async def test_socket_id_in_use(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_socket_id_in_use(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
     command = f'AT+QIOPEN=1,0,"UDP","127.0.0.1",{peer.port}'
     assert await modem.command(command) == command.encode() + b"\r" + OK
@@ -262,17 +282,9 @@ async def test_socket_id_in_use(modem: InProcessLink, peer: TcpPeer) -> None:
     await peer.expect(b"still")
 
 
-async def test_local_port_busy(modem: InProcessLink, peer: TcpPeer) -> None:
-    with socket.socket() as holder:
-        holder.bind(("0.0.0.0", 0))
-        holder.listen(1)
-        busy = holder.getsockname()[1]
-        await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port},{busy}')
-        await modem.expect(b"\r\n+QIOPEN: 0,574\r\n")
-    assert await modem.last_error() == b"+QIGETERROR: 574,port busy"
-
-
-async def test_five_sockets(modem: InProcessLink, peer: TcpPeer, udp_peer: UdpPeer) -> None:
+async def test_five_sockets(
+    modem: MemoryLink, peer: MemoryTcpPeer, udp_peer: MemoryUdpPeer
+) -> None:
     for connect_id in range(5):
         await open_udp(modem, udp_peer.port, connect_id)
     reply = await modem.command("AT+QISTATE?")
@@ -280,7 +292,7 @@ async def test_five_sockets(modem: InProcessLink, peer: TcpPeer, udp_peer: UdpPe
     assert (await modem.command('AT+QIOPEN=1,5,"UDP","127.0.0.1",9')).endswith(ERROR)
 
 
-async def test_tcp_buffer_full_loses_nothing(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_tcp_buffer_full_loses_nothing(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
     payload = bytes(range(256)) * 800  # 204800 bytes: far more than 20 nodes
     await peer.send(payload)
@@ -297,7 +309,7 @@ async def test_tcp_buffer_full_loses_nothing(modem: InProcessLink, peer: TcpPeer
             await modem.expect(b"\r\n\r\nOK\r\n")
         else:
             await modem.expect(b"\r\nOK\r\n")
-            await asyncio.sleep(0.01)
+            await modem.clock.advance(0.01)
         # URCs may arrive between commands: skip them.
         while modem.buffer.startswith(b"\r\n+QIURC"):
             await modem.read_until(b"\r\n+QIURC")
@@ -305,17 +317,19 @@ async def test_tcp_buffer_full_loses_nothing(modem: InProcessLink, peer: TcpPeer
     assert bytes(received) == payload
 
 
-async def test_udp_beyond_twenty_nodes_is_dropped(modem: InProcessLink, udp_peer: UdpPeer) -> None:
+async def test_udp_beyond_twenty_nodes_is_dropped(
+    modem: MemoryLink, udp_peer: MemoryUdpPeer
+) -> None:
     await open_udp(modem, udp_peer.port)
     udp_peer.echo = False
     await modem.command("AT+QISEND=0,5,hello")
     await modem.expect(b"\r\nSEND OK\r\n")
-    await udp_peer.datagrams.get()
+    await udp_peer.next_datagram()
     for number in range(25):
         udp_peer.send(b"datagram %02d" % number)
     await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
     await modem.expect(b'\r\n+QIURC: "recv",0,"buff full"\r\n')
-    await asyncio.sleep(0.2)
+    await modem.clock.advance(0.2)
     for number in range(20):  # datagram boundaries survive: one node each
         reply = await modem.command("AT+QIRD=0,512")
         assert reply == b"AT+QIRD=0,512\r\r\n+QIRD: 11\r\ndatagram %02d\r\n\r\nOK\r\n" % number
@@ -325,14 +339,14 @@ async def test_udp_beyond_twenty_nodes_is_dropped(modem: InProcessLink, udp_peer
 
 
 async def test_udp_datagram_larger_than_a_node_is_dropped_whole(
-    modem: InProcessLink, udp_peer: UdpPeer, caplog: pytest.LogCaptureFixture
+    modem: MemoryLink, udp_peer: MemoryUdpPeer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 9: a 2000-byte datagram was kept as one node; a node holds 1460 bytes."""
     await open_udp(modem, udp_peer.port)
     udp_peer.echo = False
     await modem.command("AT+QISEND=0,5,hello")
     await modem.expect(b"\r\nSEND OK\r\n")
-    await udp_peer.datagrams.get()
+    await udp_peer.next_datagram()
     udp_peer.send(b"x" * 1461)
     udp_peer.send(b"y" * 1460)  # exactly a node: kept
     await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
@@ -342,13 +356,13 @@ async def test_udp_datagram_larger_than_a_node_is_dropped_whole(
 
 
 async def test_udp_direct_push_over_1400_is_dropped(
-    modem: InProcessLink, udp_peer: UdpPeer
+    modem: MemoryLink, udp_peer: MemoryUdpPeer
 ) -> None:
     await open_udp(modem, udp_peer.port, mode=1)
     udp_peer.echo = False
     await modem.command("AT+QISEND=0,5,hello")
     await modem.expect(b"\r\nSEND OK\r\n")
-    await udp_peer.datagrams.get()
+    await udp_peer.next_datagram()
     udp_peer.send(b"x" * 1390)  # header + data > 1400 bytes: discarded (§2.4 note 5)
     udp_peer.send(b"y" * 1300)
     await modem.expect(b'\r\n+QIURC: "recv",0,1300\r\n' + b"y" * 1300 + b"\r\n")
@@ -356,7 +370,7 @@ async def test_udp_direct_push_over_1400_is_dropped(
 
 
 async def test_direct_push_splits_tcp_into_1400_byte_urcs(
-    modem: InProcessLink, peer: TcpPeer
+    modem: MemoryLink, peer: MemoryTcpPeer
 ) -> None:
     await open_tcp(modem, peer.port, mode=1)
     await modem.command('AT+QICFG="dataformat",0,1')
@@ -369,11 +383,11 @@ async def test_direct_push_splits_tcp_into_1400_byte_urcs(
     assert await modem.read_exactly(2 * count) == b"AB" * count
 
 
-async def test_detach_closes_sockets(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_detach_closes_sockets(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
     assert await modem.command("AT+CFUN=0") == b"AT+CFUN=0\r" + OK
     await modem.expect(b'\r\n+QIURC: "closed",0\r\n')
-    await peer.closed.wait()
+    await peer.wait_closed()
     assert await modem.command("AT+QISEND=0,1,x") == b"AT+QISEND=0,1,x\r" + ERROR
     assert await modem.last_error() == b"+QIGETERROR: 570,pdp context broken down"
     await modem.command('AT+QIOPEN=1,1,"TCP","127.0.0.1",80')
@@ -381,10 +395,9 @@ async def test_detach_closes_sockets(modem: InProcessLink, peer: TcpPeer) -> Non
     assert await modem.last_error() == b"+QIGETERROR: 561,open pdp context failed"
 
 
-async def test_send_fail_when_the_stack_is_full(modem: InProcessLink, peer: TcpPeer) -> None:
+async def test_send_fail_when_the_stack_is_full(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
-    peer.reading.clear()  # the peer stops reading: windows and buffers fill up
-    await peer.send(b"")
+    peer.pause_reading()  # the peer stops reading: what the module sends stays unacknowledged
     chunk = "z" * 1024
     accepted = 0
     for _ in range(20000):
@@ -400,11 +413,11 @@ async def test_send_fail_when_the_stack_is_full(modem: InProcessLink, peer: TcpP
     reply = await modem.command("AT+QISEND=0,0")
     sent, acked, unacked = map(int, reply.split(b"+QISEND: ")[1].split(b"\r")[0].split(b","))
     assert sent == accepted and acked + unacked == sent and unacked > 0
-    peer.reading.set()  # everything answered SEND OK arrives, nothing more
+    peer.resume_reading()  # everything answered SEND OK arrives, nothing more
     assert await peer.wait_received(accepted) == b"z" * accepted
 
 
-async def test_detach_while_connecting(impatient_modem: InProcessLink, silent_port: int) -> None:
+async def test_detach_while_connecting(impatient_modem: MemoryLink, silent_port: int) -> None:
     """The open fails with 570 and the late connection never revives the socket."""
     link = impatient_modem
     await link.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{silent_port}')
@@ -415,9 +428,7 @@ async def test_detach_while_connecting(impatient_modem: InProcessLink, silent_po
     assert f",{silent_port},0,0,1,0".encode() in reply
 
 
-async def test_close_while_connecting_reports_nothing(
-    modem: InProcessLink, silent_dns: str
-) -> None:
+async def test_close_while_connecting_reports_nothing(modem: MemoryLink, silent_dns: str) -> None:
     await modem.command(f'AT+QIDNSCFG=1,"{silent_dns}"')
     await modem.command('AT+QIOPEN=1,0,"TCP","iot.bc66.test",80')  # the lookup hangs
     assert (await modem.command("AT+QICLOSE=0")).endswith(OK)

@@ -23,6 +23,7 @@ from bc66sim.module.nvram import Nvram
 from bc66sim.net.base import Network
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.memory import MemoryNetwork
+from support.memory_peers import manual_clock, run_until
 
 FINAL = re.compile(rb"\r\n(OK|ERROR|\+CME ERROR: [^\r]*)\r\n")
 
@@ -162,9 +163,16 @@ class MemoryLink(InProcessLink):
 
     name = "memory"
 
-    def __init__(self, state_dir: Path | None = None, **config: object) -> None:
-        self.clock = ManualClock()
-        self.network = MemoryNetwork(self.clock)
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        *,
+        network: MemoryNetwork | None = None,
+        **config: object,
+    ) -> None:
+        """On ``network`` (shared with other modules and peers), else on a world of its own."""
+        self.network = network or MemoryNetwork(ManualClock())
+        self.clock = manual_clock(self.network)
         settings: dict[str, object] = {"attach_delay": 1.0, "open_timeout": 60.0} | config
         super().__init__(state_dir, network=self.network, clock=self.clock, **settings)
 
@@ -174,13 +182,8 @@ class MemoryLink(InProcessLink):
 
     async def _wait(self, ready: object, timeout: float) -> None:
         """Move module time on, timer by timer, until ``ready`` or ``timeout`` (module time)."""
-        deadline = self.clock.now() + timeout
-        await self.clock.advance(0)
-        while not ready():  # type: ignore[operator]
-            due = self.clock.next_timer
-            if due is None or due > deadline:
-                raise AssertionError(f"timed out; the module had sent {bytes(self.buffer)!r}")
-            await self.clock.advance(due - self.clock.now())
+        await run_until(self.clock, ready, timeout,  # type: ignore[arg-type]
+                        lambda: f"the module had sent {bytes(self.buffer)!r}")  # fmt: skip
 
     async def quiet(self, seconds: float = 0.2) -> None:
         await self.clock.advance(seconds)

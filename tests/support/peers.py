@@ -88,6 +88,22 @@ class TcpPeer:
         writer.transport.abort()
         await self.closed.wait()
 
+    async def wait_closed(self, timeout: float = 5) -> None:
+        """The connection is over: closed by either end."""
+        await asyncio.wait_for(self.closed.wait(), timeout)
+
+    def pause_reading(self) -> None:
+        """Stop reading (after the read under way): windows and buffers fill up."""
+        self.reading.clear()
+
+    def resume_reading(self) -> None:
+        self.reading.set()
+
+    async def module_port(self) -> int:
+        """The module's local port of the connection, as the peer sees it."""
+        writer = await self.connection()
+        return int(writer.get_extra_info("peername")[1])
+
     async def stop(self) -> None:
         if self._writer is not None:
             self._writer.close()
@@ -119,7 +135,11 @@ class UdpPeer(asyncio.DatagramProtocol):
         if self.echo and self._transport is not None:
             self._transport.sendto(data, addr)
 
+    async def next_datagram(self, timeout: float = 5) -> bytes:
+        return await asyncio.wait_for(self.datagrams.get(), timeout)
+
     def send(self, data: bytes) -> None:
+        """One datagram to whoever sent the last one."""
         assert self._transport is not None and self.last_addr is not None
         self._transport.sendto(data, self.last_addr)
 

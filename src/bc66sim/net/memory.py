@@ -13,7 +13,7 @@ Peers are set up by address and port:
 - :meth:`tcp_silent`: the SYN is never answered (569 after the open timeout);
 - :meth:`tcp_close_after`: the peer closes after so many bytes;
 - :meth:`peer`: a :class:`MemoryPeer` the test drives itself (``send``, ``received``,
-  ``close``).
+  ``close``, ``reset``, ``pause_reading``).
 
 Names resolve from :attr:`MemoryNetwork.zone`; pings to :attr:`ping_replies`;
 NTP servers from :attr:`ntp_servers`.  Anything not set up behaves as a real
@@ -24,34 +24,53 @@ network would: refused, unanswered, not found.  Every exchange takes
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bc66sim.clock import Clock
 from bc66sim.net.base import Echo, Family, Flow, FlowListener, NetError, Resolution, Transport
 from bc66sim.note.errors import Err
-from bc66sim.note.limits import NODE_SIZE
+from bc66sim.note.limits import MAX_TCP_SEND_BACKLOG, NODE_SIZE
 
 Endpoint = tuple[Transport, str, int]
 
 
 class MemoryPeer:
-    """The far end of one flow: what it received, and ways to answer."""
+    """The far end of one flow: what it received, and ways to answer.
+
+    TCP from the module reaches the peer :attr:`MemoryNetwork.latency` after it is
+    sent, and only while the peer reads (:meth:`pause_reading`): until then the bytes
+    are unacknowledged and fill the module's send buffer, as a closed TCP window does.
+    The module's close reaches the peer after the data it sent before it.
+    """
 
     def __init__(
         self,
         network: MemoryNetwork,
-        transport: Transport,
+        endpoint: Endpoint,
         listener: FlowListener,
+        module_port: int,
         on_receive: Callable[[MemoryPeer, bytes], None] | None = None,
     ) -> None:
         self._network = network
-        self.transport = transport
+        #: Where the peer is: (transport, address, port).
+        self.endpoint = endpoint
+        self.transport = endpoint[0]
         self._listener = listener
-        self._paused = False
-        self._held: list[bytes | None] = []  # data (or the close) the module does not read yet
+        #: The module's end of the flow (its local port), as the peer sees it.
+        self.module_port = module_port
+        self._paused = False  # the module takes no data: its flow is paused
+        self._held: list[bytes | str] = []  # data, or the end (its reason), not taken yet
+        self._attached = True  # the module still has the flow and hears of it
+        self._reading = True
+        #: TCP from the module not taken by the peer yet: (arrival, data or None: the close).
+        self._in_flight: deque[tuple[float, bytes | None]] = deque()
+        #: TCP bytes from the module that the peer has not taken (acknowledged) yet.
+        self.unacked = 0
         self.received = bytearray()
         self.datagrams: list[bytes] = []
+        #: The connection is over for the peer: it closed it, or the module's close arrived.
         self.closed = False
         self.on_receive = on_receive
 
@@ -64,26 +83,34 @@ class MemoryPeer:
             self._network._later(lambda piece=piece: self._deliver(piece))  # type: ignore[misc]
 
     def close(self) -> None:
-        """The peer closes the connection."""
-        self._network._later(lambda: self._deliver(None))
+        """The peer closes the connection, after what it sent before."""
+        self._network._later(lambda: self._deliver("the peer closed the connection"))
 
-    def _deliver(self, data: bytes | None) -> None:
-        if self.closed:
-            return
+    def reset(self) -> None:
+        """The peer aborts the connection (a TCP RST)."""
+        self._network._later(lambda: self._deliver("connection reset by peer"))
+
+    def pause_reading(self) -> None:
+        """The peer's application stops reading: what the module sends waits, unacknowledged."""
+        self._reading = False
+
+    def resume_reading(self) -> None:
+        """The peer reads again: what waited arrives, in order."""
+        self._reading = True
+        self._take()
+
+    def _deliver(self, item: bytes | str) -> None:
+        if not self._attached:
+            return  # the module closed the flow: nobody hears of it
         if self._paused:
-            self._held.append(data)
+            self._held.append(item)
             return
-        if data is None:
+        if isinstance(item, str):
+            self._attached = False
             self.closed = True
-            self._listener.flow_closed("the peer closed the connection")
+            self._listener.flow_closed(item)
         else:
-            self._listener.flow_data(data)
-
-    def _from_module(self, data: bytes) -> None:
-        self.received += data
-        self.datagrams.append(data)
-        if self.on_receive is not None:
-            self.on_receive(self, data)
+            self._listener.flow_data(item)
 
     def _resume(self) -> None:
         self._paused = False
@@ -91,25 +118,64 @@ class MemoryPeer:
         for item in held:
             self._deliver(item)
 
+    # -- from the module -------------------------------------------------------------
+
+    def _from_module(self, data: bytes | None) -> None:
+        """The module sent ``data`` (None: it closed the flow); it arrives after the latency."""
+        if self.transport is Transport.UDP:
+            if data is None:
+                self.closed = True
+            else:
+                self._network._later(lambda: self._arrived(data))
+            return
+        self._in_flight.append((self._network.clock.now() + self._network.latency, data))
+        self.unacked += len(data or b"")
+        self._network._later(self._take)
+
+    def _take(self) -> None:
+        """Take, in order, what has arrived, while the peer reads (TCP)."""
+        now = self._network.clock.now()
+        while self._in_flight and self._in_flight[0][0] <= now and self._reading:
+            _, data = self._in_flight.popleft()
+            if data is None:
+                self.closed = True
+                continue
+            self.unacked -= len(data)
+            self._arrived(data)
+
+    def _arrived(self, data: bytes) -> None:
+        self.received += data
+        self.datagrams.append(data)
+        if self.on_receive is not None:
+            self.on_receive(self, data)
+
 
 class _MemoryFlow(Flow):
-    def __init__(self, network: MemoryNetwork, peer: MemoryPeer, local_port: int) -> None:
-        self._network = network
+    """The module's end of a flow to a :class:`MemoryPeer`.
+
+    Its stack holds at most :data:`MAX_TCP_SEND_BACKLOG` unacknowledged TCP bytes:
+    beyond that a send fails (``SEND FAIL``), as on the host.
+    """
+
+    def __init__(self, peer: MemoryPeer) -> None:
         self._peer = peer
-        self._local_port = local_port
         self._open = True
 
     @property
     def local_port(self) -> int:
-        return self._local_port
+        return self._peer.module_port
 
     def send(self, data: bytes) -> bool:
-        if self._open:
-            self._network._later(lambda: self._peer._from_module(data))
+        if not self._open:
+            return False
+        tcp = self._peer.transport is Transport.TCP
+        if tcp and self._peer.unacked + len(data) > MAX_TCP_SEND_BACKLOG:
+            return False
+        self._peer._from_module(data)
         return True
 
     def unacked(self) -> int:
-        return 0
+        return self._peer.unacked
 
     def pause_reading(self) -> None:
         self._peer._paused = True
@@ -118,8 +184,10 @@ class _MemoryFlow(Flow):
         self._peer._resume()
 
     def close(self) -> None:
-        self._open = False
-        self._peer.closed = True
+        if self._open:
+            self._open = False
+            self._peer._attached = False
+            self._peer._from_module(None)
 
 
 def _echo(peer: MemoryPeer, data: bytes) -> None:
@@ -131,6 +199,8 @@ class _Behaviour:
     kind: str  # "peer", "refuse", "silent"
     #: What the peer does with what the module sends it (None: keep it).
     on_receive: Callable[[MemoryPeer, bytes], None] | None = None
+    #: Told of each new flow to the endpoint, as a server's accept.
+    accept: Callable[[MemoryPeer], None] | None = None
 
 
 @dataclass
@@ -156,6 +226,8 @@ class MemoryNetwork:
     peers: list[MemoryPeer] = field(default_factory=list)
     _endpoints: dict[Endpoint, _Behaviour] = field(default_factory=dict)
     _next_port: int = 49152
+    #: (endpoint, local port) of the TCP connections under way.
+    _connecting: set[tuple[Endpoint, int]] = field(default_factory=set)
 
     # -- setting up the world -------------------------------------------------------------
 
@@ -180,9 +252,18 @@ class MemoryNetwork:
 
         self._endpoints[(Transport.TCP, address, port)] = _Behaviour("peer", on_receive)
 
-    def peer(self, transport: Transport, address: str, port: int) -> None:
-        """A peer that only records: the test answers through :attr:`peers`."""
-        self._endpoints[(transport, address, port)] = _Behaviour("peer")
+    def peer(
+        self,
+        transport: Transport,
+        address: str,
+        port: int,
+        *,
+        accept: Callable[[MemoryPeer], None] | None = None,
+        on_receive: Callable[[MemoryPeer, bytes], None] | None = None,
+    ) -> None:
+        """A peer the test drives: through :attr:`peers`, or through ``accept`` (called
+        with each new flow's :class:`MemoryPeer`) and ``on_receive`` (with what arrives)."""
+        self._endpoints[(transport, address, port)] = _Behaviour("peer", on_receive, accept)
 
     # -- the Network interface -----------------------------------------------------------
 
@@ -197,8 +278,29 @@ class MemoryNetwork:
         listener: FlowListener,
         timeout: float,
     ) -> Flow:
-        behaviour = self._endpoints.get((transport, address, port))
+        endpoint = (transport, address, port)
+        behaviour = self._endpoints.get(endpoint)
         if transport is Transport.TCP:
+            await self._connect(endpoint, local_port, behaviour, timeout)
+        local_port = local_port or self._ephemeral_port()
+        on_receive = behaviour.on_receive if behaviour is not None else None
+        peer = MemoryPeer(self, endpoint, listener, local_port, on_receive)
+        self.peers.append(peer)
+        if behaviour is not None and behaviour.accept is not None:
+            behaviour.accept(peer)
+        return _MemoryFlow(peer)
+
+    async def _connect(
+        self, endpoint: Endpoint, local_port: int, behaviour: _Behaviour | None, timeout: float
+    ) -> None:
+        """The TCP handshake: answered, refused or never answered."""
+        _, address, port = endpoint
+        connection = (endpoint, local_port)
+        if local_port and (connection in self._connecting or self._connected(*connection)):
+            # A connection is its four numbers: the host's connect() refuses a second one.
+            raise NetError(Err.SOCKET_CONNECT_FAILED, f"port {local_port} already used there")
+        self._connecting.add(connection)
+        try:
             if behaviour is None or behaviour.kind == "refuse":
                 await self._wait(2 * self.latency)
                 raise NetError(Err.SOCKET_CONNECT_FAILED, f"{address}:{port} refused")
@@ -206,12 +308,8 @@ class MemoryNetwork:
                 await self._wait(timeout)
                 raise NetError(Err.TIMEOUT, f"no answer from {address}:{port}")
             await self._wait(2 * self.latency)
-        on_receive = behaviour.on_receive if behaviour is not None else None
-        peer = MemoryPeer(self, transport, listener, on_receive)
-        self.peers.append(peer)
-        if not local_port:
-            local_port, self._next_port = self._next_port, self._next_port + 1
-        return _MemoryFlow(self, peer, local_port)
+        finally:
+            self._connecting.discard(connection)
 
     async def resolve(
         self, name: str, family: Family, *, servers: Sequence[str], timeout: float
@@ -241,6 +339,19 @@ class MemoryNetwork:
             raise NetError(Err.TIMEOUT, f"no NTP answer from {address}:{port}")
         await self._wait(2 * self.latency)
         return self.clock.utc() + offset
+
+    def _connected(self, endpoint: Endpoint, local_port: int) -> bool:
+        """A flow the module still has goes from ``local_port`` to ``endpoint``."""
+        return any(p._attached and p.endpoint == endpoint and p.module_port == local_port
+                   for p in self.peers)  # fmt: skip
+
+    def _ephemeral_port(self) -> int:
+        """The next local port of the ephemeral range that no open flow uses."""
+        busy = {p.module_port for p in self.peers if p._attached}
+        while self._next_port in busy:
+            self._next_port += 1
+        port, self._next_port = self._next_port, self._next_port + 1
+        return port
 
     # -- module time ---------------------------------------------------------------------
 
