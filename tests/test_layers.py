@@ -72,11 +72,11 @@ def test_socket_states_change_only_through_the_transition_table() -> None:
     assignments = [
         f"{path.name}:{number}"
         for path in sorted((PACKAGE / "module").glob("*.py"))
-        if path.name != "socket.py"
         for number, text in enumerate(path.read_text().splitlines(), 1)
         if re.search(r"\.state\s*=[^=]", text)
     ]
-    assert assignments == []
+    # Only the two tables' own handlers assign a state: Socket.handle, Power._handle.
+    assert [where.split(":")[0] for where in assignments] == ["power.py", "socket.py"]
     sock = Socket(0, Transport.TCP, "h", 1, 0, 0, Family.IPV4)  # type: ignore[arg-type]
     assert sock.handle(SocketEvent.OPENED) is SocketState.CONNECTED
     with pytest.raises(InvalidTransition, match="the open failed while CONNECTED"):

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bc66sim.at import framer as fr
@@ -23,9 +23,11 @@ from bc66sim.at.results import ERROR, OK, PROMPT, line
 from bc66sim.clock import Clock, LoopClock, TimerHandle
 from bc66sim.module import dns, general, network, ntp, ping, powersave, sockets, tcpip_config
 from bc66sim.module.commands import BadParameter, CommandTable, DataPrompt, Reply, Spec
+from bc66sim.module.energy import Currents
 from bc66sim.module.errors import CmeError, CommandError, Err
 from bc66sim.module.identity import MODELS, iccid_for
 from bc66sim.module.nvram import Nvram, NvSettings
+from bc66sim.module.power import Power, PowerConfig
 from bc66sim.module.radio import Radio
 from bc66sim.net.base import Network
 from bc66sim.net.policy import DestinationPolicy
@@ -77,6 +79,10 @@ class ModemConfig:
     software_version: str = "01"
     #: Destinations the module may reach (``--allow`` / ``--deny``); None: all.
     policy: DestinationPolicy | None = None
+    #: NB-IoT time: RRC inactivity, the network's PSM grant and what it holds (power.py).
+    power: PowerConfig = field(default_factory=PowerConfig)
+    #: The current of each power state, for the energy summary (energy.py).
+    currents: Currents = field(default_factory=Currents)
 
 
 class Modem:
@@ -103,6 +109,7 @@ class Modem:
         self.nv = self.nvram.load()
         self.radio = Radio(self)
         self.sockets = sockets.SocketService(self)
+        self.power = Power(self, self.config.power)
         #: The error of the last TCP/IP command (§2.3.13).
         self.last_error = Err.OK
         self.powered = False
@@ -178,6 +185,7 @@ class Modem:
         if not self.radio.attached:
             report(Err.OPEN_PDP_FAILED)
             return
+        self.power.uplink()  # a lookup, an echo request, an NTP query: uplink
         services = self._services
         services.add(name)
         self.spawn(work()).add_done_callback(lambda _: services.discard(name))
@@ -199,9 +207,22 @@ class Modem:
         #: Network services running now (start_service).
         self._services: set[str] = set()
 
+    def wake_from_deep_sleep(self) -> None:
+        """What a wake-up from deep sleep resets: the settings "invalid after deep-sleep
+        wakeup" in their Characteristics row (``AT+QICFG="echomode"``, §2.3.12)."""
+        self.tcpip.echo_mode = tcpip_config.TcpipSettings().echo_mode
+        echo = self._framer.echo  # a line half-typed before the sleep is gone
+        self._framer = fr.Framer(crlf_host=self._framer.crlf_host)
+        self._framer.echo = echo
+
+    def psm_eint(self) -> None:
+        """The PSM_EINT pin's falling edge: wakes the module from deep sleep."""
+        self.power.psm_eint()
+
     def power_on(self) -> None:
         """Boot: ``RDY``, then attach after the configured delay (CLARIFICATIONS §24)."""
         self.powered = True
+        self.power.power_on()
         self.radio.power_on()
         self._reset_volatile()  # after the radio's: the profile sets its CEREG mode
         self.emit_urc(line("RDY"))
@@ -221,6 +242,7 @@ class Modem:
         self._cancel_line_feed_timer()
         self.sockets.close_all()
         self.radio.power_off()
+        self.power.power_off()
         for task in list(self._tasks):
             task.cancel()
         self._urcs.clear()
@@ -259,6 +281,9 @@ class Modem:
     def emit_urc(self, framed: bytes) -> None:
         """Write a URC now, or queue it while a response or data mode is in progress."""
         if not self.powered:
+            return
+        if self.power.asleep:  # nothing reaches a dead UART (nothing should be said)
+            log.debug("URC while in deep sleep, lost: %r", framed)
             return
         if self._holding_urcs or self._urcs:
             self._urcs.append(framed)
@@ -311,6 +336,8 @@ class Modem:
         """Bytes from the host's UART."""
         if not self.powered:
             return  # a module that is off or rebooting hears nothing
+        if not self.power.host_input():
+            return  # deep sleep: these bytes woke the module and are lost (power.py)
         self._cancel_line_feed_timer()
         with self._one_write():
             view = memoryview(data)
@@ -375,6 +402,7 @@ class Modem:
     # -- commands ------------------------------------------------------------------
 
     def _run_line(self, text: bytes) -> None:
+        self.power.command_seen()
         self._responding = True
         try:
             self._run_commands(text)

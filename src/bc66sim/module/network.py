@@ -314,7 +314,7 @@ def _cesq(modem: Modem, args: Args, reply: Reply) -> Result:
 
 
 def _cscon(modem: Modem) -> str:
-    return f"+CSCON: {modem.radio.settings.cscon_mode},{int(modem.radio.attached)}"
+    return f"+CSCON: {modem.radio.settings.cscon_mode},{int(modem.power.rrc_connected)}"
 
 
 def _cscon_write(modem: Modem, args: Args, reply: Reply) -> Result:

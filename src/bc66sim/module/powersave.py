@@ -1,10 +1,9 @@
 """Power consumption and platform configuration commands (manual chapters 8 and 9).
 
-``AT+CFUN`` is full behaviour (it detaches and attaches).  The power-saving
-settings (PSM, eDRX, sleep, event reports, ``AT+QCFG``) are kept, shown and saved
-as the manual says; the PSM timers the network grants appear in ``+CEREG``.  The
-sleep states and their events (``+QNBIOTEVENT``, ``+QATWAKEUP``) are the
-power-saving state machine's, which builds on these settings.
+``AT+CFUN`` detaches and attaches.  The power-saving requests (PSM, eDRX, sleep,
+event reports, the sleep-lock times of ``AT+QCFG``) are kept, shown and saved as
+the manual says; module/power.py lives by them: RRC, PSM, eDRX, deep sleep, and
+the events ``+QNBIOTEVENT`` and ``+QATWAKEUP``.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from bc66sim.module.commands import (
     Result,
     Spec,
     Support,
-    answer_ok,
     manual,
     setting,
     shows,
@@ -95,8 +93,7 @@ def register(table: CommandTable) -> None:
             read=shows(_cpsms),
             write=_cpsms_write,
             section=ch8,
-            support=Support.SETTINGS,
-            notes="NVRAM; granted as requested (+CEREG 4/5)",
+            notes="NVRAM; T3324 then PSM, T3412 TAU; granted as requested (+CEREG 4/5)",
         ),
         Spec(
             "+CEDRXS",
@@ -104,14 +101,12 @@ def register(table: CommandTable) -> None:
             read=_cedrxs_read,
             write=_cedrxs_write,
             section=ch8,
-            support=Support.SETTINGS,
-            notes="NVRAM",
+            notes="NVRAM; downlink waits for the paging time window",
         ),
         Spec(
             "+CEDRXRDP",
             execute=_cedrxrdp,
             section=ch8,
-            support=Support.SETTINGS,
             notes="granted as requested",
         ),
         Spec(
@@ -120,18 +115,24 @@ def register(table: CommandTable) -> None:
             read=_qedrxcfg_read,
             write=_qedrxcfg_write,
             section=ch8,
-            support=Support.SETTINGS,
             notes="NVRAM; shares the request with +CEDRXS",
         ),
-        setting("+QSCLK", (0, 1, 2), lambda m: m.radio.settings, "sclk", section=ch8),
+        setting(
+            "+QSCLK",
+            (0, 1, 2),
+            lambda m: m.radio.settings,
+            "sclk",
+            section=ch8,
+            support=Support.FULL,
+            notes="1: deep sleep in PSM (UART dead, woken by the host, T3412 or PSM_EINT)",
+        ),
         Spec(
             "+QNBIOTEVENT",
             params=(Int("enable", values=(0, 1)), Int("event", values=(1,), default=1)),
             read=shows(lambda m: f"+QNBIOTEVENT: {m.nv.nbiot_event},1"),
             write=_qnbiotevent_write,
             section=ch8,
-            support=Support.SETTINGS,
-            notes="NVRAM",
+            notes='NVRAM; "ENTER PSM" / "EXIT PSM"',
         ),
         setting(
             "+QATWAKEUP",
@@ -140,14 +141,14 @@ def register(table: CommandTable) -> None:
             "at_wakeup",
             saved=True,
             section=ch8,
-            notes="NVRAM",
+            support=Support.FULL,
+            notes="NVRAM; +QATWAKEUP on waking from deep sleep",
         ),
         Spec(
             "+QRELLOCK",
-            execute=answer_ok,
+            execute=_qrellock,
             section=ch8,
-            support=Support.SETTINGS,
-            notes="accepted; the sleep lock comes with the power-saving model",
+            notes='releases the AT sleep lock (QCFG "atlocktime" after each command)',
         ),
         setting(
             "+QEMMTIMER",
@@ -266,6 +267,12 @@ def _qnbiotevent_write(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QNBIOTEVENT=<enable>,<event>``: event 1 is the PSM state."""
     modem.nv.nbiot_event = args.number(0)
     modem.persist()
+    return None
+
+
+def _qrellock(modem: Modem, args: Args, reply: Reply) -> Result:
+    """``AT+QRELLOCK``: the module may sleep now, not only ``atlocktime`` after the command."""
+    modem.power.release_lock()
     return None
 
 

@@ -144,8 +144,7 @@ class Radio:
         # §2.3.9 note 3: the RTC takes the network's time on registration.
         self._rtc_offset = dt.timedelta(0)
         self._report_registration()
-        if self.settings.cscon_mode:
-            self._modem.emit_urc(line("+CSCON: 1"))
+        self._modem.power.attached()  # +CSCON: 1
         if self.settings.cgerep:  # 27.007 §10.1.19: the default PDN came up with the attach
             self._modem.emit_urc(line("+CGEV: ME PDN ACT 1"))
         self._modem.emit_urc(line(f"+IP: {self._modem.config.ip_address}"))
@@ -157,8 +156,7 @@ class Radio:
         self.attached = False
         self._report_registration()
         if was_attached:
-            if self.settings.cscon_mode:
-                self._modem.emit_urc(line("+CSCON: 0"))
+            self._modem.power.detached()  # +CSCON: 0 when it was connected
             if self.settings.cgerep:  # 27.007 §10.1.19: the module detached itself
                 self._modem.emit_urc(line("+CGEV: ME DETACH"))
             self._modem.sockets.network_lost()
@@ -192,10 +190,11 @@ class Radio:
         extended (3GPP TS 24.008 GPRS Timer 2 / 3 coding, 8-bit strings).  Nothing is
         granted while the module is not registered or does not request PSM.
         """
-        nv = self._modem.nv
-        if not self.attached or nv.psm_mode != 1:
+        granted = self._modem.power.granted()
+        if not self.attached or granted is None:
             return None
-        return nv.psm_active, nv.psm_tau
+        tau, active = granted
+        return active, tau
 
     def cereg_fields(self, *, urc: bool) -> str:
         """The fields of ``+CEREG`` (27.007 §10.1.22, the manual's layout for each ``<n>``).

@@ -141,23 +141,20 @@ class _FlowListener:
         if self._early is not None:
             self._early.append(data)
         else:
-            self._service.on_data(self._sock, data)
+            self._service.arrived(self._sock, data)
 
     def flow_closed(self, reason: str) -> None:
         log.info("socket %d closed: %s", self._sock.connect_id, reason)
         if self._early is not None:
             self._early.append(None)
         else:
-            self._service.on_closed(self._sock)
+            self._service.arrived(self._sock, None)
 
     def release(self) -> None:
         """The open was reported: replay what arrived before it."""
         early, self._early = self._early or [], None
         for item in early:
-            if item is None:
-                self._service.on_closed(self._sock)
-            else:
-                self._service.on_data(self._sock, item)
+            self._service.arrived(self._sock, item)
 
 
 class SocketService:
@@ -182,6 +179,7 @@ class SocketService:
         if not self._modem.radio.attached:
             self._report_open(sock, Err.OPEN_PDP_FAILED)
             return
+        self._modem.power.uplink()  # the handshake (or the first datagram's setup)
         self._modem.spawn(self._connect(sock))
 
     async def _connect(self, sock: Socket) -> None:
@@ -234,6 +232,8 @@ class SocketService:
             sock.flow.close()
             sock.flow = None
         sock.nodes.clear()
+        if sock.transport is Transport.TCP:
+            self._modem.power.socket_closed()  # deep sleep may be allowed now (§2.3.1 note 5)
 
     def close_all(self) -> None:
         """Reboot or power down: every socket closed, no URC."""
@@ -259,6 +259,15 @@ class SocketService:
                 self._report_open(sock, Err.PDP_BROKEN)
 
     # -- incoming data -------------------------------------------------------------
+
+    def arrived(self, sock: Socket, data: bytes | None) -> None:
+        """Downlink for ``sock`` (None: the peer closed) reached the network; the
+        radio delivers it when the module is reachable (module/power.py)."""
+        self._modem.power.downlink(sock, data)
+
+    def hold_reading(self, sock: Socket) -> None:
+        """The network holds this TCP socket's data: stop reading until it delivers."""
+        self._pause(sock)
 
     def on_data(self, sock: Socket, data: bytes) -> None:
         if self.table[sock.connect_id] is not sock or sock.state is not SocketState.CONNECTED:
@@ -346,6 +355,8 @@ class SocketService:
         """Read again once the buffer has a free node and the URC queue has room."""
         if not sock.paused or sock.flow is None or self.table[sock.connect_id] is not sock:
             return
+        if self._modem.power.holding(sock):
+            return  # the module is unreachable: its data waits in the network
         if sock.access_mode is AccessMode.BUFFER and sock.buffer_full:
             return
         if self._modem.output_blocked:
@@ -437,6 +448,7 @@ def _send(modem: Modem, sock: Socket, payload: bytes, reply: Reply) -> None:
     """Hand the payload to the stack: ``SEND OK``, or ``SEND FAIL`` when its buffer is full."""
     if not payload:
         raise BadParameter("nothing to send")
+    modem.power.uplink(len(payload))
     assert sock.flow is not None
     if sock.flow.send(payload):
         sock.sent += len(payload)
