@@ -215,6 +215,7 @@ async def test_downlink_waits_in_the_network_while_in_psm(tmp_path: Path) -> Non
         peer.send(f"d{n}".encode())
     assert await link.advance(60) == b""  # unreachable: no URC in PSM (§2.4 note 1)
     said = await link.say("AT+QISEND=0,4,ping")  # an uplink: out of PSM, then the held data
+    assert said.startswith(b"AT+QISEND=0,4,ping\r\n\r\nOK\r\n\r\nSEND OK\r\n"), said
     assert said.endswith(urc('+QNBIOTEVENT: "EXIT PSM"') + b"".join(
         urc(f'+QIURC: "recv",0,2\r\nd{n}') for n in range(3))), said  # fmt: skip
     await link.close()
@@ -280,4 +281,26 @@ async def test_energy_follows_the_states(tmp_path: Path) -> None:
     expected = summary.seconds["deep_sleep"] * currents.deep_sleep / 3600
     assert summary.mah["deep_sleep"] == pytest.approx(expected)
     assert summary.total_mah > 0 and summary.battery_days(2400) is not None
+    await link.close()
+
+
+async def test_tcp_downlink_waits_in_tcp_while_in_psm(tmp_path: Path) -> None:
+    link = await module(tmp_path)
+    peer = MemoryTcpPeer(link.network)
+    await ok(link, "AT+QNBIOTEVENT=1,1")
+    await ok(link, PSM_10MIN_10S)
+    said = await link.say('AT+QIOPEN=1,0,"TCP","127.0.0.1",47001,0,0')
+    assert (said + await link.advance(0.2)).endswith(urc("+QIOPEN: 0,0"))
+    assert await link.advance(30) == urc('+QNBIOTEVENT: "ENTER PSM"')
+    await peer.send(b"first")
+    await peer.send(b"second")
+    assert await link.advance(60) == b""
+    assert link.modem.sockets.table[0] is not None and link.modem.sockets.table[0].paused
+    said = await link.say("AT+QISEND=0,2,hi")
+    assert said.startswith(b"AT+QISEND=0,2,hi\r\n\r\nOK\r\n\r\nSEND OK\r\n"), said
+    assert said.endswith(urc('+QNBIOTEVENT: "EXIT PSM"') + urc('+QIURC: "recv",0')), said
+    for chunk in (b"first", b"second"):  # nothing lost, in order
+        said = await link.say("AT+QIRD=0,100")
+        expected = b"AT+QIRD=0,100\r\n\r\n+QIRD: %d\r\n%s\r\n\r\nOK\r\n" % (len(chunk), chunk)
+        assert said == expected, said
     await link.close()

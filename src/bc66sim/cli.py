@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import ipaddress
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -16,11 +17,13 @@ from typing import Any
 import platformdirs
 
 from bc66sim import __version__
+from bc66sim.clock import ScaledClock
 from bc66sim.console import run_console
 from bc66sim.fleet import Fleet, run_fleet
 from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
+from bc66sim.module.power import PowerConfig
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.policy import DestinationPolicy
 from bc66sim.transport.base import PortError
@@ -79,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where NVRAM settings are kept (default: %(default)s)",
     )
     serve.add_argument("--ip", default="10.20.30.40", help="the module's simulated address")
+    _add_nbiot_time(serve)
     _add_model(serve)
     _add_destinations(serve)
     serve.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
@@ -129,6 +133,39 @@ def _add_destinations(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="RULE",
         help="destinations the module may not reach (repeatable; wins over --allow)",
+    )
+
+
+def _add_nbiot_time(parser: argparse.ArgumentParser) -> None:
+    """Options of NB-IoT time (module/power.py) and of the energy summary."""
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="module time runs FACTOR times as fast as the wall clock: radio timers, the "
+        "sleep lock, the RTC (the real network's timing is untouched; default 1)",
+    )
+    parser.add_argument(
+        "--rrc-inactivity",
+        type=float,
+        default=PowerConfig.rrc_inactivity,
+        metavar="SECONDS",
+        help="seconds without traffic before the network releases the RRC connection "
+        "(default %(default)g)",
+    )
+    parser.add_argument(
+        "--psm-grant",
+        metavar="T3412,T3324",
+        help="the PSM timers the network grants, whatever AT+CPSMS asks: two 8-bit strings "
+        '(e.g. "00000001,00000101": 10 min, 10 s); default: as requested',
+    )
+    parser.add_argument(
+        "--battery-mah",
+        type=float,
+        default=2400.0,
+        metavar="MAH",
+        help="the battery the exit's energy summary projects a life for (default %(default)g)",
     )
 
 
@@ -184,12 +221,31 @@ def _config(args: argparse.Namespace) -> ModemConfig:
     except ValueError as exc:
         raise UsageError(f"--allow/--deny: {exc}") from exc
     config = ModemConfig(attach_delay=args.attach_delay, ip_address=args.ip, model=args.model,
-                         policy=policy if policy.allow or policy.deny else None)  # fmt: skip
+                         policy=policy if policy.allow or policy.deny else None,
+                         power=_power_config(args))  # fmt: skip
     if baud is not None:
         # A paced line hands bytes on in pieces: a CR and its LF may be a piece apart.
         wait = max(config.line_feed_wait, 2 * piece_time(baud))
         config = dataclasses.replace(config, line_feed_wait=wait)
     return config
+
+
+def _power_config(args: argparse.Namespace) -> PowerConfig:
+    if not hasattr(args, "rrc_inactivity"):
+        return PowerConfig()
+    if args.time_scale <= 0:
+        raise UsageError("--time-scale must be a positive number")
+    if args.rrc_inactivity <= 0:
+        raise UsageError("--rrc-inactivity must be a positive number of seconds")
+    if args.battery_mah <= 0:
+        raise UsageError("--battery-mah must be positive")
+    grant = None
+    if args.psm_grant is not None:
+        parts = tuple(args.psm_grant.split(","))
+        if len(parts) != 2 or not all(re.fullmatch("[01]{8}", part) for part in parts):
+            raise UsageError('--psm-grant: two 8-bit strings, "T3412,T3324"')
+        grant = (parts[0], parts[1])
+    return PowerConfig(rrc_inactivity=args.rrc_inactivity, psm_grant=grant)
 
 
 async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
@@ -225,7 +281,8 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
-    modem = Modem(HostNetwork(), config=config, nvram=Nvram(args.state_dir))
+    clock = ScaledClock(args.time_scale) if args.time_scale != 1 else None
+    modem = Modem(HostNetwork(), config=config, nvram=Nvram(args.state_dir), clock=clock)
     trace = Trace()
     stop = _stop_on_signals()
     try:
@@ -238,14 +295,19 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         _warn_beyond_loopback(choice.listen_host, config)
     try:
         log.info("%s ready on %s%s", modem.model.name, where, choice.hint.format(where=where))
+        if clock is not None:
+            log.info("module time runs %g times as fast as the wall clock", args.time_scale)
         modem.power_on()
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(port.ended.wait())]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
     finally:
+        summary = modem.power.energy.summary(modem.clock.now())
         saved = await modem.close()
         await port.close()
+        for text in summary.lines(args.battery_mah):
+            log.info("%s", text)
         if saved:
             log.info("stopped; state saved in %s", args.state_dir)
         else:

@@ -317,7 +317,7 @@ class Power:
                             item.sock.connect_id)  # fmt: skip
                 continue
             self._deliver(item)
-        for sock in {item.sock for item in held}:
+        for sock in {id(item.sock): item.sock for item in held}.values():
             self._modem.sockets.maybe_resume(sock)
 
     def _drop_held(self, why: str) -> None:
