@@ -84,3 +84,18 @@ async def test_plugin_example(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plugin_example=(EXAMPLES / "test_with_the_plugin.py").read_text())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+async def test_psm_sensor(tmp_path: Path) -> None:
+    """The README's sleeping sensor: a report at each T3412, deep sleep in between."""
+    args = ("--tcp", "127.0.0.1:0", "--attach-delay", "0", "--time-scale", "300")
+    server = await ServeProcess(*args, "--state-dir", str(tmp_path)).start()
+    try:
+        output = await run_example("psm_sensor.py", server.where, "--reports", "2")
+    finally:
+        await server.stop()
+    assert "collector got 'reading 1: 21.1 C'" in output
+    assert "module in deep sleep" in output and "module woke for its TAU" in output
+    assert "collector got 'reading 2: 21.2 C'" in output
+    summary = "\n".join(server.log)
+    assert "energy over" in summary and "deep_sleep" in summary and "battery lasts" in summary

@@ -304,3 +304,14 @@ async def test_tcp_downlink_waits_in_tcp_while_in_psm(tmp_path: Path) -> None:
         expected = b"AT+QIRD=0,100\r\n\r\n+QIRD: %d\r\n%s\r\n\r\nOK\r\n" % (len(chunk), chunk)
         assert said == expected, said
     await link.close()
+
+
+def test_the_meter_counts_from_power_on() -> None:
+    from bc66sim.module.energy import EnergyMeter
+
+    meter = EnergyMeter()
+    meter.enter("idle", 5000.0)  # a clock that does not start at 0 (the event loop's)
+    meter.enter("psm", 5010.0)
+    summary = meter.summary(5030.0)
+    assert summary.seconds["off"] == 0 and summary.seconds["idle"] == 10
+    assert summary.total_seconds == 30

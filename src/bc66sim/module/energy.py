@@ -98,14 +98,16 @@ class EnergyMeter:
 
     currents: Currents = field(default_factory=Currents)
     state: str = "off"
-    since: float = 0.0
+    #: When the current state began; None until the first one (power-on).
+    since: float | None = None
     _seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STATES, 0.0))
     _tx_seconds: float = 0.0
     _rx_seconds: float = 0.0
 
     def enter(self, state: str, now: float) -> None:
         """The module is in ``state`` from ``now`` on."""
-        self._seconds[self.state] += max(0.0, now - self.since)
+        if self.since is not None:
+            self._seconds[self.state] += max(0.0, now - self.since)
         self.state, self.since = state, now
 
     def sent(self, count: int) -> None:
@@ -116,7 +118,8 @@ class EnergyMeter:
 
     def summary(self, now: float) -> EnergySummary:
         seconds = dict(self._seconds)
-        seconds[self.state] += max(0.0, now - self.since)
+        if self.since is not None:
+            seconds[self.state] += max(0.0, now - self.since)
         # Transmitting and receiving happen while connected: take them out of it.
         busy = min(seconds["connected"], self._tx_seconds + self._rx_seconds)
         share = busy / (self._tx_seconds + self._rx_seconds) if busy else 0.0

@@ -396,6 +396,8 @@ class Power:
         if self.state is PowerState.OFF or not self._modem.radio.attached:
             return
         log.info("power: T3412 expired, tracking area update")
+        if self.state is PowerState.DEEP_SLEEP:
+            self._wake("T3412")
         self._connect()
         self._restart_inactivity(self.config.tau_connected)
 
