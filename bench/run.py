@@ -70,8 +70,9 @@ def serve(*options: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     state = tempfile.mkdtemp(prefix="bc66bench-")
     profile = os.environ.get("BENCH_PROFILE")
     runner = ["-m", "pyinstrument", "-r", "text", "-o", profile] if profile else []
+    link = () if "--network" in options else ("--network", "ideal")  # the I/O, not the radio
     return process(*runner, "-m", "bc66sim", "serve", "--attach-delay", "0", "--state-dir", state,
-                   *options)  # fmt: skip
+                   *options, *link)  # fmt: skip
 
 
 # -- a blocking host --------------------------------------------------------------------

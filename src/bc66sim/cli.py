@@ -17,7 +17,7 @@ from typing import Any
 import platformdirs
 
 from bc66sim import __version__
-from bc66sim.clock import ScaledClock
+from bc66sim.clock import LoopClock, ScaledClock
 from bc66sim.console import run_console
 from bc66sim.fleet import Fleet, run_fleet
 from bc66sim.module.identity import MODELS
@@ -25,6 +25,7 @@ from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.module.power import PowerConfig
 from bc66sim.net.host import HostNetwork
+from bc66sim.net.link import LinkNetwork, LinkProfile, load_profile, with_category
 from bc66sim.net.policy import DestinationPolicy
 from bc66sim.transport.base import PortError
 from bc66sim.transport.pacing import piece_time
@@ -71,9 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--attach-delay",
         type=float,
-        default=2.0,
+        default=None,
         metavar="SECONDS",
-        help="seconds from power-on to network attach (default 2)",
+        help="seconds from power-on to network attach (default: the link profile's, 2 in ce0)",
+    )
+    serve.add_argument(
+        "--network",
+        default="ce0",
+        metavar="PROFILE",
+        help="the radio link: ideal, ce0, ce1, ce2 (coverage enhancement levels) or a TOML "
+        "profile file; delay, rate, loss and signal (default %(default)s; ideal: a LAN)",
+    )
+    serve.add_argument(
+        "--category",
+        choices=("NB1", "NB2"),
+        default="NB1",
+        help="Cat-NB1 or Cat-NB2 rates for the link profile (default %(default)s)",
+    )
+    serve.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the link's delays and drops: the same seed, the same sequence",
     )
     serve.add_argument(
         "--state-dir",
@@ -211,6 +231,9 @@ def _config(args: argparse.Namespace) -> ModemConfig:
         ipaddress.ip_address(args.ip)
     except ValueError as exc:
         raise UsageError(f"--ip: {exc}") from exc
+    profile = _link_profile(args)
+    if args.attach_delay is None:
+        args.attach_delay = profile.attach_time if profile is not None else 2.0
     if args.attach_delay < 0:
         raise UsageError("--attach-delay must be 0 or more seconds")
     baud = getattr(args, "baud", None)
@@ -228,6 +251,16 @@ def _config(args: argparse.Namespace) -> ModemConfig:
         wait = max(config.line_feed_wait, 2 * piece_time(baud))
         config = dataclasses.replace(config, line_feed_wait=wait)
     return config
+
+
+def _link_profile(args: argparse.Namespace) -> LinkProfile | None:
+    """The link profile ``--network`` names (serve only); None where there is none."""
+    if not hasattr(args, "network"):
+        return None
+    try:
+        return with_category(load_profile(args.network), args.category)
+    except ValueError as exc:
+        raise UsageError(f"--network: {exc}") from exc
 
 
 def _power_config(args: argparse.Namespace) -> PowerConfig:
@@ -281,8 +314,11 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
-    clock = ScaledClock(args.time_scale) if args.time_scale != 1 else None
-    modem = Modem(HostNetwork(), config=config, nvram=Nvram(args.state_dir), clock=clock)
+    clock = ScaledClock(args.time_scale) if args.time_scale != 1 else LoopClock()
+    profile = _link_profile(args)
+    assert profile is not None
+    network = LinkNetwork(HostNetwork(), profile, clock, seed=args.seed)
+    modem = Modem(network, config=config, nvram=Nvram(args.state_dir), clock=clock)
     trace = Trace()
     stop = _stop_on_signals()
     try:
@@ -295,7 +331,9 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         _warn_beyond_loopback(choice.listen_host, config)
     try:
         log.info("%s ready on %s%s", modem.model.name, where, choice.hint.format(where=where))
-        if clock is not None:
+        log.info("link: %s%s", profile.name,
+                 "" if args.seed is None else f", seed {args.seed}")  # fmt: skip
+        if args.time_scale != 1:
             log.info("module time runs %g times as fast as the wall clock", args.time_scale)
         modem.power_on()
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(port.ended.wait())]

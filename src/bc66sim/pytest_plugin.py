@@ -6,7 +6,7 @@
         port = serial.serial_for_url(bc66_emulator.url, timeout=1)   # or bc66sim.client.BC66
         ...
 
-    @pytest.mark.bc66(transport="pty", attach_delay=1.0)
+    @pytest.mark.bc66(transport="pty", attach_delay=1.0, network="ideal")
     def test_over_a_pty(bc66_emulator):
         open(bc66_emulator.url, "r+b", buffering=0)
 
@@ -57,9 +57,15 @@ def start_emulator(
     transport: str = "tcp",
     attach_delay: float = 0.0,
     model: str = "BC66",
+    network: str = "ce0",
+    seed: int | None = None,
     timeout: float = 20,
 ) -> EmulatedBC66:
-    """Start ``bc66sim serve`` and wait until it says where it is."""
+    """Start ``bc66sim serve`` and wait until it says where it is.
+
+    ``network`` is the link profile (``ce0`` by default: what a device in good
+    coverage sees; ``ideal`` for a fast LAN-like link); ``seed`` fixes its delays.
+    """
     if transport == "tcp":
         where = ["--tcp", "127.0.0.1:0"]
     elif transport == "pty":
@@ -68,7 +74,8 @@ def start_emulator(
         raise ValueError(f"transport is 'tcp' or 'pty', not {transport!r}")
     process = subprocess.Popen(
         [sys.executable, "-m", "bc66sim", "serve", *where, "--attach-delay", str(attach_delay),
-         "--model", model, "--state-dir", str(state_dir)],
+         "--model", model, "--network", network, "--state-dir", str(state_dir),
+         *(["--seed", str(seed)] if seed is not None else [])],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     log: list[str] = []
@@ -101,7 +108,8 @@ def start_emulator(
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "bc66(transport='tcp', attach_delay=0.0, model='BC66'): how bc66_emulator is started",
+        "bc66(transport='tcp', attach_delay=0.0, model='BC66', network='ce0', seed=None): "
+        "how bc66_emulator is started",
     )
 
 

@@ -22,6 +22,7 @@ from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
 from bc66sim.net.base import Network
 from bc66sim.net.host import HostNetwork
+from bc66sim.net.link import LinkNetwork, LinkProfile
 from bc66sim.net.memory import MemoryNetwork
 from support.memory_peers import manual_clock, run_until
 
@@ -168,13 +169,21 @@ class MemoryLink(InProcessLink):
         state_dir: Path | None = None,
         *,
         network: MemoryNetwork | None = None,
+        link: LinkProfile | None = None,
+        seed: int | None = 1,
         **config: object,
     ) -> None:
-        """On ``network`` (shared with other modules and peers), else on a world of its own."""
+        """On ``network`` (shared with other modules and peers), else on a world of its own;
+        through a radio ``link`` of that profile (net/link.py) when one is given."""
         self.network = network or MemoryNetwork(ManualClock())
         self.clock = manual_clock(self.network)
+        self.link: LinkNetwork | None = None
+        seen: Network = self.network
+        if link is not None:
+            self.link = LinkNetwork(self.network, link, self.clock, seed=seed)
+            seen = self.link
         settings: dict[str, object] = {"attach_delay": 1.0, "open_timeout": 60.0} | config
-        super().__init__(state_dir, network=self.network, clock=self.clock, **settings)
+        super().__init__(state_dir, network=seen, clock=self.clock, **settings)
 
     async def write(self, data: bytes) -> None:
         self.modem.receive_data(data)
@@ -217,10 +226,14 @@ ModemFactory = Callable[..., Awaitable[InProcessLink]]
 
 
 class ServeProcess:
-    """``bc66sim serve`` as a child process, with its log kept for failures."""
+    """``bc66sim serve`` as a child process, with its log kept for failures.
+
+    Tests of behaviour run on the ``ideal`` link unless they choose one: a test that
+    is about NB-IoT's delays says ``--network ce0`` (or a profile file) itself.
+    """
 
     def __init__(self, *args: str) -> None:
-        self.args = args
+        self.args = args if "--network" in args else (*args, "--network", "ideal")
         self.process: asyncio.subprocess.Process | None = None
         self.log: list[str] = []
         self.ready = asyncio.Event()
@@ -366,7 +379,7 @@ class StdioLink(Link):
 
     def _argv(self) -> list[str]:
         serve = [sys.executable, "-m", "bc66sim", "serve", "--stdio", "--attach-delay", "0",
-                 "--state-dir", str(self.state_dir)]  # fmt: skip
+                 "--network", "ideal", "--state-dir", str(self.state_dir)]  # fmt: skip
         if self.as_nobody:
             serve = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *serve]
         if self.netns_setup is None:

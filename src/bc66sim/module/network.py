@@ -85,7 +85,7 @@ def register(table: CommandTable) -> None:
         Spec(
             "+CSQ",
             test=("+CSQ: (0-31,99),(0-7,99)",),
-            execute=shows(lambda m: "+CSQ: 25,0" if m.radio.attached else "+CSQ: 99,99"),
+            execute=shows(_csq),
             section=ch4,
         ),
         Spec(
@@ -306,10 +306,24 @@ def _qipaddr(modem: Modem, args: Args, reply: Reply) -> Result:
     return None
 
 
+def _csq(modem: Modem) -> str:
+    """27.007 §8.5: ``<rssi>`` 0-31 is -113 dBm + 2 dB steps; 99 when not known."""
+    if not modem.radio.in_service:
+        return "+CSQ: 99,99"
+    rssi = modem.network.conditions.signal.rssi
+    return f"+CSQ: {min(31, max(0, (rssi + 113) // 2))},0"
+
+
 def _cesq(modem: Modem, args: Args, reply: Reply) -> Result:
-    """27.007 §8.69: RSRQ 0-34, RSRP 0-97; 255 when unknown."""
-    fields = "99,99,255,255,30,55" if modem.radio.attached else "99,99,255,255,255,255"
-    reply.line(f"+CESQ: {fields}")
+    """27.007 §8.69: RSRQ 0-34 (0.5 dB steps from -19.5), RSRP 0-97 (1 dB from -140);
+    255 when unknown."""
+    if not modem.radio.in_service:
+        reply.line("+CESQ: 99,99,255,255,255,255")
+        return None
+    signal = modem.network.conditions.signal
+    rsrq = min(34, max(0, (signal.rsrq + 20) * 2))
+    rsrp = min(97, max(0, signal.rsrp + 141))
+    reply.line(f"+CESQ: 99,99,255,255,{rsrq},{rsrp}")
     return None
 
 
@@ -324,12 +338,14 @@ def _cscon_write(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _qeng(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QENG=0``: the serving cell, on its band (``Radio.serving_band``)."""
-    if not modem.radio.attached:
+    if not modem.radio.in_service:
         reply.line("+QENG: 0,0,0,0,,0,0,0,0,0,,0,0,1")
         return None
     band = modem.radio.serving_band
     earfcn = BAND_EARFCN[band] + EARFCN_IN_BAND
-    reply.line(f'+QENG: 0,{earfcn},0,182,"{CELL_ID}",-86,-9,-78,15,{band},"{TAC}",0,23,2')
+    s = modem.network.conditions.signal
+    reply.line(f'+QENG: 0,{earfcn},0,182,"{CELL_ID}",{s.rsrp},{s.rsrq},{s.rssi},{s.sinr},'
+               f'{band},"{TAC}",{s.ecl},{s.tx_power},2')  # fmt: skip
     return None
 
 

@@ -70,11 +70,14 @@ class Radio:
         self.want_attach = True
         self.attached = False
         self._timer: TimerHandle | None = None
+        self._reported_in_service = True
         #: Offset of the module's RTC from the host's clock, once the network gave time.
         self._rtc_offset: dt.timedelta | None = None
         self._rtc_booted = 0.0  # set at power-on, from module time
         #: The RTC's time zone in quarter hours (±zz of +CCLK).
         self.tz_quarters = 0
+        #: A coverage loss (net/link.py) takes the module out of service meanwhile.
+        modem.network.conditions.subscribe(self._conditions_changed)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -120,7 +123,21 @@ class Radio:
         return (self.preferred_bands or self.bands)[0]
 
     @property
+    def in_service(self) -> bool:
+        """Registered, and the cell is there (no coverage loss)."""
+        return self.attached and self._modem.network.conditions.in_service
+
+    def _conditions_changed(self) -> None:
+        """Coverage lost or back: ``+CEREG`` says so (2: searching, then 1 again)."""
+        in_service = self._modem.network.conditions.in_service
+        if self.attached and in_service != self._reported_in_service:
+            self._reported_in_service = in_service
+            self._report_registration()
+
+    @property
     def stat(self) -> int:
+        if self.attached and not self._modem.network.conditions.in_service:
+            return SEARCHING
         if self.attached:
             return REGISTERED_HOME
         if self.cfun == 1 and self.want_attach:

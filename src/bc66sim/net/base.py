@@ -15,8 +15,8 @@ import datetime as dt
 import enum
 import ipaddress
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bc66sim.note.errors import Err
@@ -78,6 +78,48 @@ class Pinger(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Signal:
+    """What the radio measures of the serving cell (``AT+CSQ``, ``AT+CESQ``, ``AT+QENG``).
+
+    The defaults are a good cell: what the module reported before link profiles.
+    """
+
+    rsrp: int = -86  # dBm
+    rsrq: int = -9  # dB
+    sinr: int = 15  # dB
+    #: Coverage enhancement level 0-2 (``<sc_ecl>`` of ``AT+QENG``).
+    ecl: int = 0
+    tx_power: int = 23  # dBm
+
+    @property
+    def rssi(self) -> int:
+        """RSSI over the NB-IoT carrier's 12 subcarriers: about RSRP + 10 log10(12)."""
+        return self.rsrp + 11
+
+
+@dataclass
+class LinkConditions:
+    """The radio's view of the link, which the module reports; listeners hear changes."""
+
+    signal: Signal = field(default_factory=Signal)
+    #: False during a coverage loss: the module is out of service.
+    in_service: bool = True
+    _listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def update(self, *, signal: Signal | None = None, in_service: bool | None = None) -> None:
+        self.signal = signal or self.signal
+        self.in_service = self.in_service if in_service is None else in_service
+        for listener in list(self._listeners):
+            listener()
+
+    def replace_signal(self, **changes: int) -> None:
+        self.update(signal=replace(self.signal, **changes))
+
+
 class FlowListener(Protocol):
     """What a flow reports to its owner, on the event loop."""
 
@@ -117,6 +159,9 @@ class Flow(ABC):
 
 class Network(Protocol):
     """Opens flows and resolves names on the network behind the radio."""
+
+    #: The link's conditions as the radio sees them (net/link.py changes them).
+    conditions: LinkConditions
 
     async def open_flow(
         self,

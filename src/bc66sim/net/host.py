@@ -20,7 +20,15 @@ from collections.abc import Sequence
 from typing import cast
 
 from bc66sim.net import dns, icmp, ntp
-from bc66sim.net.base import Family, Flow, FlowListener, NetError, Resolution, Transport
+from bc66sim.net.base import (
+    Family,
+    Flow,
+    FlowListener,
+    LinkConditions,
+    NetError,
+    Resolution,
+    Transport,
+)
 from bc66sim.note.errors import Err
 from bc66sim.note.limits import MAX_TCP_SEND_BACKLOG, NODE_SIZE
 
@@ -31,6 +39,10 @@ _AF = {Family.IPV4: socket.AF_INET, Family.IPV6: socket.AF_INET6}
 
 class HostNetwork:
     """Flows are real sockets of this host; names are real DNS queries."""
+
+    def __init__(self) -> None:
+        #: A good cell; ``--network`` puts a shaped link (net/link.py) in front.
+        self.conditions = LinkConditions()
 
     async def resolve(
         self, name: str, family: Family, *, servers: Sequence[str], timeout: float

@@ -29,7 +29,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bc66sim.clock import Clock
-from bc66sim.net.base import Echo, Family, Flow, FlowListener, NetError, Resolution, Transport
+from bc66sim.net.base import (
+    Echo,
+    Family,
+    Flow,
+    FlowListener,
+    LinkConditions,
+    NetError,
+    Resolution,
+    Transport,
+)
 from bc66sim.note.errors import Err
 from bc66sim.note.limits import MAX_TCP_SEND_BACKLOG, NODE_SIZE
 
@@ -224,6 +233,8 @@ class MemoryNetwork:
     ntp_servers: dict[tuple[str, int], dt.timedelta] = field(default_factory=dict)
     #: Every peer a flow was opened to, in order.
     peers: list[MemoryPeer] = field(default_factory=list)
+    #: What the radio measures: a good cell (net/link.py shapes a link on top).
+    conditions: LinkConditions = field(default_factory=LinkConditions)
     _endpoints: dict[Endpoint, _Behaviour] = field(default_factory=dict)
     _next_port: int = 49152
     #: (endpoint, local port) of the TCP connections under way.
