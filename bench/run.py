@@ -7,6 +7,7 @@ now, on this machine; see docs/PERFORMANCE.md for what limits each.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import platform
 import re
@@ -561,7 +562,126 @@ def fuzz_section() -> None:
         print(f"    unanswered: {line!r}")
 
 
+# -- the link profiles (issue 12 §1) -------------------------------------------------------
+
+
+class _Arrivals(asyncio.DatagramProtocol):
+    """A UDP peer on loopback that notes when each datagram came (loop time)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.transport: asyncio.DatagramTransport | None = None
+        self.module_address: tuple[str, int] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, address: tuple[str, int]) -> None:
+        self.times.append(asyncio.get_running_loop().time())
+        self.module_address = address
+
+
+class _Listener:
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def flow_data(self, data: bytes) -> None:
+        self.times.append(asyncio.get_running_loop().time())
+
+    def flow_closed(self, reason: str) -> None:
+        pass
+
+
+async def _measure_link(name: str, samples: int) -> tuple[float, float, float, float, float]:
+    """Median one-way delay up and down (s), their expected median, rates up and down (bit/s).
+
+    Real datagrams through LinkNetwork over HostNetwork to a loopback peer; module time
+    runs faster (ScaledClock) so that a median delay is about 30 ms of wall time.
+    """
+    from bc66sim.clock import ScaledClock
+    from bc66sim.net.base import Family, Transport
+    from bc66sim.net.host import HostNetwork
+    from bc66sim.net.link import PROFILES, LinkNetwork
+
+    profile = dataclasses.replace(PROFILES[name], udp_loss=0.0)
+    clock = ScaledClock(max(1.0, profile.delay / 0.03))
+    link = LinkNetwork(HostNetwork(), profile, clock, seed=1)
+    loop = asyncio.get_running_loop()
+    transport, peer = await loop.create_datagram_endpoint(_Arrivals, local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    listener = _Listener()
+    flow = await link.open_flow(Transport.UDP, "127.0.0.1", port, local_port=0,
+                                family=Family.IPV4, listener=listener, timeout=10)  # fmt: skip
+
+    def module_time(loop_time: float) -> float:
+        return clock.now() - (loop.time() - loop_time) * clock.scale
+
+    up: list[float] = []
+    down: list[float] = []
+    for _ in range(samples):  # one datagram at a time: delay, not queueing
+        sent = clock.now()
+        flow.send(b"d" * 20)
+        while len(peer.times) <= len(up):
+            await asyncio.sleep(0.001)
+        arrived = module_time(peer.times[-1])
+        up.append(arrived - sent)
+        assert peer.module_address is not None
+        transport.sendto(b"e" * 20, peer.module_address)
+        while len(listener.times) <= len(down):
+            await asyncio.sleep(0.001)
+        down.append(module_time(listener.times[-1]) - arrived)
+    air = 20 * 8 / (profile.uplink_bps or 1e12), 20 * 8 / (profile.downlink_bps or 1e12)
+    reference = LinkNetwork(HostNetwork(), profile, clock, seed=99)  # the profile's own draws
+    expected = statistics.median(reference.one_way_delay() for _ in range(100_000))
+    # Rates: a burst of 1000-byte datagrams each way; bits over the arrival spread.
+    burst = 40
+    first = len(peer.times)
+    for _ in range(burst):
+        flow.send(b"u" * 1000)
+    while len(peer.times) < first + burst:
+        await asyncio.sleep(0.001)
+    spread = (peer.times[-1] - peer.times[first]) * clock.scale
+    rate_up = (burst - 1) * 8000 / spread
+    first = len(listener.times)
+    for _ in range(burst):
+        transport.sendto(b"v" * 1000, peer.module_address)
+    while len(listener.times) < first + burst:
+        await asyncio.sleep(0.001)
+    spread = (listener.times[-1] - listener.times[first]) * clock.scale
+    rate_down = (burst - 1) * 8000 / spread
+    flow.close()
+    transport.close()
+    up_median = statistics.median(up) - air[0]
+    down_median = statistics.median(down) - air[1]
+    return up_median, down_median, expected, rate_up, rate_down
+
+
+def link_section() -> None:
+    print("Link profiles: real datagrams through LinkNetwork (median one-way delay; rate)",
+          flush=True)  # fmt: skip
+    from bc66sim.net.link import PROFILES
+
+    samples = int(os.environ.get("BENCH_LINK_SAMPLES", "200"))
+    for name in ("ce0", "ce1", "ce2"):
+        profile = PROFILES[name]
+        up, down, expected, rate_up, rate_down = asyncio.run(_measure_link(name, samples))
+        worst = max(abs(up / expected - 1), abs(down / expected - 1))
+        row(
+            f"{name}: one-way delay up / down (median, s)",
+            f"{up:.3f} / {down:.3f}",
+            f"profile's median {expected:.3f} s: within {worst:.0%} (target ±15%)",
+        )
+        assert profile.uplink_bps is not None and profile.downlink_bps is not None
+        worst = max(
+            abs(rate_up / profile.uplink_bps - 1), abs(rate_down / profile.downlink_bps - 1)
+        )
+        row(f"{name}: rate up / down (kbit/s)", f"{rate_up / 1e3:.1f} / {rate_down / 1e3:.1f}",
+            f"profile {profile.uplink_bps / 1e3:.0f} / {profile.downlink_bps / 1e3:.0f}: "
+            f"within {worst:.0%} (target ±15%)")  # fmt: skip
+
+
 SECTIONS: dict[str, Callable[[], None]] = {
+    "link": link_section,
     "latency": latency_section,
     "throughput": throughput_section,
     "paced": paced_section,

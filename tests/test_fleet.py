@@ -65,15 +65,17 @@ def test_bench_runs_and_prints_its_table(tmp_path: Path) -> None:
     """The bench tooling works (tiny sizes; nothing about speed is asserted here)."""
     env = os.environ | {"BENCH_ROUND_TRIPS": "20", "BENCH_PAYLOAD": "20000",
                         "BENCH_FLEET": "3", "BENCH_FLEET_SECONDS": "1",
-                        "BENCH_PACED_SECONDS": "0.2", "BENCH_FUZZ_LINES": "500"}  # fmt: skip
+                        "BENCH_PACED_SECONDS": "0.2", "BENCH_FUZZ_LINES": "500",
+                        "BENCH_LINK_SAMPLES": "3"}  # fmt: skip
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "latency", "throughput", "paced",
-         "scale", "fuzz"], capture_output=True, text=True, timeout=300, env=env,
+         "scale", "fuzz", "link"], capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     rows = ["| bc66sim AT over tcp |", "| buffer access, text: lock-step / pipelined |",
             "| 115200 baud, host to network (AT+QISEND) |",
             "| fleet of 3: command p50 / p99 (ms) |",
-            "| fuzz: crashes found / lines left unanswered | 0 / 0 |"]  # fmt: skip
+            "| fuzz: crashes found / lines left unanswered | 0 / 0 |",
+            "| ce2: rate up / down (kbit/s) |"]  # fmt: skip
     missing = [text for text in rows if text not in result.stdout]
     assert not missing, f"missing {missing}:\n{result.stdout}\n{result.stderr}"
