@@ -27,6 +27,14 @@ from bc66sim.module.power import PowerConfig
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.link import LinkNetwork, LinkProfile, load_profile, with_category
 from bc66sim.net.policy import DestinationPolicy
+from bc66sim.scenario import (
+    Scenario,
+    ScenarioError,
+    ScenarioPlayer,
+    find_scenario,
+    load_scenario,
+    shipped_scenarios,
+)
 from bc66sim.transport.base import PortError
 from bc66sim.transport.pacing import piece_time
 from bc66sim.transport.pty import DEFAULT_PTY_LINK
@@ -94,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="seed of the link's delays and drops: the same seed, the same sequence",
+    )
+    serve.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="timed steps of link conditions and faults, in module time (a TOML file, or "
+        f"a shipped one: {', '.join(shipped_scenarios())})",
     )
     serve.add_argument(
         "--state-dir",
@@ -263,6 +277,15 @@ def _link_profile(args: argparse.Namespace) -> LinkProfile | None:
         raise UsageError(f"--network: {exc}") from exc
 
 
+def _scenario(args: argparse.Namespace) -> Scenario | None:
+    if args.scenario is None:
+        return None
+    try:
+        return load_scenario(find_scenario(args.scenario))
+    except ScenarioError as exc:
+        raise UsageError(f"--scenario: {exc}") from exc
+
+
 def _power_config(args: argparse.Namespace) -> PowerConfig:
     if not hasattr(args, "rrc_inactivity"):
         return PowerConfig()
@@ -317,7 +340,9 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     clock = ScaledClock(args.time_scale) if args.time_scale != 1 else LoopClock()
     profile = _link_profile(args)
     assert profile is not None
-    network = LinkNetwork(HostNetwork(), profile, clock, seed=args.seed)
+    scenario = _scenario(args)
+    seed = args.seed if args.seed is not None or scenario is None else scenario.seed
+    network = LinkNetwork(HostNetwork(), profile, clock, seed=seed)
     modem = Modem(network, config=config, nvram=Nvram(args.state_dir), clock=clock)
     trace = Trace()
     stop = _stop_on_signals()
@@ -329,18 +354,22 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         raise UsageError(str(exc)) from exc
     if choice.listen_host is not None:
         _warn_beyond_loopback(choice.listen_host, config)
+    player = ScenarioPlayer(scenario, modem) if scenario is not None else None
     try:
         log.info("%s ready on %s%s", modem.model.name, where, choice.hint.format(where=where))
-        log.info("link: %s%s", profile.name,
-                 "" if args.seed is None else f", seed {args.seed}")  # fmt: skip
+        log.info("link: %s%s", profile.name, "" if seed is None else f", seed {seed}")
         if args.time_scale != 1:
             log.info("module time runs %g times as fast as the wall clock", args.time_scale)
         modem.power_on()
+        if player is not None:
+            player.start()
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(port.ended.wait())]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
     finally:
+        if player is not None:
+            player.stop()
         summary = modem.power.energy.summary(modem.clock.now())
         saved = await modem.close()
         await port.close()

@@ -286,6 +286,11 @@ class LinkNetwork:
             if flow.transport is Transport.TCP and flow.waiting_up:
                 flow.break_off("the module's TCP gave up retransmitting: no coverage")
 
+    def set_profile(self, profile: LinkProfile) -> None:
+        """Another link from now on (a scenario's step): its figures and its signal."""
+        self.profile = profile
+        self.conditions.update(signal=profile.signal)
+
     def set_ce(self, level: int) -> None:
         """Move to CE level 0, 1 or 2: that profile's figures and signal."""
         if level not in (0, 1, 2):
