@@ -19,6 +19,8 @@ import platformdirs
 from bc66sim import __version__
 from bc66sim.clock import ScaledClock
 from bc66sim.console import run_console
+from bc66sim.control import ctl
+from bc66sim.control.server import ControlSetupError, add_serve_options, start_for_serve
 from bc66sim.fleet import Fleet, run_fleet
 from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(serve)
     _add_destinations(serve)
     serve.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
+    add_serve_options(serve)
     fleet = commands.add_parser("fleet", help="many emulated modules in one process")
     fleet.add_argument("count", type=int, help="how many modules")
     fleet_where = fleet.add_mutually_exclusive_group()
@@ -114,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("-v", "--verbose", action="count", default=0)
     console.add_argument("--ip", default="10.20.30.40", help=argparse.SUPPRESS)
     _add_model(console)
+    ctl.add_parser(commands)
     return parser
 
 
@@ -180,6 +184,8 @@ def _add_model(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "ctl":
+        return ctl.run(args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else _quiet_in_console(args),
         format="bc66sim: %(message)s",
@@ -294,6 +300,14 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     if choice.listen_host is not None:
         _warn_beyond_loopback(choice.listen_host, config)
     try:
+        control = await start_for_serve(modem, trace, args.state_dir, args)
+    except ControlSetupError as exc:
+        await port.close()
+        raise UsageError(str(exc)) from exc
+    if control is not None:  # before "ready on": a program that waits for it finds control.json
+        log.info("control plane on %s (token %s, in %s)", control.url, control.token,
+                 control.info_path)  # fmt: skip
+    try:
         log.info("%s ready on %s%s", modem.model.name, where, choice.hint.format(where=where))
         if clock is not None:
             log.info("module time runs %g times as fast as the wall clock", args.time_scale)
@@ -306,6 +320,8 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         summary = modem.power.energy.summary(modem.clock.now())
         saved = await modem.close()
         await port.close()
+        if control is not None:
+            await control.close()
         for text in summary.lines(args.battery_mah):
             log.info("%s", text)
         if saved:
