@@ -20,7 +20,7 @@ from bc66sim import __version__
 from bc66sim.clock import ScaledClock
 from bc66sim.console import run_console
 from bc66sim.control import ctl
-from bc66sim.control.server import ControlSetupError, add_serve_options, start_for_serve
+from bc66sim.control.options import ControlSetupError, add_serve_options, start_for_serve
 from bc66sim.fleet import Fleet, run_fleet
 from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
@@ -291,22 +291,22 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     modem = Modem(HostNetwork(), config=config, nvram=Nvram(args.state_dir), clock=clock)
     trace = Trace()
     stop = _stop_on_signals()
+    try:  # before the UART opens: nothing may wait between its opening and the power-on
+        control = await start_for_serve(modem, trace, args.state_dir, args)
+    except ControlSetupError as exc:
+        raise UsageError(str(exc)) from exc
     try:
         choice = port_for_url(_uart_url(args), args.baud)
         port = choice.port
         where = await port.open(modem, trace)
     except PortError as exc:
+        if control is not None:
+            await control.close()
         raise UsageError(str(exc)) from exc
     if choice.listen_host is not None:
         _warn_beyond_loopback(choice.listen_host, config)
-    try:
-        control = await start_for_serve(modem, trace, args.state_dir, args)
-    except ControlSetupError as exc:
-        await port.close()
-        raise UsageError(str(exc)) from exc
     if control is not None:  # before "ready on": a program that waits for it finds control.json
-        log.info("control plane on %s (token %s, in %s)", control.url, control.token,
-                 control.info_path)  # fmt: skip
+        log.info("control plane on %s", control.describe())
     try:
         log.info("%s ready on %s%s", modem.model.name, where, choice.hint.format(where=where))
         if clock is not None:

@@ -1,5 +1,6 @@
 """The control plane (issue 12 §3): drive a running ``bc66sim serve`` from outside.
 
+- ``options.py`` ``serve``'s ``--control`` options, and starting the server as they ask
 - ``server.py``  the HTTP + JSON API and the WebSocket event feed (aiohttp), the token
 - ``faults.py``  what each request does to the module (and to the link, when there is one)
 - ``status.py``  the module's state as JSON

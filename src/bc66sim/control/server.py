@@ -19,10 +19,8 @@ server goes on.  ``serve`` writes ``{"url", "token", "pid"}`` to
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
 import os
@@ -36,40 +34,20 @@ from aiohttp import WSCloseCode, web
 from bc66sim import __version__
 from bc66sim.control import faults
 from bc66sim.control.client import INFO_FILE
+from bc66sim.control.options import ControlSetupError
 from bc66sim.control.status import energy, status
 from bc66sim.control.stream import EventStream, Subscriber
 from bc66sim.module.modem import Modem
-from bc66sim.transport.tcp import parse_address
 from bc66sim.transport.trace import Trace
 
 log = logging.getLogger("bc66sim.control")
 
-DEFAULT_ADDRESS = "127.0.0.1:0"
 #: Request bodies are small JSON objects.
 MAX_BODY = 64 * 1024
 #: Seconds a disconnected client gets to take its close frame.
 CLOSE_TIMEOUT = 5.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class ControlSetupError(Exception):
-    """The control plane cannot start as asked: one line for the user (exit code 2)."""
-
-
-def add_serve_options(parser: argparse.ArgumentParser) -> None:
-    """``serve``'s options for the control plane."""
-    group = parser.add_argument_group("control plane (bc66sim ctl, HTTP API)")
-    group.add_argument(
-        "--control", metavar="HOST:PORT", default=DEFAULT_ADDRESS,
-        help="where the control plane listens (default %(default)s: loopback, a free port)",
-    )  # fmt: skip
-    group.add_argument("--no-control", action="store_true", help="no control plane")
-    group.add_argument(
-        "--control-public", action="store_true",
-        help="allow --control on a non-loopback address (anyone with the token controls "
-        "the module)",
-    )  # fmt: skip
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -95,7 +73,13 @@ class ControlServer:
 
     @property
     def info_path(self) -> Path | None:
+        """Where control.json is meant to be (None: no state dir)."""
         return self.state_dir / INFO_FILE if self.state_dir is not None else None
+
+    def describe(self) -> str:
+        """Where it is, for the serve's log: the URL, the token and control.json."""
+        written = self.info_path is not None and self.info_path.exists()
+        return f"{self.url} (token {self.token}" + (f", in {self.info_path})" if written else ")")
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -126,9 +110,9 @@ class ControlServer:
             self.trace.listeners.append(self.stream.uart)
         try:
             self._write_info()
-        except OSError as exc:
-            await self.close()
-            raise ControlSetupError(f"cannot write {self.info_path}: {exc}") from None
+        except OSError as exc:  # the module still runs; the URL and token are in the log
+            log.error("cannot write %s (bc66sim ctl --state-dir will not find this serve): %s",
+                      self.info_path, exc)  # fmt: skip
         return self.url
 
     async def close(self) -> None:
@@ -265,33 +249,3 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise faults.FaultError(400, "the body must be a JSON object")
     return body
-
-
-async def start_for_serve(
-    modem: Modem, trace: Trace, state_dir: Path, args: argparse.Namespace
-) -> ControlServer | None:
-    """``serve``'s control plane as its options ask (None with ``--no-control``)."""
-    if args.no_control:
-        return None
-    try:
-        host, port = parse_address(args.control)
-    except ValueError as exc:
-        raise ControlSetupError(f"--control: {exc}") from None
-    if not _loopback(host):
-        if not args.control_public:
-            raise ControlSetupError(
-                f"--control: {host} is not a loopback address; add --control-public "
-                "to serve the control plane there"
-            )
-        log.warning("the control plane listens on %s: anyone who can reach it and has the "
-                    "token controls the module (and sees its traffic)", host)  # fmt: skip
-    server = ControlServer(modem, trace, host=host, port=port, state_dir=state_dir)
-    await server.start()
-    return server
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
