@@ -85,3 +85,21 @@ def test_socket_states_change_only_through_the_transition_table() -> None:
     assert set(TRANSITIONS.values()) == {
         SocketState.CONNECTED, SocketState.INITIAL, SocketState.REMOTE_CLOSING
     }  # fmt: skip
+
+
+def test_nothing_below_the_control_plane_imports_it() -> None:
+    """control/ drives the module through its methods and reads its events; the module,
+    the network and the transports never know it is there (docs/ARCHITECTURE.md)."""
+    below = ("module", "net", "transport", "at", "note", "client")
+    wrong = {
+        f"{folder}/{file}": sorted(n for n in names if n.startswith("bc66sim.control"))
+        for folder in below
+        for file, names in imports_of(folder).items()
+    }
+    assert {where: names for where, names in wrong.items() if names} == {}
+
+
+def test_the_control_client_needs_no_aiohttp() -> None:
+    """``bc66sim ctl`` and the pytest fixture's client are the standard library only."""
+    source = (PACKAGE / "control" / "client.py").read_text()
+    assert "aiohttp" not in source

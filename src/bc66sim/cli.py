@@ -19,6 +19,8 @@ import platformdirs
 from bc66sim import __version__
 from bc66sim.clock import LoopClock, ScaledClock
 from bc66sim.console import run_console
+from bc66sim.control import ctl
+from bc66sim.control.options import ControlSetupError, add_serve_options, start_for_serve
 from bc66sim.fleet import Fleet, run_fleet
 from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
@@ -120,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(serve)
     _add_destinations(serve)
     serve.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
+    add_serve_options(serve)
     fleet = commands.add_parser("fleet", help="many emulated modules in one process")
     fleet.add_argument("count", type=int, help="how many modules")
     fleet_where = fleet.add_mutually_exclusive_group()
@@ -148,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("-v", "--verbose", action="count", default=0)
     console.add_argument("--ip", default="10.20.30.40", help=argparse.SUPPRESS)
     _add_model(console)
+    ctl.add_parser(commands)
     return parser
 
 
@@ -214,6 +218,8 @@ def _add_model(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "ctl":
+        return ctl.run(args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else _quiet_in_console(args),
         format="bc66sim: %(message)s",
@@ -346,15 +352,23 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     modem = Modem(network, config=config, nvram=Nvram(args.state_dir), clock=clock)
     trace = Trace()
     stop = _stop_on_signals()
+    try:  # before the UART opens: nothing may wait between its opening and the power-on
+        control = await start_for_serve(modem, trace, args.state_dir, args)
+    except ControlSetupError as exc:
+        raise UsageError(str(exc)) from exc
     try:
         choice = port_for_url(_uart_url(args), args.baud)
         port = choice.port
         where = await port.open(modem, trace)
     except PortError as exc:
+        if control is not None:
+            await control.close()
         raise UsageError(str(exc)) from exc
     if choice.listen_host is not None:
         _warn_beyond_loopback(choice.listen_host, config)
     player = ScenarioPlayer(scenario, modem) if scenario is not None else None
+    if control is not None:  # before "ready on": a program that waits for it finds control.json
+        log.info("control plane on %s", control.describe())
     try:
         log.info("%s ready on %s%s", modem.model.name, where, choice.hint.format(where=where))
         log.info("link: %s%s", profile.name, "" if seed is None else f", seed {seed}")
@@ -373,6 +387,8 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         summary = modem.power.energy.summary(modem.clock.now())
         saved = await modem.close()
         await port.close()
+        if control is not None:
+            await control.close()
         for text in summary.lines(args.battery_mah):
             log.info("%s", text)
         if saved:

@@ -14,6 +14,16 @@
 the TCP transport (the default), a pty path for ``transport="pty"``.  The emulator
 runs as ``bc66sim serve`` in a child process with its own state directory; its log
 is ``bc66_emulator.log``.
+
+``bc66_emulator.control`` drives it from outside (its control plane,
+:class:`bc66sim.control.client.ControlClient`)::
+
+    def test_my_firmware_sees_the_detach(bc66_emulator):
+        ...
+        bc66_emulator.control.detach()          # the host then reads +CEREG: 0
+        bc66_emulator.control.override("AT+CSQ", ["+CSQ: 5,0", "OK"], once=True)
+        bc66_emulator.control.pin("PWRKEY", "pulse")
+        assert bc66_emulator.control.status()["pins"]["outputs"]["VDD_EXT"] == "high"
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from pathlib import Path
 
 import pytest
 
+from bc66sim.control.client import ControlClient
+
 READY = re.compile(r"ready on (\S+)")
 
 
@@ -38,6 +50,8 @@ class EmulatedBC66:
 
     url: str
     process: subprocess.Popen[bytes]
+    #: Its control plane: faults, overrides, URCs, pins, status (bc66sim.control).
+    control: ControlClient
     log: list[str] = field(default_factory=list)
 
     def stop(self) -> int:
@@ -102,7 +116,9 @@ def start_emulator(
         process.kill()
         raise RuntimeError("bc66sim serve did not start:\n" + "\n".join(log))
     url = f"socket://{found[0]}" if transport == "tcp" else found[0]
-    return EmulatedBC66(url=url, process=process, log=log)
+    # serve writes control.json before it says where it is ready.
+    control = ControlClient.from_state_dir(state_dir)
+    return EmulatedBC66(url=url, process=process, control=control, log=log)
 
 
 def pytest_configure(config: pytest.Config) -> None:

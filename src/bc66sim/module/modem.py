@@ -25,8 +25,11 @@ from bc66sim.module import dns, general, network, ntp, ping, powersave, sockets,
 from bc66sim.module.commands import BadParameter, CommandTable, DataPrompt, Reply, Spec
 from bc66sim.module.energy import Currents
 from bc66sim.module.errors import CmeError, CommandError, Err
+from bc66sim.module.events import EventHub, UrcEmitted
 from bc66sim.module.identity import MODELS, iccid_for
 from bc66sim.module.nvram import Nvram, NvSettings
+from bc66sim.module.overrides import Overrides
+from bc66sim.module.pins import Pins
 from bc66sim.module.power import Power, PowerConfig
 from bc66sim.module.radio import Radio
 from bc66sim.net.base import Network
@@ -107,9 +110,14 @@ class Modem:
         self.policy = self.config.policy or DestinationPolicy()
         self.nvram = nvram or Nvram(None)
         self.nv = self.nvram.load()
+        #: What the module does, for listeners (module/events.py: the control plane's feed).
+        self.events = EventHub()
+        #: Answers set by the control plane in place of the module's (module/overrides.py).
+        self.overrides = Overrides()
         self.radio = Radio(self)
         self.sockets = sockets.SocketService(self)
         self.power = Power(self, self.config.power)
+        self.pins = Pins(self)
         #: The error of the last TCP/IP command (§2.3.13).
         self.last_error = Err.OK
         self.powered = False
@@ -233,9 +241,14 @@ class Modem:
         asyncio.get_running_loop().call_soon(self.power_on)
 
     def power_down(self) -> None:
-        """``AT+QPOWD``: the module stops; only a restart of the emulator boots it again."""
+        """``AT+QPOWD``: the module stops until its PWRKEY (module/pins.py) boots it again."""
+        self.halt()
+        log.warning("module powered down (AT+QPOWD); its PWRKEY (bc66sim ctl pin PWRKEY "
+                    "pulse) or a restart of the emulator boots it again")  # fmt: skip
+
+    def halt(self) -> None:
+        """Stop without a word (``AT+QPOWD``, RESET held low): sockets gone, UART dead."""
         self._shutdown_state()
-        log.warning("module powered down (AT+QPOWD); restart the emulator to boot it again")
 
     def _shutdown_state(self) -> None:
         self.powered = False
@@ -285,6 +298,7 @@ class Modem:
         if self.power.asleep:  # nothing reaches a dead UART (nothing should be said)
             log.debug("URC while in deep sleep, lost: %r", framed)
             return
+        self.events.publish(UrcEmitted(framed))
         if self._holding_urcs or self._urcs:
             self._urcs.append(framed)
             self._urc_bytes += len(framed)
@@ -413,6 +427,10 @@ class Modem:
             self._responding = False
 
     def _run_commands(self, text: bytes) -> None:
+        override = self.overrides.answer(text)  # set by the control plane; usually none
+        if override is not None:
+            self._write(override)
+            return
         try:
             commands = parse_line(text)
         except ParseError as exc:

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING
 from bc66sim.at.results import line
 from bc66sim.clock import TimerHandle
 from bc66sim.module.energy import EnergyMeter
+from bc66sim.module.events import PowerChanged
 from bc66sim.net.base import Transport
 
 if TYPE_CHECKING:
@@ -199,6 +200,7 @@ class Power:
             label = "edrx"
         self.energy.enter(label, now)
         log.debug("power: %s -> %s (%s)", was.value, state.value, event.value)
+        self._modem.events.publish(PowerChanged(was.value, state.value, event.value))
 
     def _arm(self, name: str, delay: float | None, callback: object) -> None:
         self._cancel(name)

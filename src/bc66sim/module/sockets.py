@@ -258,6 +258,19 @@ class SocketService:
             elif sock.state is SocketState.CONNECTING:
                 self._report_open(sock, Err.PDP_BROKEN)
 
+    def reset_by_peer(self, connect_id: int) -> None:
+        """The peer resets a connected TCP socket (the control plane's fault): the real
+        flow is aborted, and the module hears of it as of any close from the network
+        (``+QIURC: "closed"``, once it is reachable).  ValueError says why it cannot."""
+        sock = self.table[connect_id]
+        if sock is None or sock.transport is not Transport.TCP:
+            what = "not open" if sock is None else "UDP: it has no connection to reset"
+            raise ValueError(f"socket {connect_id} is {what}")
+        if sock.state is not SocketState.CONNECTED or sock.flow is None:
+            raise ValueError(f"socket {connect_id} is not connected ({sock.state.name.lower()})")
+        sock.flow.abort()
+        self.arrived(sock, None)
+
     # -- incoming data -------------------------------------------------------------
 
     def arrived(self, sock: Socket, data: bytes | None) -> None:

@@ -156,6 +156,11 @@ class Flow(ABC):
     def close(self) -> None:
         """Close at once; the listener is not told."""
 
+    def abort(self) -> None:
+        """Break the flow as a reset does (TCP: an RST to the peer, unsent data
+        dropped); the listener is not told.  A flow without a reset closes."""
+        self.close()
+
 
 class Network(Protocol):
     """Opens flows and resolves names on the network behind the radio."""

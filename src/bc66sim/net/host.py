@@ -169,6 +169,14 @@ class _TcpFlow(Flow):
         self._protocol.listener = None
         self._transport.close()
 
+    def abort(self) -> None:
+        # SO_LINGER on with a zero timeout: the kernel sends an RST, not a FIN.
+        self._protocol.listener = None
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None and sock.fileno() >= 0:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._transport.abort()
+
 
 class _TcpProtocol(asyncio.BufferedProtocol):
     """Reads one node at a time into a fixed buffer."""

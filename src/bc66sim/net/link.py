@@ -286,6 +286,21 @@ class LinkNetwork:
             if flow.transport is Transport.TCP and flow.waiting_up:
                 flow.break_off("the module's TCP gave up retransmitting: no coverage")
 
+    def describe(self) -> dict[str, object]:
+        """The link now, for the control plane's status."""
+        p, s = self.profile, self.conditions.signal
+        return {
+            "profile": p.name,
+            "delay": p.delay,
+            "uplink_bps": p.uplink_bps,
+            "downlink_bps": p.downlink_bps,
+            "udp_loss": p.udp_loss,
+            "in_service": self.conditions.in_service,
+            "coverage_back_in": max(0.0, self.outage_until - self.clock.now()),
+            "signal": {"rsrp": s.rsrp, "rsrq": s.rsrq, "sinr": s.sinr, "ecl": s.ecl},
+            "unreachable": sorted(name for name in ("dns", "ntp") if self._service_down(name)),
+        }
+
     def set_profile(self, profile: LinkProfile) -> None:
         """Another link from now on (a scenario's step): its figures and its signal."""
         self.profile = profile
@@ -549,6 +564,13 @@ class _LinkFlow(Flow):
             return
         self.close()
         self._listener.flow_closed(reason)
+
+    def abort(self) -> None:
+        """A reset: the peer sees an RST (through the inner flow), nothing more crosses."""
+        inner, self.inner = self.inner, None
+        self.close()
+        if inner is not None:
+            inner.abort()
 
     def close(self) -> None:
         self._closed = True

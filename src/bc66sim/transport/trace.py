@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 log = logging.getLogger("bc66sim.trace")
 
@@ -23,15 +24,25 @@ def escape(data: bytes) -> str:
     return "".join(out)
 
 
+#: Told every chunk that crosses the UART: its direction (``host>`` / ``<host``) and bytes.
+TraceListener = Callable[[str, bytes], None]
+
+
 class Trace:
-    """Logs what crosses the UART, when the ``bc66sim.trace`` logger is enabled."""
+    """Logs what crosses the UART, when the ``bc66sim.trace`` logger is enabled, and
+    hands it to its listeners (the control plane's live feed)."""
 
     def __init__(self) -> None:
         self._start = time.monotonic()
+        self.listeners: list[TraceListener] = []
 
     def __call__(self, direction: str, data: bytes) -> None:
-        if data and log.isEnabledFor(logging.DEBUG):
+        if not data:
+            return
+        if log.isEnabledFor(logging.DEBUG):
             log.debug("%9.3f %s %s", time.monotonic() - self._start, direction, escape(data))
+        for listener in self.listeners:
+            listener(direction, data)
 
     def host_to_module(self, data: bytes) -> None:
         self("host>", data)

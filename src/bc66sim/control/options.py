@@ -1,0 +1,75 @@
+"""``serve``'s control-plane options, and starting it as they ask.
+
+Kept apart from server.py so that parsing a command line (and ``bc66sim ctl``)
+does not import aiohttp.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bc66sim.module.modem import Modem
+from bc66sim.transport.tcp import parse_address
+from bc66sim.transport.trace import Trace
+
+if TYPE_CHECKING:
+    from bc66sim.control.server import ControlServer
+
+log = logging.getLogger("bc66sim.control")
+
+DEFAULT_ADDRESS = "127.0.0.1:0"
+
+
+class ControlSetupError(Exception):
+    """The control plane cannot start as asked: one line for the user (exit code 2)."""
+
+
+def add_serve_options(parser: argparse.ArgumentParser) -> None:
+    """``serve``'s options for the control plane."""
+    group = parser.add_argument_group("control plane (bc66sim ctl, HTTP API)")
+    group.add_argument(
+        "--control", metavar="HOST:PORT", default=DEFAULT_ADDRESS,
+        help="where the control plane listens (default %(default)s: loopback, a free port)",
+    )  # fmt: skip
+    group.add_argument("--no-control", action="store_true", help="no control plane")
+    group.add_argument(
+        "--control-public", action="store_true",
+        help="allow --control on a non-loopback address (anyone with the token controls "
+        "the module)",
+    )  # fmt: skip
+
+
+async def start_for_serve(
+    modem: Modem, trace: Trace, state_dir: Path, args: argparse.Namespace
+) -> ControlServer | None:
+    """``serve``'s control plane as its options ask (None with ``--no-control``)."""
+    if args.no_control:
+        return None
+    try:
+        host, port = parse_address(args.control)
+    except ValueError as exc:
+        raise ControlSetupError(f"--control: {exc}") from None
+    if not _loopback(host):
+        if not args.control_public:
+            raise ControlSetupError(
+                f"--control: {host} is not a loopback address; add --control-public "
+                "to serve the control plane there"
+            )
+        log.warning("the control plane listens on %s: anyone who can reach it and has the "
+                    "token controls the module (and sees its traffic)", host)  # fmt: skip
+    from bc66sim.control.server import ControlServer  # aiohttp only when it is used
+
+    server = ControlServer(modem, trace, host=host, port=port, state_dir=state_dir)
+    await server.start()
+    return server
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

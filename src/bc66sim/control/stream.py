@@ -1,0 +1,109 @@
+"""The live feed: every event, as one JSON text, to every client, each with a bound.
+
+A client that does not keep up is not allowed to grow memory: each has a queue
+bounded in events and in bytes; the event that would pass either bound empties
+the queue and marks the client as too slow, and the server closes its connection
+with that reason (server.py).  Events are encoded once, whatever the number of
+clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from typing import Any
+
+from bc66sim.module.events import ModuleEvent, PowerChanged, UrcEmitted
+
+#: A client's queue: at most this many events, and this many bytes of them.
+MAX_QUEUED_EVENTS = 4096
+MAX_QUEUED_BYTES = 1024 * 1024
+#: The trace's directions, as the feed names them.
+DIRECTIONS = {"host>": "to_module", "<host": "to_host"}
+
+
+class Subscriber:
+    """One client's queue of encoded events."""
+
+    def __init__(self, max_events: int, max_bytes: int) -> None:
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self._queue: deque[str] = deque()
+        self._bytes = 0
+        self._ready = asyncio.Event()
+        #: Set when the client fell behind: it gets no more events, only a close.
+        self.too_slow = False
+
+    def offer(self, text: str) -> None:
+        if self.too_slow:
+            return
+        if len(self._queue) >= self.max_events or self._bytes + len(text) > self.max_bytes:
+            self.too_slow = True
+            self._queue.clear()
+            self._bytes = 0
+        else:
+            self._queue.append(text)
+            self._bytes += len(text)
+        self._ready.set()
+
+    async def next(self) -> str | None:
+        """The next event, waiting for one; None once the client is too slow."""
+        while not self._queue and not self.too_slow:
+            self._ready.clear()
+            await self._ready.wait()
+        if self.too_slow:
+            return None
+        text = self._queue.popleft()
+        self._bytes -= len(text)
+        return text
+
+    @property
+    def reason(self) -> str:
+        """Why the client is disconnected (a WebSocket close reason: at most 123 bytes)."""
+        return f"too slow: more than {self.max_events} events or {self.max_bytes} bytes waiting"
+
+
+class EventStream:
+    """Fans events out to its subscribers."""
+
+    def __init__(
+        self, max_events: int = MAX_QUEUED_EVENTS, max_bytes: int = MAX_QUEUED_BYTES
+    ) -> None:
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self._subscribers: set[Subscriber] = set()
+
+    def subscribe(self) -> Subscriber:
+        subscriber = Subscriber(self.max_events, self.max_bytes)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Send ``event`` (a JSON object; its time is added) to every subscriber."""
+        if not self._subscribers:
+            return
+        text = json.dumps({"time": round(time.time(), 6), **event})
+        for subscriber in list(self._subscribers):
+            subscriber.offer(text)
+
+    # -- the sources -------------------------------------------------------------------
+
+    def uart(self, direction: str, data: bytes) -> None:
+        """A trace listener (transport/trace.py): bytes across the UART."""
+        if self._subscribers:
+            self.publish({"type": "uart", "direction": DIRECTIONS.get(direction, direction),
+                          "data": data.decode("latin-1")})  # fmt: skip
+
+    def module(self, event: ModuleEvent) -> None:
+        """A module event listener (module/events.py)."""
+        if not self._subscribers:
+            return
+        if isinstance(event, UrcEmitted):
+            self.publish({"type": "urc", "text": event.framed.decode("latin-1").strip("\r\n")})
+        elif isinstance(event, PowerChanged):
+            self.publish({"type": "power", "from": event.was, "to": event.now, "why": event.why})
