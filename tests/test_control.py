@@ -336,6 +336,7 @@ async def test_link_faults_change_what_the_module_reports(
         assert await uart.command(b"AT+QISEND=0,4," + text) == OK
         await uart.expect(b"\r\nSEND OK\r\n")
     assert await udp_peer.next_datagram() == b"kept"
+    await uart.expect(b'\r\n+QIURC: "recv",0,4\r\n')  # the peer echoes it
     assert await uart.command("AT+CEREG=1") == OK
     control.ce(2)  # CE level 2's figures and signal from now on
     assert control.status()["link"]["profile"] == "ce2"
@@ -553,3 +554,21 @@ def test_the_pytest_fixture_has_the_control_plane(pytester: pytest.Pytester) -> 
     pytester.makepyfile(test_user=FIXTURE_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+async def test_ctl_link_faults(uart: ControlledLink) -> None:
+    """``bc66sim ctl`` for the link: a coverage loss, a CE level, a signal."""
+    state = ("--state-dir", str(uart.state_dir))
+    assert await uart.command("AT+CEREG=1") == OK
+    code, _, err = await ctl(*state, "coverage-loss", "1")
+    assert code == 0, err
+    await uart.expect(b"\r\n+CEREG: 2\r\n")
+    await uart.expect(b"\r\n+CEREG: 1\r\n", timeout=5)
+    code, _, err = await ctl(*state, "ce", "1")
+    assert code == 0, err
+    assert b',"1A2B",1,23,2' in await uart.command("AT+QENG=0")
+    code, _, err = await ctl(*state, "signal", "-100", "5")
+    assert code == 0, err
+    assert b",-100," in await uart.command("AT+QENG=0")
+    code, _, err = await ctl(*state, "ce", "9")
+    assert code != 0 and err.count("\n") == 1, err

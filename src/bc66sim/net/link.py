@@ -314,11 +314,12 @@ class LinkNetwork:
         self.profile = dataclasses.replace(base, name=f"ce{level}")
         self.conditions.update(signal=base.signal)
 
-    def set_signal(self, rsrp: int, sinr: int) -> None:
+    def set_signal(self, rsrp: float, sinr: float) -> None:
+        """A new RSRP (dBm) and SINR (dB), whole numbers as the module reports them."""
         if not (-156 <= rsrp <= -44 and -20 <= sinr <= 40):
             raise ValueError("RSRP -156..-44 dBm, SINR -20..40 dB")
-        self.conditions.update(signal=dataclasses.replace(self.conditions.signal,
-                                                          rsrp=rsrp, sinr=sinr))  # fmt: skip
+        signal = dataclasses.replace(self.conditions.signal, rsrp=round(rsrp), sinr=round(sinr))
+        self.conditions.update(signal=signal)
 
     def _direction(self, name: str) -> _Direction:
         if name not in ("up", "down"):
