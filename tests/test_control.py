@@ -336,7 +336,7 @@ async def test_link_faults_change_what_the_module_reports(
         assert await uart.command(b"AT+QISEND=0,4," + text) == OK
         await uart.expect(b"\r\nSEND OK\r\n")
     assert await udp_peer.next_datagram() == b"kept"
-    await uart.expect(b'\r\n+QIURC: "recv",0,4\r\n')  # the peer echoes it
+    await uart.expect(b'\r\n+QIURC: "recv",0\r\n')  # the peer echoes it
     assert await uart.command("AT+CEREG=1") == OK
     control.ce(2)  # CE level 2's figures and signal from now on
     assert control.status()["link"]["profile"] == "ce2"
