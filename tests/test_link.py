@@ -8,6 +8,7 @@ link allows it, and does come right after.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -225,4 +226,35 @@ async def test_dns_unreachable_then_back(tmp_path: Path) -> None:
     said = await link.say('AT+QIDNSGIP=1,"iot.test"')
     said += await link.advance(5)
     assert urc('+QIURC: "dnsgip","127.0.0.7"') in said, said
+    await link.close()
+
+
+async def test_the_delay_fault_holds_the_next_packets(tmp_path: Path) -> None:
+    link = await module(tmp_path)
+    peer = MemoryUdpPeer(link.network, echo=True)
+    await open_udp(link)
+    assert link.link is not None
+    link.link.delay("down", 1, 2.0)  # the next reply comes 2 s late; the one after does not
+    await link.say("AT+QISEND=0,1,a")
+    # 0.5 s up, the memory network's 2 x 0.05 s, 0.5 s down and 2 s more: 3.1 s.
+    assert await link.advance(3.05) == b""
+    assert await link.advance(0.1) == urc('+QIURC: "recv",0,1\r\na')
+    await link.say("AT+QISEND=0,1,b")
+    assert (await link.advance(1.3)).endswith(urc('+QIURC: "recv",0,1\r\nb'))
+    assert len(peer.datagrams) == 2
+    await link.close()
+
+
+async def test_an_unreachable_ntp_server(tmp_path: Path) -> None:
+    link = await module(tmp_path)
+    link.network.ntp_servers[("127.0.0.8", 123)] = dt.timedelta(0)
+    assert link.link is not None
+    link.link.service_unreachable("ntp", None)
+    said = await link.say('AT+QNTP=1,"127.0.0.8",123')
+    said += await link.advance(30)
+    assert said.endswith(urc("+QNTP: 569")), said
+    link.link.service_unreachable("ntp", 0)
+    said = await link.say('AT+QNTP=1,"127.0.0.8",123')
+    said += await link.advance(30)
+    assert urc("+QNTP: 0,") in said or b"\r\n+QNTP: 0," in said, said
     await link.close()
