@@ -130,3 +130,30 @@ async def test_a_tcp_socket_keeps_the_module_out_of_deep_sleep(tmp_path: Path) -
         uart.writer.close()
         listener.close()
         await server.stop()
+
+
+async def test_the_driver_wakes_a_sleeping_module(tmp_path: Path) -> None:
+    """``AsyncBC66.wake()``: the lost wake-up command is resent until one is answered."""
+    from bc66sim.client.aio import AsyncBC66
+    from bc66sim.client.errors import BC66Timeout
+
+    server = await ServeProcess("--tcp", "127.0.0.1:0", "--attach-delay", "0",
+                                "--time-scale", str(SCALE), "--state-dir",
+                                str(tmp_path)).start()  # fmt: skip
+    modem = await AsyncBC66.open(f"socket://{server.where}")
+    try:
+        await modem.wake()  # awake: the first AT is answered
+        for line in ('AT+CPSMS=1,,,"00000001","00000101"', "AT+QRELLOCK"):
+            await modem.command(line)
+        await asyncio.sleep(40 / SCALE + 0.5)  # RRC release and T3324: deep sleep
+        try:
+            await modem.command("AT", timeout=0.5)
+            raise AssertionError("a module in deep sleep answered")
+        except BC66Timeout:
+            pass  # the bytes that woke it were lost
+        await asyncio.sleep(10 / SCALE + 0.5)  # the wake-up's lock ran out: asleep again
+        await modem.wake()
+        assert await modem.command("AT+CGATT?") == ["+CGATT: 1"]
+    finally:
+        await modem.close()
+        await server.stop()

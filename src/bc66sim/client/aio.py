@@ -197,6 +197,23 @@ class AsyncBC66:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._attached.wait(), min(0.5, remaining))
 
+    async def wake(self, timeout: float = 5.0) -> None:
+        """Make sure the module hears the next command (PSM deep sleep, ``AT+QSCLK=1``).
+
+        A BC66 in deep sleep loses the bytes that wake it: the first ``AT`` may get
+        no answer at all.  This sends ``AT`` until one is answered ``OK``; an awake
+        module answers the first one at once.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                await self.command("AT", timeout=min(0.5, max(0.05, deadline - loop.time())))
+                return
+            except BC66Timeout:
+                if loop.time() >= deadline:
+                    raise BC66Timeout(f"the module did not wake within {timeout} s") from None
+
     # -- commands ---------------------------------------------------------------------
 
     async def command(self, line: str, *, timeout: float | None = None) -> list[str]:

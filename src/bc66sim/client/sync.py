@@ -86,6 +86,10 @@ class BC66:
     def wait_ready(self, timeout: float = 60.0) -> None:
         self._run(self.core.wait_ready(timeout), timeout + 5)
 
+    def wake(self, timeout: float = 5.0) -> None:
+        """Make sure the module hears the next command (it may be in deep sleep)."""
+        self._run(self.core.wake(timeout), timeout + 5)
+
     def command(self, line: str, timeout: float | None = None) -> list[str]:
         """Any AT command; its information lines (raises with the module's code on ERROR)."""
         return self._run(self.core.command(line, timeout=timeout), (timeout or 30) + 5)
