@@ -258,3 +258,25 @@ async def test_an_unreachable_ntp_server(tmp_path: Path) -> None:
     said += await link.advance(30)
     assert urc("+QNTP: 0,") in said or b"\r\n+QNTP: 0," in said, said
     await link.close()
+
+
+async def test_tcp_keeps_its_order_and_its_bytes_through_a_jittery_link(tmp_path: Path) -> None:
+    link = await module(tmp_path, PROFILES["ce1"])
+    peer = MemoryTcpPeer(link.network)
+    await link.say('AT+QIOPEN=1,0,"TCP","127.0.0.1",47001,0,1')
+    await link.advance(30)
+    assert link.link is not None
+    link.link.drop("up", 2)  # TCP resends what the radio lost: late, never missing
+    sent = b""
+    for n in range(40):
+        chunk = f"{n:03d}-".encode()
+        await link.say(f"AT+QISEND=0,4,{chunk.decode()}")
+        sent += chunk
+    await link.advance(300)
+    assert bytes(peer.received) == sent
+    await link.say("AT+QISEND=0,4,last")
+    said = await link.say("AT+QICLOSE=0")  # closed right after SEND OK: the bytes still go
+    assert said.endswith(b"CLOSE OK\r\n")
+    await peer.wait_closed(timeout=60)
+    assert bytes(peer.received) == sent + b"last"
+    await link.close()

@@ -69,3 +69,41 @@ async def test_a_udp_round_trip_shows_the_profile(tmp_path: Path) -> None:
         uart.writer.close()
         await server.stop()
         await peer.stop()
+
+
+async def test_tcp_through_ce0_arrives_whole_and_in_order(tmp_path: Path) -> None:
+    """Real timers: many packets due at the same moment still leave in the order sent,
+    and a close right after SEND OK waits for them (the review found both broken)."""
+    received = bytearray()
+    closed = asyncio.Event()
+
+    async def serve_peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(4096):
+            received.extend(data)
+        closed.set()
+        writer.close()
+
+    listener = await asyncio.start_server(serve_peer, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    args = ("--tcp", "127.0.0.1:0", "--attach-delay", "1", "--network", "ce0", "--seed", "1")
+    server = await ServeProcess(*args, "--state-dir", str(tmp_path)).start()
+    host, uart_port = server.where.rsplit(":", 1)
+    uart = Host(*await asyncio.open_connection(host, int(uart_port)))
+    try:
+        await uart.until(b"+IP: ")
+        await uart.command("ATE0")
+        await uart.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{port},0,1')
+        await uart.until(b"+QIOPEN: 0,0\r\n", timeout=15)
+        sent = b""
+        for n in range(60):
+            chunk = f"{n:03d}-".encode()
+            await uart.command(f"AT+QISEND=0,4,{chunk.decode()}")
+            await uart.until(b"SEND OK\r\n")
+            sent += chunk
+        await uart.command("AT+QICLOSE=0")
+        await asyncio.wait_for(closed.wait(), 30)
+        assert bytes(received) == sent
+    finally:
+        uart.writer.close()
+        listener.close()
+        await server.stop()

@@ -237,6 +237,10 @@ class LinkNetwork:
     def in_outage(self) -> bool:
         return self.clock.now() < self.outage_until
 
+    def retransmission_timeout(self) -> float:
+        """What a lost TCP segment costs: TCP resends it after about one RTO (1 s, RFC 6298)."""
+        return 1.0 + 2 * self.profile.delay
+
     def one_way_delay(self) -> float:
         """One draw: the log-normal delay, plus a retransmission now and then."""
         profile = self.profile
@@ -442,6 +446,41 @@ class _LinkPinger:
         self._inner.close()
 
 
+class _Lane:
+    """One direction of one flow: packets in the order sent, each released at its time.
+
+    One timer at a time, for the head of the queue: the event loop does not keep
+    the order of timers due at the same moment, and a link must not reorder.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._queue: deque[tuple[float, Callable[[], None]]] = deque()
+        self._timer: TimerHandle | None = None
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def push(self, when: float, callback: Callable[[], None]) -> None:
+        self._queue.append((when, callback))
+        if self._timer is None:
+            self._run()
+
+    def _run(self) -> None:
+        self._timer = None
+        while self._queue and self._queue[0][0] <= self._clock.now():
+            _, callback = self._queue.popleft()
+            callback()
+        if self._queue and self._timer is None:
+            self._timer = self._clock.call_at(self._queue[0][0], self._run)
+
+    def cancel(self) -> None:
+        self._queue.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 class _LinkFlow(Flow):
     """A flow through the link: both directions queued, delayed, maybe lost."""
 
@@ -450,13 +489,15 @@ class _LinkFlow(Flow):
         self.transport = transport
         self._listener = listener
         self.inner: Flow | None = None
+        self._up = _Lane(link.clock)
+        self._down_lane = _Lane(link.clock)
         self._up_bytes = 0  # sent by the module, not yet across the link
         self._down: deque[bytes | None] = deque()  # arrived across, waiting for a read
         self._down_bytes = 0  # on the way down or waiting
         self._paused = False  # the module stopped reading
         self._inner_paused = False  # the link stopped reading the peer (its bound)
-        self._timers: set[TimerHandle] = set()
-        self._closed = False
+        self._closed = False  # the module closed it, or it ended: nothing more goes down
+        self._closing = False  # closed with uplink still crossing: the inner flow waits
 
     @property
     def waiting_up(self) -> bool:
@@ -475,19 +516,24 @@ class _LinkFlow(Flow):
             self._up_bytes + self.inner.unacked() + len(data) > MAX_TCP_SEND_BACKLOG
         ):
             return False  # the module's send buffer is full: SEND FAIL
+        when = self._link.up.release_time(len(data))
         if self._link.up.dropped(self.transport):
-            log.info("link: an uplink datagram of %d bytes was lost", len(data))
-            return True
+            if self.transport is Transport.UDP:
+                log.info("link: an uplink datagram of %d bytes was lost", len(data))
+                return True
+            when += self._link.retransmission_timeout()  # TCP: resent, never lost
         self._up_bytes += len(data)
-        self._schedule(self._link.up.release_time(len(data)), lambda: self._arrive_up(data))
+        self._up.push(when, lambda: self._arrive_up(data))
         return True
 
     def _arrive_up(self, data: bytes) -> None:
         self._up_bytes -= len(data)
-        if self._closed or self.inner is None:
+        if self.inner is None:
             return
         if not self.inner.send(data):
             log.warning("link: the stack behind the link refused %d bytes", len(data))
+        if self._closing and not self._up:
+            self._close_inner()
 
     def unacked(self) -> int:
         inner = self.inner.unacked() if self.inner is not None else 0
@@ -497,19 +543,31 @@ class _LinkFlow(Flow):
 
     def flow_data(self, data: bytes) -> None:
         """From the inner flow: data from the peer, to cross the link down."""
+        if self._closed:
+            return
+        when = self._link.down.release_time(len(data))
         if self._link.down.dropped(self.transport):
-            log.info("link: a downlink datagram of %d bytes was lost", len(data))
+            if self.transport is Transport.UDP:
+                log.info("link: a downlink datagram of %d bytes was lost", len(data))
+                return
+            when += self._link.retransmission_timeout()
+        if self.transport is Transport.UDP and self._down_bytes + len(data) > DOWNLINK_HIGH_WATER:
+            # The radio's queue for this device is full: a datagram is lost, as the
+            # network drops it (a UDP sender is not held back by anything).
+            log.warning("link: downlink queue full, a datagram of %d bytes dropped", len(data))
             return
         self._down_bytes += len(data)
         if self._down_bytes > DOWNLINK_HIGH_WATER and not self._inner_paused:
             self._inner_paused = True
             if self.inner is not None:
                 self.inner.pause_reading()
-        self._schedule(self._link.down.release_time(len(data)), lambda: self._arrive_down(data))
+        self._down_lane.push(when, lambda: self._arrive_down(data))
 
     def flow_closed(self, reason: str) -> None:
+        if self._closed:
+            return
         when = self._link.down.release_time(0)
-        self._schedule(when, lambda: self._arrive_down(None, reason))
+        self._down_lane.push(when, lambda: self._arrive_down(None, reason))
 
     def _arrive_down(self, data: bytes | None, reason: str = "") -> None:
         if self._closed:
@@ -522,6 +580,7 @@ class _LinkFlow(Flow):
             item = self._down.popleft()
             if item is None:
                 self._closed = True
+                self._up.cancel()
                 self._link.forget(self)
                 self._listener.flow_closed(reason)
                 return
@@ -545,39 +604,36 @@ class _LinkFlow(Flow):
 
     # -- both ----------------------------------------------------------------------
 
-    def _schedule(self, when: float, callback: Callable[[], None]) -> None:
-        if when <= self._link.clock.now() and not self._timers:
-            callback()  # an ideal link, nothing ahead: at once, in order
-            return
-        timer: TimerHandle | None = None
-
-        def fire() -> None:
-            if timer is not None:
-                self._timers.discard(timer)
-            callback()
-
-        timer = self._link.clock.call_at(when, fire)
-        self._timers.add(timer)
-
     def break_off(self, reason: str) -> None:
-        """The module's stack gave up: the flow ends and its owner is told."""
+        """The module's stack gave up: the flow ends at once and its owner is told."""
         if self._closed:
             return
+        self._up.cancel()
+        self._up_bytes = 0
         self.close()
         self._listener.flow_closed(reason)
 
     def abort(self) -> None:
         """A reset: the peer sees an RST (through the inner flow), nothing more crosses."""
+        self._up.cancel()
+        self._up_bytes = 0
         inner, self.inner = self.inner, None
         self.close()
         if inner is not None:
             inner.abort()
 
     def close(self) -> None:
+        """Closed by the module: bytes it already sent still cross, then the peer's close
+        (§2.3.2: what was answered SEND OK reaches the peer)."""
         self._closed = True
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        self._down_lane.cancel()
         self._link.forget(self)
+        if self._up:
+            self._closing = True
+        else:
+            self._close_inner()
+
+    def _close_inner(self) -> None:
+        self._closing = False
         if self.inner is not None:
             self.inner.close()
