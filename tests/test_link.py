@@ -280,3 +280,23 @@ async def test_tcp_keeps_its_order_and_its_bytes_through_a_jittery_link(tmp_path
     await peer.wait_closed(timeout=60)
     assert bytes(peer.received) == sent + b"last"
     await link.close()
+
+
+async def test_the_attach_waits_for_coverage_and_cereg_stays_true(tmp_path: Path) -> None:
+    link = MemoryLink(tmp_path, link=STEADY, attach_delay=1.0)
+    assert link.link is not None
+    await link.start()
+    link.link.coverage_loss(30)  # no cell at power-on
+    said = await link.advance(20)
+    assert b"+IP:" not in said
+    assert b"+CGATT: 0" in await link.say("AT+CGATT?")
+    said = await link.advance(12)  # coverage at 30 s, the attach 1 s later
+    assert urc("+IP: 10.20.30.40") in said, said
+    await link.say("AT+CEREG=1")
+    await link.say("AT+CFUN=0")
+    await link.say("AT+CFUN=1")
+    await link.advance(2)
+    link.link.coverage_loss(5)  # after a CFUN cycle the loss is still reported
+    assert await link.advance(0) == urc("+CEREG: 2")
+    assert await link.advance(5.1) == urc("+CEREG: 1")
+    await link.close()

@@ -315,3 +315,83 @@ def test_the_meter_counts_from_power_on() -> None:
     summary = meter.summary(5030.0)
     assert summary.seconds["off"] == 0 and summary.seconds["idle"] == 10
     assert summary.total_seconds == 30
+
+
+# -- found by review: each was a wrong outcome before ----------------------------------------
+
+
+async def test_a_running_ping_keeps_the_module_awake(tmp_path: Path) -> None:
+    link = await module(tmp_path)
+    link.network.ping_replies["127.0.0.9"] = 64
+    await ok(link, "AT+QNBIOTEVENT=1,1")
+    await ok(link, 'AT+CPSMS=1,,,"00000001","00000001"')  # T3324 2 s
+    await ok(link, "AT+QRELLOCK")
+    said = await link.say('AT+QPING=1,"192.0.2.1",60,2')  # no answer: two 60 s waits
+    said += await link.advance(125)
+    # Every result comes, then the release, T3324, PSM and sleep.
+    assert said.endswith(urc("+QPING: 569") * 2 + urc("+QPING: 0,2,0,2,0,0,0")
+                         + urc('+QNBIOTEVENT: "ENTER PSM"')), said  # fmt: skip
+    assert link.modem.power.asleep
+    await link.close()
+
+
+async def test_data_mode_keeps_the_module_awake(tmp_path: Path) -> None:
+    link = await module(tmp_path)
+    peer = MemoryUdpPeer(link.network, echo=False)
+    await open_udp(link)
+    await ok(link, PSM_10MIN_10S)
+    said = await link.say("AT+QISEND=0")
+    assert said.endswith(b"> ")
+    await link.advance(60)  # the host thinks a minute in data mode: no sleep
+    assert not link.modem.power.asleep
+    link.buffer.clear()
+    await link.write(b"hello\x1a")
+    assert await link.advance(0) == b"hello\r\nOK\r\n\r\nSEND OK\r\n"
+    assert await peer.next_datagram() == b"hello"
+    await link.close()
+
+
+async def test_new_psm_timers_while_idle_are_asked_for_in_a_tau(tmp_path: Path) -> None:
+    link = await module(tmp_path)
+    await ok(link, "AT+QNBIOTEVENT=1,1")
+    await ok(link, "AT+CSCON=1")
+    assert await link.advance(20) == urc("+CSCON: 0")
+    said = await link.say(PSM_10MIN_10S)
+    assert said == f"{PSM_10MIN_10S}\r\n{OK}".encode() + urc("+CSCON: 1")
+    assert await link.advance(2) == urc("+CSCON: 0")
+    assert await link.advance(10) == urc('+QNBIOTEVENT: "ENTER PSM"')
+    await link.close()
+
+
+async def test_held_tcp_data_is_never_dropped_by_age(tmp_path: Path) -> None:
+    link = await module(tmp_path)
+    peer = MemoryTcpPeer(link.network)
+    await ok(link, PSM_10MIN_10S)
+    said = await link.say('AT+QIOPEN=1,0,"TCP","127.0.0.1",47001,0,1')
+    assert (said + await link.advance(0.2)).endswith(urc("+QIOPEN: 0,0"))
+    await link.advance(40)
+    await peer.send(b"IMPORTANT")
+    await link.advance(200)
+    said = await link.say('AT+CPSMS=1,,,"01100101","00000101"')  # new timers: a TAU at once
+    assert said.endswith(urc('+QIURC: "recv",0,9\r\nIMPORTANT')), said
+    await link.close()
+
+
+async def test_a_detach_wakes_a_sleeping_module(tmp_path: Path) -> None:
+    link = await module(tmp_path)
+    await ok(link, "AT+CEREG=1")
+    await _into_deep_sleep(link)
+    link.modem.radio.set_attach(False)  # the network detaches it (a control-plane fault)
+    said = await link.advance(0)
+    assert said == (urc('+QNBIOTEVENT: "EXIT DEEPSLEEP"') + urc("+QATWAKEUP")
+                    + urc('+QNBIOTEVENT: "EXIT PSM"') + urc("+CEREG: 0")), said  # fmt: skip
+    assert not link.modem.power.asleep
+    await link.close()
+
+
+async def test_qisend_with_an_empty_data_parameter_is_a_parameter_error(tmp_path: Path) -> None:
+    link = await module(tmp_path)
+    await open_udp(link)
+    await ok(link, "AT+CMEE=1")
+    assert await link.say("AT+QISEND=0,1,") == b"AT+QISEND=0,1,\r\n\r\n+CME ERROR: 552\r\n"
+    await link.close()

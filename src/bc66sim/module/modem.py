@@ -306,6 +306,12 @@ class Modem:
             self._write(framed)
 
     @property
+    def busy(self) -> bool:
+        """Work the module must stay awake for: a network service running, or the host
+        half-way through a line or in data mode (power.py: no deep sleep meanwhile)."""
+        return bool(self._services) or self._framer.in_data_mode or self._framer.has_partial_line
+
+    @property
     def output_blocked(self) -> bool:
         """The module cannot say more now: direct-push sockets stop reading meanwhile.
 

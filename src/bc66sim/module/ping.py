@@ -82,6 +82,7 @@ async def _ping(modem: Modem, host: str, timeout: int, count: int, size: int) ->
     try:
         for sequence in range(1, count + 1):
             started = modem.clock.now()
+            modem.power.uplink(size)  # each echo request is uplink: RRC stays up
             echo = await pinger.echo(sequence, size, float(timeout))
             if echo is None:
                 modem.emit_urc(line(f"+QPING: {int(Err.TIMEOUT)}"))

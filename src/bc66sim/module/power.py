@@ -240,6 +240,14 @@ class Power:
         """Registration is an RRC connection; it is released like any other."""
         self._connect()
 
+    def leaving_service(self) -> None:
+        """A detach is coming: a sleeping module wakes (its UART must say so), and a
+        detach ends PSM."""
+        if self.state is PowerState.DEEP_SLEEP:
+            self._wake("the detach")
+        if self.state is PowerState.PSM:
+            self._event('"EXIT PSM"')
+
     def detached(self) -> None:
         was_connected = self.rrc_connected
         self._cancel("inactivity", "t3324", "t3412", "paging")
@@ -265,6 +273,12 @@ class Power:
             self._deliver(_Held(sock, data, self._modem.clock.now()))
             return
         self._hold(_Held(sock, data, self._modem.clock.now()))
+
+    def settings_changed(self) -> None:
+        """New PSM or eDRX requests: the module asks the network in a tracking area update."""
+        if self._modem.radio.attached and self.state in (PowerState.IDLE, PowerState.PSM):
+            self._connect()
+            self._restart_inactivity(self.config.tau_connected)
 
     def holding(self, sock: Socket) -> bool:
         """Downlink for ``sock`` waits in the network (its flow must not be read)."""
@@ -314,7 +328,8 @@ class Power:
         now = self._modem.clock.now()
         held, self._held, self._held_bytes = self._held, deque(), 0
         for item in held:
-            if limit is not None and item.data is not None and now - item.since > limit:
+            if (limit is not None and item.data is not None and now - item.since > limit
+                    and item.sock.transport is Transport.UDP):  # fmt: skip
                 log.warning("socket %d: the network dropped a datagram held longer than T3412",
                             item.sock.connect_id)  # fmt: skip
                 continue
@@ -353,6 +368,9 @@ class Power:
         """The network released the RRC connection: idle, and the PSM timers run."""
         self._timers.pop("inactivity", None)
         if self.state is not PowerState.CONNECTED:
+            return
+        if self._modem.busy:  # a lookup, echo or NTP query still waits for its answer
+            self._restart_inactivity()
             return
         self._handle(PowerEvent.RELEASE)
         self._cscon(0)
@@ -444,6 +462,7 @@ class Power:
             self.state is PowerState.PSM
             and self._modem.radio.settings.sclk == 1
             and not self._lock_held
+            and not self._modem.busy
             and not any(s is not None and s.transport is Transport.TCP for s in sockets)
         )
 

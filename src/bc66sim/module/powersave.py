@@ -210,6 +210,7 @@ def _cpsms_write(modem: Modem, args: Args, reply: Reply) -> Result:
         nv.psm_mode, nv.psm_tau, nv.psm_active = mode, tau, active
     modem.persist()
     modem.radio.psm_changed()
+    modem.power.settings_changed()
     return None
 
 
@@ -225,6 +226,7 @@ def _edrx_request(modem: Modem, args: Args) -> None:
     else:
         nv.edrx_mode, nv.edrx_value, nv.edrx_ptw = mode, value, ptw
     modem.persist()
+    modem.power.settings_changed()
 
 
 def _cedrxs_read(modem: Modem, args: Args, reply: Reply) -> Result:

@@ -128,11 +128,13 @@ class Radio:
         return self.attached and self._modem.network.conditions.in_service
 
     def _conditions_changed(self) -> None:
-        """Coverage lost or back: ``+CEREG`` says so (2: searching, then 1 again)."""
+        """Coverage lost or back: ``+CEREG`` says so (2: searching, then 1 again); an
+        attach that waited for a cell goes on."""
         in_service = self._modem.network.conditions.in_service
         if self.attached and in_service != self._reported_in_service:
-            self._reported_in_service = in_service
             self._report_registration()
+        elif in_service and self._modem.powered and not self.attached and self._timer is None:
+            self._schedule_attach()
 
     @property
     def stat(self) -> int:
@@ -157,6 +159,8 @@ class Radio:
 
     def _attach(self) -> None:
         self._timer = None
+        if not self._modem.network.conditions.in_service:
+            return  # no cell: the attach waits for coverage (_conditions_changed)
         self.attached = True
         # §2.3.9 note 3: the RTC takes the network's time on registration.
         self._rtc_offset = dt.timedelta(0)
@@ -170,6 +174,8 @@ class Radio:
         """The registration is reported lost first, then its sockets close (§2.4.1)."""
         was_attached = self.attached
         self._cancel_timer()
+        if was_attached:
+            self._modem.power.leaving_service()  # out of deep sleep and PSM first
         self.attached = False
         self._report_registration()
         if was_attached:
@@ -179,6 +185,7 @@ class Radio:
             self._modem.sockets.network_lost()
 
     def _report_registration(self) -> None:
+        self._reported_in_service = self._modem.network.conditions.in_service
         if self.settings.cereg_mode:
             self._modem.emit_urc(line("+CEREG: " + self.cereg_fields(urc=True)))
 

@@ -480,6 +480,8 @@ def _qisend(modem: Modem, args: Args, reply: Reply) -> Result:
         return _qisend_query(modem, connect_id, reply)
     if len(args) == 3:
         length = _length(args, MAX_SEND_HEX if hex_mode else MAX_SEND_TEXT)
+        if not args.given(2):
+            raise BadParameter("the data is missing")
         data = args.text(2)
         payload = decode_hex(data, length) if hex_mode else data.encode("latin-1")
         if len(payload) != length:
