@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from pathlib import Path
 
 import pytest
@@ -55,13 +56,29 @@ def test_profiles_and_profile_files(tmp_path: Path) -> None:
     assert profile.signal.rsrp == -116 and profile.signal.ecl == 1
     wrong = [('delay = "x"', "must be a number"), ("speed = 3", "unknown"),
              ("udp_loss = 2", "between 0 and 1"), ("[signal]\nfoo = 1", "unknown"),
-             ('base = "ce9"', "base must be"), ("delay = ", "Invalid value")]  # fmt: skip
+             ('base = "ce9"', "base must be"), ("delay = ", "Invalid value"),
+             ('uplink_bps = "fast"', "bits per second"), ("uplink_bps = 0", "bits per second"),
+             ("delay = nan", "must be a number"), ("delay = inf", "must be a number"),
+             ('core_hops = "x"', "core_hops"), ('[signal]\nrsrp = "x"', "signal rsrp"),
+             ("[signal]\nsinr = 99", "signal sinr"),
+             ("delay = true", "must be a number")]  # fmt: skip
     for text, message in wrong:
         path.write_text(text)
         with pytest.raises(ValueError, match=message):
             load_profile(str(path))
     with pytest.raises(ValueError, match="not one of ideal, ce0, ce1, ce2"):
         load_profile("ce7")
+
+
+def test_faults_refuse_what_is_not_a_number() -> None:
+    clock = ManualClock()
+    link = LinkNetwork(MemoryNetwork(clock), PROFILES["ce0"], clock, seed=1)
+    for call in (lambda: link.delay("up", 1, math.nan), lambda: link.coverage_loss(math.inf),
+                 lambda: link.coverage_loss(math.nan), lambda: link.set_signal(math.nan, 0),
+                 lambda: link.service_unreachable("dns", math.nan),
+                 lambda: link.drop("sideways", 1)):  # fmt: skip
+        with pytest.raises(ValueError):
+            call()
 
 
 def test_the_same_seed_gives_the_same_delays() -> None:

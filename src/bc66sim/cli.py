@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import ipaddress
 import logging
+import math
 import re
 import signal
 import sys
@@ -254,7 +255,7 @@ def _config(args: argparse.Namespace) -> ModemConfig:
     profile = _link_profile(args)
     if args.attach_delay is None:
         args.attach_delay = profile.attach_time if profile is not None else 2.0
-    if args.attach_delay < 0:
+    if not math.isfinite(args.attach_delay) or args.attach_delay < 0:
         raise UsageError("--attach-delay must be 0 or more seconds")
     baud = getattr(args, "baud", None)
     if baud is not None and baud <= 0:
@@ -295,6 +296,10 @@ def _scenario(args: argparse.Namespace) -> Scenario | None:
 def _power_config(args: argparse.Namespace) -> PowerConfig:
     if not hasattr(args, "rrc_inactivity"):
         return PowerConfig()
+    finite = all(math.isfinite(value) for value in
+                 (args.time_scale, args.rrc_inactivity, args.battery_mah))  # fmt: skip
+    if not finite:
+        raise UsageError("--time-scale, --rrc-inactivity and --battery-mah are finite numbers")
     if args.time_scale <= 0:
         raise UsageError("--time-scale must be a positive number")
     if args.rrc_inactivity <= 0:

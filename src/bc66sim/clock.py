@@ -84,6 +84,8 @@ class ScaledClock:
         if scale <= 0:
             raise ValueError("the time scale must be positive")
         self.scale = scale
+        #: The wall clock, for what the scale must not touch: the UART's own timings.
+        self.wall: Clock = LoopClock()
         self._origin: tuple[float, dt.datetime] | None = None
 
     def _start(self) -> tuple[float, dt.datetime]:

@@ -49,7 +49,12 @@ def _override(client: ControlClient, args: argparse.Namespace) -> Any:
     if args.raw:
         if len(args.response) != 1:
             raise ControlError("--raw takes one RESPONSE, with escapes (\\r, \\n, \\xNN)")
-        raw = codecs.decode(args.response[0], "unicode_escape")
+        try:
+            raw = codecs.decode(args.response[0], "unicode_escape")
+        except UnicodeDecodeError as exc:
+            raise ControlError(
+                f"--raw: a bad escape in {args.response[0]!r}: {exc.reason}"
+            ) from None
         return client.override(args.at_command, raw, once=args.once)
     return client.override(args.at_command, list(args.response), once=args.once)
 

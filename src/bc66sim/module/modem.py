@@ -102,6 +102,9 @@ class Modem:
         self.network = network
         #: Module time: every timer of the module and its RTC (bc66sim.clock).
         self.clock: Clock = clock or LoopClock()
+        #: The UART's timings (a held line's LF, the bytes lost waking from deep sleep)
+        #: are the host's, in wall time even when module time is scaled (--time-scale).
+        self.uart_clock: Clock = getattr(self.clock, "wall", self.clock)
         self.config = config or ModemConfig()
         if self.config.model not in MODELS:
             raise ValueError(f"unknown model {self.config.model!r}: one of {', '.join(MODELS)}")
@@ -383,7 +386,7 @@ class Modem:
         self._flush_urcs()
         if self._framer.awaiting_line_feed:
             wait = self.config.line_feed_wait
-            self._line_feed_timer = self.clock.call_later(wait, self._line_feed_missing)
+            self._line_feed_timer = self.uart_clock.call_later(wait, self._line_feed_missing)
 
     def _line_feed_missing(self) -> None:
         """The held line's LF did not come: run the line now (at/framer.py: line ends)."""

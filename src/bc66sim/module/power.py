@@ -481,7 +481,7 @@ class Power:
 
     def host_input(self) -> bool:
         """Bytes from the host: False when they are lost (deep sleep, waking up)."""
-        now = self._modem.clock.now()
+        now = self._modem.uart_clock.now()
         if self.state is PowerState.DEEP_SLEEP:
             log.info("power: host bytes woke the module from deep sleep; they are lost")
             self._waking_until = now + self.config.wake_window

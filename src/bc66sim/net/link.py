@@ -161,14 +161,36 @@ def load_profile(name: str) -> LinkProfile:
         )
     except TypeError as exc:
         raise ValueError(f"{name}: {exc}") from exc
+    _check_profile(name, profile)
+    return profile
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_profile(name: str, profile: LinkProfile) -> None:
+    """Every figure of a profile file is a finite number in its range (a one-line error)."""
     for key in ("delay", "delay_spread", "retransmission", "retransmission_delay",
                 "udp_loss", "attach_time", "tcp_give_up"):  # fmt: skip
         value = getattr(profile, key)
-        if not isinstance(value, int | float) or value < 0:
+        if not _number(value) or value < 0:
             raise ValueError(f"{name}: {key} must be a number >= 0")
+    for key in ("uplink_bps", "downlink_bps"):
+        value = getattr(profile, key)
+        if value is not None and (not _number(value) or value <= 0):
+            raise ValueError(f"{name}: {key} must be a number of bits per second > 0")
     if not (0 <= profile.udp_loss <= 1 and 0 <= profile.retransmission <= 1):
         raise ValueError(f"{name}: probabilities are between 0 and 1")
-    return profile
+    if not isinstance(profile.core_hops, int) or not 0 <= profile.core_hops <= 64:
+        raise ValueError(f"{name}: core_hops must be a whole number 0-64")
+    signal = profile.signal
+    ranges = {"rsrp": (-156, -44), "rsrq": (-34, 3), "sinr": (-20, 40), "ecl": (0, 2),
+              "tx_power": (-40, 23)}  # fmt: skip
+    for key, (low, high) in ranges.items():
+        value = getattr(signal, key)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{name}: signal {key} must be a whole number {low}..{high}")
 
 
 class _Direction:
@@ -225,7 +247,9 @@ class LinkNetwork:
         self.rng = random.Random(seed)
         self.conditions = LinkConditions(signal=profile.signal)
         self.outage_until = 0.0
+        self._outage_started = 0.0
         self._outage_timer: TimerHandle | None = None
+        self._give_up_timer: TimerHandle | None = None
         self.up = _Direction(self, up=True)
         self.down = _Direction(self, up=False)
         self._unreachable: dict[str, float] = {}
@@ -265,17 +289,21 @@ class LinkNetwork:
 
     def coverage_loss(self, seconds: float) -> None:
         """Nothing passes for ``seconds``: the module is out of service meanwhile."""
-        if seconds <= 0:
+        if not _number(seconds) or seconds <= 0:
             raise ValueError("a coverage loss lasts a positive number of seconds")
         now = self.clock.now()
+        if not self.in_outage:
+            self._outage_started = now
         self.outage_until = max(self.outage_until, now + seconds)
         log.warning("link: coverage lost for %.1f s", seconds)
         self.conditions.update(in_service=False)
         if self._outage_timer is not None:
             self._outage_timer.cancel()
         self._outage_timer = self.clock.call_at(self.outage_until, self._coverage_back)
-        if seconds > self.profile.tcp_give_up:
-            self.clock.call_later(self.profile.tcp_give_up, self._tcp_gives_up)
+        # TCP gives up counting from the start of the outage, however it was extended.
+        give_up = self._outage_started + self.profile.tcp_give_up
+        if self.outage_until > give_up and self._give_up_timer is None:
+            self._give_up_timer = self.clock.call_at(give_up, self._tcp_gives_up)
 
     def _coverage_back(self) -> None:
         self._outage_timer = None
@@ -284,6 +312,7 @@ class LinkNetwork:
 
     def _tcp_gives_up(self) -> None:
         """A TCP stack with data to send into a dead link gives up (lwIP: max retries)."""
+        self._give_up_timer = None
         if not self.in_outage:
             return
         for flow in list(self._flows):
@@ -320,7 +349,7 @@ class LinkNetwork:
 
     def set_signal(self, rsrp: float, sinr: float) -> None:
         """A new RSRP (dBm) and SINR (dB), whole numbers as the module reports them."""
-        if not (-156 <= rsrp <= -44 and -20 <= sinr <= 40):
+        if not (_number(rsrp) and _number(sinr) and -156 <= rsrp <= -44 and -20 <= sinr <= 40):
             raise ValueError("RSRP -156..-44 dBm, SINR -20..40 dB")
         signal = dataclasses.replace(self.conditions.signal, rsrp=round(rsrp), sinr=round(sinr))
         self.conditions.update(signal=signal)
@@ -337,7 +366,7 @@ class LinkNetwork:
         self._direction(direction).drop_next += count
 
     def delay(self, direction: str, count: int, seconds: float) -> None:
-        if count < 1 or seconds < 0:
+        if count < 1 or not _number(seconds) or seconds < 0:
             raise ValueError("count >= 1 and seconds >= 0")
         self._direction(direction).delay_next.extend([seconds] * count)
 
@@ -345,6 +374,8 @@ class LinkNetwork:
         """DNS or NTP servers do not answer, for ``seconds`` (None: until told again; 0: back)."""
         if service not in ("dns", "ntp"):
             raise ValueError('service "dns" or "ntp"')
+        if seconds is not None and (not _number(seconds) or seconds < 0):
+            raise ValueError("seconds: a number >= 0, or none (until told again)")
         if seconds == 0:
             self._unreachable.pop(service, None)
             return
@@ -367,6 +398,9 @@ class LinkNetwork:
         timeout: float,
     ) -> Flow:
         flow = _LinkFlow(self, transport, listener)
+        if self.outage_until - self.clock.now() > timeout:  # no SYN-ACK before the timeout
+            await self.clock.sleep_until(self.clock.now() + timeout)
+            raise NetError(Err.TIMEOUT, f"no answer from {address}:{port}: no coverage")
         if transport is Transport.TCP:  # the SYN crosses the link before the peer sees it
             await self._cross(self.up, 60)
         flow.inner = await self.inner.open_flow(
@@ -414,8 +448,12 @@ class LinkNetwork:
         if self.down.dropped(Transport.UDP):
             await self.clock.sleep_until(deadline)
             raise NetError(Err.TIMEOUT, f"the NTP answer from {address}:{port} was lost (link)")
+        answered = self.clock.now()
         await self._cross(self.down, 76)
-        return when
+        # The server's time was read when its answer left the inner network: the time
+        # it then spent crossing the link down is part of it (the module's RTC is set on
+        # arrival; SNTP's correction of the round trip happened before the link).
+        return when + dt.timedelta(seconds=self.clock.now() - answered)
 
 
 class _LinkPinger:
