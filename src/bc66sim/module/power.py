@@ -47,6 +47,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -202,10 +203,11 @@ class Power:
         log.debug("power: %s -> %s (%s)", was.value, state.value, event.value)
         self._modem.events.publish(PowerChanged(was.value, state.value, event.value))
 
-    def _arm(self, name: str, delay: float | None, callback: object) -> None:
+    def _arm(self, name: str, delay: float | None, callback: Callable[[], None]) -> None:
+        """(Re)arm the timer ``name``; ``delay`` None leaves it unarmed (a timer deactivated)."""
         self._cancel(name)
         if delay is not None:
-            self._timers[name] = self._modem.clock.call_later(max(0.0, delay), callback)  # type: ignore[arg-type]
+            self._timers[name] = self._modem.clock.call_later(max(0.0, delay), callback)
 
     def _cancel(self, *names: str) -> None:
         for name in names:
