@@ -142,7 +142,7 @@ class Radio:
             return SEARCHING
         if self.attached:
             return REGISTERED_HOME
-        if self.cfun == 1 and self.want_attach:
+        if self.cfun == 1 and self.want_attach and self._modem.powered:
             return SEARCHING
         return NOT_REGISTERED
 
