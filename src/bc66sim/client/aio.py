@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds for a command's answer (the note allows 300 ms; a slow UART, more).
 COMMAND_TIMEOUT = 5.0
+#: Seconds between wake-up attempts (AsyncBC66.wake): an awake BC66 answers AT in ms.
+WAKE_TRY = 0.3
 #: Seconds for +QIOPEN (§2.3.1 note: wait up to 60 s).
 OPEN_TIMEOUT = 65.0
 SOCKET_IDS = range(MAX_SOCKETS)
@@ -201,18 +203,38 @@ class AsyncBC66:
         """Make sure the module hears the next command (PSM deep sleep, ``AT+QSCLK=1``).
 
         A BC66 in deep sleep loses the bytes that wake it: the first ``AT`` may get
-        no answer at all.  This sends ``AT`` until one is answered ``OK``; an awake
+        no answer at all.  This sends ``AT`` every :data:`WAKE_TRY` seconds until one
+        is answered ``OK`` (well inside the sleep lock a wake-up holds); an awake
         module answers the first one at once.
         """
+        await _atomic(self._wake(timeout))
+
+    async def _wake(self, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
+        async with self._lock:
+            self._check_broken()
+            # A lost answer is what waking looks like, not a desync: no resync's long wait.
+            first = self._conn.escape() if self._desync else b""
+            self._desync = False
+            self._conn.discard_input()
+            self._drop_answers()
             try:
-                await self.command("AT", timeout=min(0.5, max(0.05, deadline - loop.time())))
-                return
-            except BC66Timeout:
-                if loop.time() >= deadline:
-                    raise BC66Timeout(f"the module did not wake within {timeout} s") from None
+                while True:
+                    await self._stream.write(first + self._conn.send("AT"))
+                    first = b""
+                    try:
+                        await self._collect("AT", min(WAKE_TRY, max(0.05, deadline - loop.time())))
+                        return
+                    except BC66Timeout:
+                        self._desync = False
+                        self._conn.abandon()
+                        if loop.time() >= deadline:
+                            raise BC66Timeout(
+                                f"the module did not wake within {timeout} s"
+                            ) from None
+            finally:
+                self._conn.abandon()
 
     # -- commands ---------------------------------------------------------------------
 
