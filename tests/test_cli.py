@@ -201,3 +201,20 @@ def test_leftovers_of_an_interrupted_save_are_removed(tmp_path: Path) -> None:
     settings = Nvram(tmp_path).load()
     assert settings.view_mode == 1 and settings.send_hex == 0
     assert not leftover.exists()
+
+
+def test_help_explains_the_program() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "a software Quectel BC66" in result.stdout and "argument parsing" not in result.stdout
+
+
+async def test_the_printed_hint_works_as_printed(tmp_path: Path) -> None:
+    """The "try:" command names the interpreter bc66sim runs in, which has pyserial."""
+    server = await ServeProcess("--tcp", "127.0.0.1:0", "--state-dir", str(tmp_path)).start()
+    await server.stop()
+    hint = next(text for text in server.log if "try: " in text).split("try: ", 1)[1].split()
+    assert hint[1:4] == ["-m", "serial.tools.miniterm", f"socket://{server.where}"]
+    result = subprocess.run([hint[0], "-m", "serial.tools.miniterm", "--help"],
+                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 0, result.stderr

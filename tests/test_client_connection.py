@@ -556,3 +556,14 @@ def test_any_split(sizes: list[int]) -> None:
             start += size
 
     assert play(cut) == EXPECTED
+
+
+def test_error_codes_carry_their_meaning() -> None:
+    from bc66sim.client.errors import CommandError
+
+    assert str(CommandError("cannot resolve example.org", 565)) == (
+        "cannot resolve example.org (error 565: dns parse failed)"
+    )
+    assert "(error 50: incorrect parameters)" in str(CommandError("AT+CGATT=7 failed", 50))
+    unknown = str(CommandError("x", 9999))
+    assert "(error 9999: an error code the BC66 manuals do not list)" in unknown

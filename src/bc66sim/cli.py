@@ -1,4 +1,10 @@
-"""``bc66sim serve``: argument parsing and wiring only (DESIGN: ``cli.py``)."""
+"""bc66sim: a software Quectel BC66 / BC66-NA NB-IoT module.
+
+Host programs talk AT to it as to the real module — over a pty, a TCP port, a
+serial line or stdin — and behind its radio is the real network.  ``serve`` runs
+one module, ``fleet`` many, ``console`` is a terminal to one, ``ctl`` drives a
+running ``serve`` (faults, pins, state).  ``bc66sim COMMAND --help`` for each.
+"""
 
 from __future__ import annotations
 

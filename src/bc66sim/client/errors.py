@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bc66sim.note.errors import CmeError, Err
+
 
 class BC66Error(Exception):
     """Anything that went wrong talking to a BC66; ``code`` is the module's, if any.
@@ -11,8 +13,18 @@ class BC66Error(Exception):
     """
 
     def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message if code is None else f"{message} (error {code})")
+        super().__init__(message if code is None else f"{message} (error {code}: {meaning(code)})")
         self.code = code
+
+
+def meaning(code: int) -> str:
+    """What a module error code means: the note's Chapter 3 text, or 27.007's."""
+    for family in (Err, CmeError):
+        try:
+            return family(code).description
+        except ValueError:
+            continue
+    return "an error code the BC66 manuals do not list"
 
 
 class CommandError(BC66Error):

@@ -19,6 +19,7 @@ shorthands for these URLs:
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from bc66sim.transport.tcp import TcpPort, parse_address
 
 SCHEMES = ("pty", "tcp", "serial", "stdio")
 #: What a host program can open, for the "ready on" line.
-_MINITERM = " — try: python -m serial.tools.miniterm {where} 115200"
+#: The interpreter bc66sim runs in has pyserial: the hint works as printed.
+_MINITERM = f" — try: {sys.executable} -m serial.tools.miniterm {{where}} 115200"
 
 
 class UrlError(PortError):
