@@ -218,3 +218,23 @@ async def test_the_printed_hint_works_as_printed(tmp_path: Path) -> None:
     result = subprocess.run([hint[0], "-m", "serial.tools.miniterm", "--help"],
                             capture_output=True, text=True, timeout=30)  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+async def test_saved_settings_are_shown_and_a_factory_reset_forgets_them(tmp_path: Path) -> None:
+    server = await ServeProcess("--tcp", "127.0.0.1:0", "--attach-delay", "0",
+                                "--state-dir", str(tmp_path)).start()  # fmt: skip
+    host, port = server.where.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b'AT+QICFG="dataformat",1,1\r\n')
+    await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 10)
+    writer.close()
+    await server.stop()
+    again = await ServeProcess("--tcp", "127.0.0.1:0", "--state-dir", str(tmp_path)).start()
+    await again.stop()
+    loaded = [text for text in again.log if "NVRAM from" in text]
+    assert loaded and "send_hex=1" in loaded[0] and "recv_hex=1" in loaded[0], again.log
+    fresh = await ServeProcess("--tcp", "127.0.0.1:0", "--factory-reset",
+                               "--state-dir", str(tmp_path)).start()  # fmt: skip
+    await fresh.stop()
+    assert any("factory reset" in text for text in fresh.log)
+    assert not any("NVRAM from" in text for text in fresh.log)

@@ -31,7 +31,7 @@ from bc66sim.control.options import ControlSetupError, add_serve_options, start_
 from bc66sim.fleet import Fleet, run_fleet
 from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
-from bc66sim.module.nvram import Nvram
+from bc66sim.module.nvram import Nvram, changed_settings
 from bc66sim.module.power import PowerConfig
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.link import LinkNetwork, LinkProfile, load_profile, with_category
@@ -125,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where NVRAM settings are kept (default: %(default)s)",
     )
     serve.add_argument("--ip", default="10.20.30.40", help="the module's simulated address")
+    serve.add_argument(
+        "--factory-reset",
+        action="store_true",
+        help="forget the NVRAM settings saved in --state-dir before starting (as a new module)",
+    )
     _add_nbiot_time(serve)
     _add_model(serve)
     _add_destinations(serve)
@@ -360,7 +365,11 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     scenario = _scenario(args)
     seed = args.seed if args.seed is not None or scenario is None else scenario.seed
     network = LinkNetwork(HostNetwork(), profile, clock, seed=seed)
-    modem = Modem(network, config=config, nvram=Nvram(args.state_dir), clock=clock)
+    nvram = Nvram(args.state_dir)
+    if args.factory_reset and nvram.factory_reset():
+        log.info("factory reset: the saved settings in %s are forgotten", nvram.path)
+    modem = Modem(network, config=config, nvram=nvram, clock=clock)
+    _report_saved_settings(modem)
     trace = Trace()
     stop = _stop_on_signals()
     try:  # before the UART opens: nothing may wait between its opening and the power-on
@@ -407,6 +416,14 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         else:
             log.error("stopped; the state could NOT be saved in %s (see above)", args.state_dir)
     return 0 if saved else 1
+
+
+def _report_saved_settings(modem: Modem) -> None:
+    """A module keeps its NVRAM between runs (a real one does): say what it brought back."""
+    changed = changed_settings(modem.nv)
+    if changed:
+        shown = ", ".join(f"{name}={value!r}" for name, value in changed.items())
+        log.info("NVRAM from %s: %s (--factory-reset forgets them)", modem.nvram.path, shown)
 
 
 def _uart_url(args: argparse.Namespace) -> str:

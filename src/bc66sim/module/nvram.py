@@ -29,6 +29,13 @@ STATE_FILE = "nvram.json"
 _TEMP_PREFIX, _TEMP_SUFFIX = ".nvram-", ".tmp"
 
 
+def changed_settings(settings: NvSettings) -> dict[str, object]:
+    """The settings that differ from the factory's, by name (what ``serve`` reports)."""
+    factory = NvSettings()
+    return {f.name: getattr(settings, f.name) for f in fields(NvSettings)
+            if getattr(settings, f.name) != getattr(factory, f.name)}  # fmt: skip
+
+
 @dataclass
 class NvSettings:
     """The NVRAM part of the module's settings, with the note's defaults."""
@@ -73,6 +80,13 @@ class Nvram:
 
     def __init__(self, state_dir: Path | None) -> None:
         self.path = state_dir / STATE_FILE if state_dir is not None else None
+
+    def factory_reset(self) -> bool:
+        """Forget every saved setting (``serve --factory-reset``); True when there were any."""
+        if self.path is None or not self.path.exists():
+            return False
+        self.path.unlink()
+        return True
 
     def load(self) -> NvSettings:
         if self.path is None:
