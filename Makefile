@@ -7,13 +7,24 @@ ARGS   ?=
 
 .PHONY: serve test lint bench clean test-servers docs
 
+SERVE_STAMP := $(VENV)/.installed-serve
+
+# Serving needs the package and its runtime dependencies only; pip shows its progress.
+$(SERVE_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	@echo "installing bc66sim into $(VENV) ..."
+	$(BIN)/pip install --upgrade --progress-bar on pip
+	$(BIN)/pip install --progress-bar on -e .
+	touch $(SERVE_STAMP)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "installing bc66sim and the test tools into $(VENV) ..."
+	$(BIN)/pip install -e '.[test]'
+	touch $(STAMP) $(SERVE_STAMP)
 
-serve: $(STAMP)
+serve: $(SERVE_STAMP)
 	$(BIN)/bc66sim serve $(ARGS)
 
 lint: $(STAMP)
