@@ -28,6 +28,7 @@ from bc66sim.clock import LoopClock, ScaledClock
 from bc66sim.console import run_console
 from bc66sim.control import ctl
 from bc66sim.control.options import ControlSetupError, add_serve_options, start_for_serve
+from bc66sim.echo import serve_echo
 from bc66sim.fleet import Fleet, run_fleet
 from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
@@ -164,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--ip", default="10.20.30.40", help=argparse.SUPPRESS)
     _add_model(console)
     ctl.add_parser(commands)
+    echo = commands.add_parser(
+        "echo-server", help="a TCP and UDP echo server on loopback, for walkthroughs and tests"
+    )
+    echo.add_argument("--host", default="127.0.0.1", help="where it listens (default %(default)s)")
+    echo.add_argument("--port", type=int, default=8080,
+                      help="the TCP and UDP port (default %(default)s; 0: a free one)")  # fmt: skip
     return parser
 
 
@@ -232,6 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "ctl":
         return ctl.run(args)
+    if args.command == "echo-server":
+        logging.basicConfig(level=logging.INFO, format="bc66sim: %(message)s", stream=sys.stderr)
+        return _echo_server(args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else _quiet_in_console(args),
         format="bc66sim: %(message)s",
@@ -251,6 +261,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _echo_server(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        print("bc66sim: error: --port is 0-65535", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        await serve_echo(args.host, args.port, _stop_on_signals())
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        print(f"bc66sim: error: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    return 0
 
 
 def _quiet_in_console(args: argparse.Namespace) -> int:
