@@ -238,3 +238,18 @@ async def test_saved_settings_are_shown_and_a_factory_reset_forgets_them(tmp_pat
     await fresh.stop()
     assert any("factory reset" in text for text in fresh.log)
     assert not any("NVRAM from" in text for text in fresh.log)
+
+
+async def test_the_trace_goes_to_a_file(tmp_path: Path) -> None:
+    trace = tmp_path / "at.trace"
+    server = await ServeProcess("--tcp", "127.0.0.1:0", "--trace", str(trace), "--attach-delay",
+                                "0", "--state-dir", str(tmp_path)).start()  # fmt: skip
+    host, port = server.where.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"AT+CGMI\r\n")
+    await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 10)
+    writer.close()
+    await server.stop()
+    lines = trace.read_text().splitlines()
+    assert any(line.endswith("host> AT+CGMI\\r\\n") for line in lines), lines
+    assert any("<host" in line and "Quectel_Ltd" in line for line in lines), lines

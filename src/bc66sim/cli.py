@@ -49,7 +49,7 @@ from bc66sim.transport.base import PortError
 from bc66sim.transport.pacing import piece_time
 from bc66sim.transport.pty import DEFAULT_PTY_LINK
 from bc66sim.transport.tcp import parse_address
-from bc66sim.transport.trace import Trace
+from bc66sim.transport.trace import Trace, TraceFile
 from bc66sim.transport.url import port_for_url
 
 log = logging.getLogger("bc66sim")
@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(serve)
     _add_destinations(serve)
     serve.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
+    serve.add_argument(
+        "--trace", metavar="FILE", help="write the AT trace (as -v shows it) to FILE, appended"
+    )
     add_serve_options(serve)
     fleet = commands.add_parser("fleet", help="many emulated modules in one process")
     fleet.add_argument("count", type=int, help="how many modules")
@@ -398,6 +401,9 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     modem = Modem(network, config=config, nvram=nvram, clock=clock)
     _report_saved_settings(modem)
     trace = Trace()
+    trace_file = _trace_file(args)
+    if trace_file is not None:
+        trace.listeners.append(trace_file)
     stop = _stop_on_signals()
     try:  # before the UART opens: nothing may wait between its opening and the power-on
         control = await start_for_serve(modem, trace, args.state_dir, args)
@@ -436,6 +442,8 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         await port.close()
         if control is not None:
             await control.close()
+        if trace_file is not None:
+            trace_file.close()
         for text in summary.lines(args.battery_mah):
             log.info("%s", text)
         if saved:
@@ -443,6 +451,15 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         else:
             log.error("stopped; the state could NOT be saved in %s (see above)", args.state_dir)
     return 0 if saved else 1
+
+
+def _trace_file(args: argparse.Namespace) -> TraceFile | None:
+    if args.trace is None:
+        return None
+    try:
+        return TraceFile(args.trace)
+    except OSError as exc:
+        raise UsageError(f"--trace: cannot write {args.trace}: {exc.strerror}") from exc
 
 
 def _report_saved_settings(modem: Modem) -> None:

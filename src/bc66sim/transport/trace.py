@@ -28,6 +28,20 @@ def escape(data: bytes) -> str:
 TraceListener = Callable[[str, bytes], None]
 
 
+class TraceFile:
+    """``--trace FILE``: the same trace lines as ``-v``, written to a file as they come."""
+
+    def __init__(self, path: str) -> None:
+        self._start = time.monotonic()
+        self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (lives as long as serve)
+
+    def __call__(self, direction: str, data: bytes) -> None:
+        self._file.write(f"{time.monotonic() - self._start:9.3f} {direction} {escape(data)}\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class Trace:
     """Logs what crosses the UART, when the ``bc66sim.trace`` logger is enabled, and
     hands it to its listeners (the control plane's live feed)."""
