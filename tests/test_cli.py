@@ -253,3 +253,15 @@ async def test_the_trace_goes_to_a_file(tmp_path: Path) -> None:
     lines = trace.read_text().splitlines()
     assert any(line.endswith("host> AT+CGMI\\r\\n") for line in lines), lines
     assert any("<host" in line and "Quectel_Ltd" in line for line in lines), lines
+
+
+def test_every_option_explains_itself() -> None:
+    from bc66sim.cli import build_parser
+
+    parser = build_parser()
+    missing = []
+    for name, sub in parser._subparsers._group_actions[0].choices.items():  # type: ignore[union-attr]
+        for action in sub._actions:
+            if action.help is None and action.dest != "help":
+                missing.append(f"{name} {action.option_strings or action.dest}")
+    assert missing == []

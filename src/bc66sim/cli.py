@@ -148,23 +148,40 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     fleet_where.add_argument("--pty-dir", type=Path, metavar="DIR",
                              help="module n is a pty linked at DIR/ttyBC66-<n>")  # fmt: skip
-    fleet.add_argument("--attach-delay", type=float, default=2.0, metavar="SECONDS")
+    fleet.add_argument("--attach-delay", type=float, default=2.0, metavar="SECONDS",
+                       help="seconds from power-on to each attach (default 2)")  # fmt: skip
     fleet.add_argument("--state-dir", type=Path, default=None,
                        help="NVRAM of module n in DIR/module-<n> (default: not kept)")  # fmt: skip
     fleet.add_argument("--ip", default="10.20.0.1", help="the first module's address")
     _add_model(fleet)
     _add_destinations(fleet)
-    fleet.add_argument("-v", "--verbose", action="count", default=0)
+    fleet.add_argument("-v", "--verbose", action="count", default=0,
+                       help="every module's AT trace on stderr")  # fmt: skip
     console = commands.add_parser(
         "console", help="an interactive AT terminal (to PORT, or to an embedded module)"
     )
     console.add_argument("port", nargs="?", help="a pyserial URL or path; none: embedded")
-    console.add_argument("--baud", type=int, default=115200)
-    console.add_argument("--attach-delay", type=float, default=2.0, metavar="SECONDS")
     console.add_argument(
-        "--state-dir", type=Path, default=Path(platformdirs.user_state_dir("bc66sim"))
+        "--baud",
+        type=int,
+        default=115200,
+        help="the line rate of a serial PORT (default %(default)s)",
     )
-    console.add_argument("-v", "--verbose", action="count", default=0)
+    console.add_argument(
+        "--attach-delay",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="the embedded module's seconds from power-on to attach (default 2)",
+    )
+    console.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(platformdirs.user_state_dir("bc66sim")),
+        help="where the embedded module keeps its NVRAM settings (default: %(default)s)",
+    )
+    console.add_argument("-v", "--verbose", action="count", default=0,
+                         help="the AT trace on stderr")  # fmt: skip
     console.add_argument("--ip", default="10.20.30.40", help=argparse.SUPPRESS)
     _add_model(console)
     ctl.add_parser(commands)

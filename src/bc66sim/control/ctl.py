@@ -38,7 +38,12 @@ def add_parser(commands: Any) -> None:
     ctl.add_argument("--control", metavar="URL", help="the control plane's URL (with --token)")
     ctl.add_argument("--token", help="the control plane's token (with --control)")
     ctl.add_argument("--json", action="store_true", help="print every answer as JSON")
-    sub = ctl.add_subparsers(dest="ctl_command", required=True, metavar="COMMAND")
+    sub = ctl.add_subparsers(
+        dest="ctl_command",
+        required=True,
+        metavar="COMMAND",
+        help="what to do (bc66sim ctl COMMAND --help)",
+    )
     for name, helptext, arguments in _COMMANDS:
         parser = sub.add_parser(name, help=helptext)
         for argument, options in arguments:
