@@ -265,3 +265,18 @@ def test_every_option_explains_itself() -> None:
             if action.help is None and action.dest != "help":
                 missing.append(f"{name} {action.option_strings or action.dest}")
     assert missing == []
+
+
+async def test_a_second_serve_on_the_same_pty_path_is_refused(tmp_path: Path) -> None:
+    link = tmp_path / "ttyBC66"
+    first = await ServeProcess("--pty", str(link), "--state-dir", str(tmp_path / "a")).start()
+    try:
+        result = run_cli("serve", "--pty", str(link), "--state-dir", str(tmp_path / "b"))
+        assert result.returncode == 2
+        assert "is in use by another bc66sim serve" in result.stderr
+        assert result.stderr.count("\n") == 1
+        assert os.path.islink(link) and os.readlink(link) != ""  # the first keeps its port
+    finally:
+        await first.stop()
+    again = await ServeProcess("--pty", str(link), "--state-dir", str(tmp_path / "c")).start()
+    await again.stop()  # once the first has stopped, the path is free
