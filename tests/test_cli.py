@@ -280,3 +280,28 @@ async def test_a_second_serve_on_the_same_pty_path_is_refused(tmp_path: Path) ->
         await first.stop()
     again = await ServeProcess("--pty", str(link), "--state-dir", str(tmp_path / "c")).start()
     await again.stop()  # once the first has stopped, the path is free
+
+
+async def test_stdio_on_a_terminal_quits_with_ctrl_bracket(tmp_path: Path) -> None:
+    """Ctrl+C is a byte for the module on a raw terminal; Ctrl+] quits (said at start)."""
+    master, slave = os.openpty()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bc66sim", "serve", "--stdio", "--network", "ideal",
+        "--attach-delay", "0", "--state-dir", str(tmp_path),
+        stdin=slave, stdout=slave, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        os.set_blocking(master, False)
+        await read_until(master, b"RDY")
+        os.write(master, b"AT\x03\r\n")  # a Ctrl+C goes to the module (a bad line: ERROR)
+        await read_until(master, b"ERROR\r\n")
+        os.write(master, b"\x1d")
+        assert await asyncio.wait_for(process.wait(), 10) == 0
+        assert process.stderr is not None
+        log = (await process.stderr.read()).decode()
+        assert "Ctrl+] quits" in log and "Traceback" not in log
+    finally:
+        if process.returncode is None:
+            process.kill()
+        os.close(master)

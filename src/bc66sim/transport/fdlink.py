@@ -24,8 +24,17 @@ class FdLink:
     """Feeds ``read_fd`` into the modem and writes the modem's output to ``write_fd``."""
 
     def __init__(
-        self, modem: Modem, read_fd: int, write_fd: int, trace: Trace, baud: int | None = None
+        self,
+        modem: Modem,
+        read_fd: int,
+        write_fd: int,
+        trace: Trace,
+        baud: int | None = None,
+        *,
+        escape: int | None = None,
     ) -> None:
+        #: A byte that ends the link instead of reaching the module (a terminal's quit key).
+        self._escape = escape
         self._read_fd = read_fd
         self._write_fd = write_fd
         self._out = bytearray()
@@ -55,6 +64,11 @@ class FdLink:
             return
         except OSError as exc:
             log.info("UART read ended: %s", exc)
+            data = b""
+        if self._escape is not None and self._escape in data:
+            data = data[: data.index(self._escape)]
+            if data:
+                self._uart.from_host(data)
             data = b""
         if not data:
             self._loop.remove_reader(self._read_fd)
