@@ -305,3 +305,21 @@ async def test_stdio_on_a_terminal_quits_with_ctrl_bracket(tmp_path: Path) -> No
         if process.returncode is None:
             process.kill()
         os.close(master)
+
+
+async def test_ctrl_c_stops_tcp_serve_cleanly_with_a_host_connected(tmp_path: Path) -> None:
+    import signal
+
+    server = await ServeProcess("--tcp", "127.0.0.1:0", "--state-dir", str(tmp_path)).start()
+    host, port = server.where.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"AT\r\n")
+    await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 10)
+    assert server.process is not None
+    server.process.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(server.process.wait(), 10) == 0
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # the host sees the port close
+    await server.stop()
+    assert not any("Traceback" in text for text in server.log), server.log
+    assert any("stopped; state saved" in text for text in server.log)
+    writer.close()
