@@ -37,3 +37,26 @@ def test_plugin_fixture_in_a_user_suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+
+
+FAILING_TEST = """
+import pytest
+import serial
+
+
+@pytest.mark.bc66(network="ideal", time_scale=10, factory_reset=True)
+def test_that_fails(bc66_emulator):
+    port = serial.serial_for_url(bc66_emulator.url, timeout=2)
+    port.write(b"AT+CGMI\\r\\n")
+    port.read_until(b"OK\\r\\n")
+    assert False, "the firmware under test got it wrong"
+"""
+
+
+def test_a_failing_test_shows_the_at_trace(pytester: pytest.Pytester) -> None:
+    """Any serve option in the marker; the module's AT trace in a failed test's report."""
+    pytester.makepyfile(test_user=FAILING_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*bc66sim AT trace*", "*host> AT+CGMI\\r\\n*",
+                                 "*<host*Quectel_Ltd*"])  # fmt: skip

@@ -65,6 +65,22 @@ class EmulatedBC66:
         return self.process.wait()
 
 
+#: The AT trace of a fixture's emulator, in its state directory.
+TRACE_FILE = "at.trace"
+
+
+def _cli_options(options: dict[str, object]) -> list[str]:
+    """``time_scale=60`` -> ``--time-scale 60``; ``True`` a flag; ``False``/None left out."""
+    argv: list[str] = []
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value is not False and value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
 def start_emulator(
     state_dir: Path,
     *,
@@ -74,11 +90,15 @@ def start_emulator(
     network: str = "ce0",
     seed: int | None = None,
     timeout: float = 20,
+    **serve_options: object,
 ) -> EmulatedBC66:
     """Start ``bc66sim serve`` and wait until it says where it is.
 
     ``network`` is the link profile (``ce0`` by default: what a device in good
     coverage sees; ``ideal`` for a fast LAN-like link); ``seed`` fixes its delays.
+    Any other ``serve`` option is a keyword too: ``time_scale=60`` is
+    ``--time-scale 60``, ``scenario="lift-ride"``, ``factory_reset=True`` a flag.
+    The AT trace is kept in ``state_dir/at.trace`` (shown when a test fails).
     """
     if transport == "tcp":
         where = ["--tcp", "127.0.0.1:0"]
@@ -89,7 +109,8 @@ def start_emulator(
     process = subprocess.Popen(
         [sys.executable, "-m", "bc66sim", "serve", *where, "--attach-delay", str(attach_delay),
          "--model", model, "--network", network, "--state-dir", str(state_dir),
-         *(["--seed", str(seed)] if seed is not None else [])],
+         "--trace", str(state_dir / TRACE_FILE),
+         *(["--seed", str(seed)] if seed is not None else []), *_cli_options(serve_options)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     log: list[str] = []
@@ -136,6 +157,20 @@ def bc66_emulator(
     """An emulated BC66 in a child process, stopped after the test."""
     marker = request.node.get_closest_marker("bc66")
     options = dict(marker.kwargs) if marker is not None else {}
-    emulator = start_emulator(tmp_path_factory.mktemp("bc66sim"), **options)
+    state_dir = tmp_path_factory.mktemp("bc66sim")
+    emulator = start_emulator(state_dir, **options)
+    request.node.bc66sim_trace = state_dir / TRACE_FILE
     yield emulator
     emulator.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that used ``bc66_emulator`` shows the module's AT trace in its report."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    trace = getattr(item, "bc66sim_trace", None)
+    if report.failed and isinstance(trace, Path) and trace.exists():
+        text = trace.read_text(errors="replace")
+        lines = text.splitlines()[-200:]  # the end: what led to the failure
+        report.sections.append(("bc66sim AT trace (last 200 lines)", "\n".join(lines)))
