@@ -323,3 +323,20 @@ async def test_ctrl_c_stops_tcp_serve_cleanly_with_a_host_connected(tmp_path: Pa
     assert not any("Traceback" in text for text in server.log), server.log
     assert any("stopped; state saved" in text for text in server.log)
     writer.close()
+
+
+async def test_power_on_at_connect_lets_the_host_see_rdy(tmp_path: Path) -> None:
+    args = ("--tcp", "127.0.0.1:0", "--power-on-at-connect", "--attach-delay", "0.2")
+    server = await ServeProcess(*args, "--state-dir", str(tmp_path)).start()
+    try:
+        await asyncio.sleep(0.5)  # no host yet: the module has not booted
+        host, port = server.where.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        boot = await asyncio.wait_for(reader.readuntil(b"+IP: 10.20.30.40\r\n"), 10)
+        assert boot == b"\r\nRDY\r\n\r\n+IP: 10.20.30.40\r\n"
+        writer.close()
+    finally:
+        await server.stop()
+    result = run_cli("serve", "--pty", str(tmp_path / "tty"), "--power-on-at-connect",
+                     "--state-dir", str(tmp_path))  # fmt: skip
+    assert result.returncode == 2 and "needs the TCP transport" in result.stderr

@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--ip", default="10.20.30.40", help="the module's simulated address")
     serve.add_argument(
+        "--power-on-at-connect",
+        action="store_true",
+        help="with --tcp: boot the module when the first host connects, so it sees RDY and "
+        "+IP: (default: at start, as a module powered with its board)",
+    )
+    serve.add_argument(
         "--factory-reset",
         action="store_true",
         help="forget the NVRAM settings saved in --state-dir before starting (as a new module)",
@@ -417,6 +423,7 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         log.info("factory reset: the saved settings in %s are forgotten", nvram.path)
     modem = Modem(network, config=config, nvram=nvram, clock=clock)
     _report_saved_settings(modem)
+    _check_power_on(args)
     trace = Trace()
     trace_file = _trace_file(args)
     if trace_file is not None:
@@ -444,7 +451,11 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         log.info("link: %s%s", profile.name, "" if seed is None else f", seed {seed}")
         if args.time_scale != 1:
             log.info("module time runs %g times as fast as the wall clock", args.time_scale)
-        modem.power_on()
+        if args.power_on_at_connect:
+            log.info("the module boots when the first host connects")
+            modem.power_on_with_the_first_host()
+        else:
+            modem.power_on()
         if player is not None:
             player.start()
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(port.ended.wait())]
@@ -468,6 +479,11 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         else:
             log.error("stopped; the state could NOT be saved in %s (see above)", args.state_dir)
     return 0 if saved else 1
+
+
+def _check_power_on(args: argparse.Namespace) -> None:
+    if args.power_on_at_connect and not (args.tcp or str(args.uart or "").startswith("tcp:")):
+        raise UsageError("--power-on-at-connect needs the TCP transport (--tcp)")
 
 
 def _trace_file(args: argparse.Namespace) -> TraceFile | None:

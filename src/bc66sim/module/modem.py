@@ -138,6 +138,8 @@ class Modem:
         self._batch: bytearray | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._line_feed_timer: TimerHandle | None = None
+        #: serve --power-on-at-connect: the module boots with the first host.
+        self._waiting_for_host = False
 
     # -- wiring --------------------------------------------------------------------
 
@@ -152,6 +154,17 @@ class Modem:
     def host_changed(self) -> None:
         """A new host is on the UART (a TCP connection): forget what was learnt of the last."""
         self._framer.crlf_host = True
+
+    def power_on_with_the_first_host(self) -> None:
+        """``serve --power-on-at-connect``: boot when a host first connects, so it sees
+        ``RDY`` and ``+IP:`` (the transport calls :meth:`host_attached`)."""
+        self._waiting_for_host = True
+
+    def host_attached(self) -> None:
+        """A host's connection is ready to hear the module."""
+        if self._waiting_for_host:
+            self._waiting_for_host = False
+            self.power_on()
 
     @property
     def echo(self) -> bool:

@@ -97,6 +97,7 @@ class _HostConnection(asyncio.Protocol):
         self._uart = UartLink(modem, self._port._trace, self._deliver,
                               transport.get_write_buffer_size, self._port.baud)  # fmt: skip
         self._uart.attach()
+        modem.host_attached()
 
     def data_received(self, data: bytes) -> None:
         if self._uart is not None:
