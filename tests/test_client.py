@@ -228,6 +228,10 @@ async def test_network_services(emulator: ServeProcess, dns_server: str, ntp_ser
     with pytest.raises(CommandError) as caught:
         await modem.resolve("nope.bc66.test")
     assert caught.value.code == 565
+    # What was done, where, and what the code means (issue 16 §4).
+    assert str(caught.value) == (
+        f"DNS lookup of nope.bc66.test via {dns_server} failed (error 565: dns parse failed)"
+    )
     result = await modem.ping("iot.bc66.test", count=2, timeout=2)
     assert (result.sent, result.received, result.lost) == (2, 2, 0)
     assert all(reply is not None and reply.ttl == 64 for reply in result.replies)

@@ -548,9 +548,20 @@ class AsyncBC66:
         lines = await self._service_call(Service.DNS, f'AT+QIDNSGIP=1,"{name}"', timeout)
         with _parsing(lines):
             err = int_fields(lines[0])[0]
-            if err != 0:
-                raise error_for(f"cannot resolve {name}", err)
+        if err != 0:
+            raise error_for(f"DNS lookup of {name} via {await self._dns_servers()} failed", err)
+        with _parsing(lines):
             return [line.split(",", 1)[1].strip('"') for line in lines[1:]]
+
+    async def _dns_servers(self) -> str:
+        """Which servers the module asked (``AT+QIDNSCFG=1``), for an error message."""
+        try:
+            answer = await self.command("AT+QIDNSCFG=1")
+        except BC66Error:
+            return "the module's DNS servers"
+        servers = [field.strip('"') for field in answer[0].split(",")[1:]] if answer else []
+        chosen = [server for server in servers if server not in ("", "0.0.0.0", "::")]
+        return " and ".join(chosen) if chosen else "the network's DNS servers"
 
     async def ping(
         self, host: str, *, timeout: int = 4, count: int = 4, size: int = 32
@@ -568,7 +579,7 @@ class AsyncBC66:
                 elif len(fields) == 1 and fields[0] == str(int(Err.TIMEOUT)):
                     replies.append(None)
                 elif len(fields) == 1:
-                    raise error_for(f"cannot ping {host}", int(fields[0]))
+                    raise error_for(f"ping of {host} failed", int(fields[0]))
             summary = int_fields(lines[-1])
             return PingResult(tuple(replies), *summary[1:])
 
@@ -581,7 +592,7 @@ class AsyncBC66:
         with _parsing(lines):
             match = re.search(r'(\d+),"(\d\d/\d\d/\d\d,\d\d:\d\d:\d\d)([+-]\d+)"', lines[0])
             if match is None:
-                raise error_for(f"no time from {server}", int_fields(lines[0])[0])
+                raise error_for(f"NTP query of {server}:{port} failed", int_fields(lines[0])[0])
             local = dt.datetime.strptime(match.group(2), "%y/%m/%d,%H:%M:%S")
             offset = dt.timedelta(minutes=15 * int(match.group(3)))
             return (local - offset).replace(tzinfo=dt.UTC)
