@@ -1,21 +1,29 @@
 """Shared fixtures: links to the emulator over every transport, and the world behind it.
 
-Module behaviour runs on ``memory_*``: MemoryNetwork + ManualClock, no sockets, no
-sleeps.  End-to-end tests use ``modem``, ``peer``, ``udp_peer`` and the ``*_server``
-fixtures: HostNetwork, real sockets and real servers on loopback.
+``modem``, ``modem_factory``, ``peer``, ``udp_peer``, ``dns_server``, ``silent_dns``
+and ``ntp_server`` live in one of two worlds (the ``world`` fixture):
+
+- ``memory``: MemoryNetwork + ManualClock, no sockets, no sleeps — module behaviour;
+  a test file says so with ``pytestmark = pytest.mark.memory``;
+- ``host``: HostNetwork, real sockets and real servers on loopback — end to end.
+
+A behaviour both must show alike is written once and run in both:
+``@BOTH_WORLDS`` (tests/support/worlds.py).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bc66sim.clock import ManualClock
 from bc66sim.net.memory import MemoryNetwork
 from support.links import InProcessLink, Link, MemoryLink, ModemFactory, PtyLink, TcpLink
-from support.memory_peers import MemoryTcpPeer, MemoryUdpPeer
+from support.memory_peers import MemoryTcpPeer, MemoryUdpPeer, manual_clock
 from support.peers import TcpPeer, UdpPeer
 from support.servers import DNS_V4, DNS_V6, SILENT_DNS, ZONE, Chrony, Dnsmasq, Mosquitto, SilentDns
 
@@ -24,15 +32,71 @@ pytest_plugins = ["pytester"]
 LINKS = {"inprocess": InProcessLink, "pty": PtyLink, "tcp": TcpLink}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "memory: the file's module tests run on MemoryNetwork + ManualClock"
+    )
+
+
 @pytest.fixture
-async def peer() -> AsyncIterator[TcpPeer]:
+def world(request: pytest.FixtureRequest) -> str:
+    """``memory`` or ``host``: a test's parameter, else its file's ``memory`` mark."""
+    if hasattr(request, "param"):
+        return str(request.param)
+    return "memory" if request.node.get_closest_marker("memory") else "host"
+
+
+def _in(world: str, request: pytest.FixtureRequest, name: str) -> Any:
+    """The fixture ``<world>_<name>``: where the world-neutral fixtures come from."""
+    return request.getfixturevalue(f"{world}_{name}")
+
+
+@pytest.fixture
+def modem_factory(world: str, request: pytest.FixtureRequest) -> ModemFactory:
+    """Attached modules of the test's world, with ModemConfig overrides."""
+    factory: ModemFactory = _in(world, request, "factory")
+    return factory
+
+
+@pytest.fixture
+def peer(world: str, request: pytest.FixtureRequest) -> TcpPeer | MemoryTcpPeer:
+    """A TCP server of the test's world (the same API in both)."""
+    return _in(world, request, "peer")
+
+
+@pytest.fixture
+def udp_peer(world: str, request: pytest.FixtureRequest) -> UdpPeer | MemoryUdpPeer:
+    """A UDP echo server of the test's world."""
+    return _in(world, request, "udp_peer")
+
+
+@pytest.fixture
+def dns_server(world: str, request: pytest.FixtureRequest) -> str:
+    """A DNS server for the test zone in the test's world; its IPv4 address."""
+    return str(_in(world, request, "dns_server"))
+
+
+@pytest.fixture
+def silent_dns(world: str, request: pytest.FixtureRequest) -> str:
+    """A DNS server that never answers, in the test's world; its address."""
+    return str(_in(world, request, "silent_dns"))
+
+
+@pytest.fixture
+def ntp_server(world: str, request: pytest.FixtureRequest) -> int:
+    """An NTP server on 127.0.0.1 in the test's world; its port."""
+    return int(_in(world, request, "ntp_server"))
+
+
+@pytest.fixture
+async def host_peer() -> AsyncIterator[TcpPeer]:
     server = await TcpPeer().start()
     yield server
     await server.stop()
 
 
 @pytest.fixture
-async def udp_peer() -> AsyncIterator[UdpPeer]:
+async def host_udp_peer() -> AsyncIterator[UdpPeer]:
     server = await UdpPeer().start()
     yield server
     await server.stop()
@@ -63,7 +127,7 @@ async def _factory(
 
 
 @pytest.fixture
-async def modem_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
+async def host_factory(tmp_path: Path) -> AsyncIterator[ModemFactory]:
     """Attached emulated modules in the test's own loop, on the real network.
 
     Each keeps its NVRAM in ``tmp_path``; all are closed after the test.
@@ -116,7 +180,7 @@ def memory_udp_peer(memory_network: MemoryNetwork) -> MemoryUdpPeer:
 
 
 @pytest.fixture
-def memory_dns(memory_network: MemoryNetwork) -> str:
+def memory_dns_server(memory_network: MemoryNetwork) -> str:
     """The test zone served at the ``dns_server`` addresses (IPv4 and IPv6) of the
     memory network, as dnsmasq serves it; its IPv4 address.  Other servers never answer."""
     memory_network.dns_servers |= {DNS_V4, DNS_V6}
@@ -124,6 +188,20 @@ def memory_dns(memory_network: MemoryNetwork) -> str:
         addresses, _ = memory_network.zone.setdefault(name, ([], ttl))
         addresses.append(address)
     return DNS_V4
+
+
+@pytest.fixture
+def memory_silent_dns() -> str:
+    return SILENT_DNS  # on the memory network, a server not set up never answers
+
+
+@pytest.fixture
+def memory_ntp_server(memory_network: MemoryNetwork) -> int:
+    """An NTP server on 127.0.0.1:123 (the default port of AT+QNTP) serving the host's
+    time on the memory network; its port."""
+    offset = dt.datetime.now(dt.UTC) - manual_clock(memory_network).utc()
+    memory_network.ntp_servers[("127.0.0.1", 123)] = offset
+    return 123
 
 
 @pytest.fixture
@@ -141,7 +219,7 @@ async def any_link(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 @pytest.fixture(scope="session")
-def dns_server() -> Iterator[str]:
+def host_dns_server() -> Iterator[str]:
     """A real DNS server (dnsmasq) for the test zone; its IPv4 address."""
     server = Dnsmasq().start()
     yield DNS_V4
@@ -149,14 +227,14 @@ def dns_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def silent_dns() -> Iterator[str]:
+def host_silent_dns() -> Iterator[str]:
     server = SilentDns().start()
     yield SILENT_DNS
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def ntp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def host_ntp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """chronyd serving time on 127.0.0.1:123 (the default port of AT+QNTP); its port."""
     server = Chrony(tmp_path_factory.mktemp("chrony"), 123).start()
     yield server.port

@@ -1,9 +1,9 @@
 """§2.3.10 AT+QIDNSGIP and §2.3.11 AT+QIDNSCFG.
 
-Module behaviour, on MemoryNetwork + ManualClock: ``modem``, ``peer`` and the DNS
-servers here are the memory ones (the fixtures below; ``dns_server`` serves the zone
-dnsmasq serves end to end), and every wait is module time.  The same against a real
-DNS server (dnsmasq), and the host's own resolvers, are in test_end_to_end.py.
+Module behaviour, on MemoryNetwork + ManualClock (``pytest.mark.memory``):
+``dns_server`` serves the zone dnsmasq serves end to end, and every wait is module
+time; ``@BOTH_WORLDS`` tests run against dnsmasq too.  A real answer's TTL and the
+host's own resolvers are in test_end_to_end.py.
 """
 
 from __future__ import annotations
@@ -14,35 +14,13 @@ from bc66sim.net.base import Family
 from bc66sim.net.memory import MemoryNetwork
 from support.links import MemoryLink, ModemFactory
 from support.memory_peers import MemoryTcpPeer
-from support.servers import DNS_V6, SILENT_DNS
+from support.servers import DNS_V6
+from support.worlds import BOTH_WORLDS
+
+pytestmark = pytest.mark.memory  # module behaviour: the memory network's fixtures
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
-
-
-@pytest.fixture
-def modem(memory_modem: MemoryLink) -> MemoryLink:
-    return memory_modem
-
-
-@pytest.fixture
-def modem_factory(memory_factory: ModemFactory) -> ModemFactory:
-    return memory_factory
-
-
-@pytest.fixture
-def peer(memory_peer: MemoryTcpPeer) -> MemoryTcpPeer:
-    return memory_peer
-
-
-@pytest.fixture
-def dns_server(memory_dns: str) -> str:
-    return memory_dns
-
-
-@pytest.fixture
-def silent_dns() -> str:
-    return SILENT_DNS  # on the memory network, a server not set up never answers
 
 
 async def use_dns(link: MemoryLink, server: str) -> None:
@@ -145,6 +123,7 @@ async def test_settings_do_not_survive_a_reboot(modem: MemoryLink) -> None:
     assert b'"127.0.0.8"' not in await modem.command("AT+QIDNSCFG=1")
 
 
+@BOTH_WORLDS  # the same on the real network
 async def test_qiopen_uses_the_configured_servers(
     modem: MemoryLink, dns_server: str, peer: MemoryTcpPeer
 ) -> None:

@@ -1,10 +1,11 @@
 """End to end: the module on HostNetwork, against real sockets and real servers on loopback.
 
-The module's behaviour is tested on MemoryNetwork + ManualClock in the other files;
-here are the behaviours that only the real network shows, and a few representative
-ones it must show the same way: a real FIN and RST, ports of this host, the kernel's
-buffers and acknowledgements, IPv6, a real DNS server (dnsmasq), a real NTP server
-(chronyd) and real ICMP echo.  Waits here are real time.
+The module's behaviour is tested on MemoryNetwork + ManualClock in the other files,
+where the behaviours both networks must show alike run in both (``@BOTH_WORLDS``:
+a real FIN and RST, acknowledgements, dnsmasq, chronyd, ICMP echo).  Here are the
+behaviours only the real network shows: ports of this host, the kernel's buffers,
+IPv6, a real DNS answer's TTL and the host's resolvers, a server's unusable NTP
+answer, and the ways ICMP can be sent (or not).  Waits here are real time.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import pytest
 from support.links import InProcessLink, ModemFactory, StdioLink
 from support.peers import TcpPeer
 from support.servers import DNS_V6
-from support.times import close_to_now, parse
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -38,29 +38,6 @@ async def open_tcp(link: InProcessLink, port: int, connect_id: int = 0, mode: in
     cmd = f'AT+QIOPEN=1,{connect_id},"TCP","127.0.0.1",{port},0,{mode}'
     assert await link.command(cmd) == cmd.encode() + b"\r" + OK
     await link.expect(f"\r\n+QIOPEN: {connect_id},0\r\n".encode())
-
-
-async def test_remote_close(modem: InProcessLink, peer: TcpPeer) -> None:
-    await open_tcp(modem, peer.port)
-    await peer.send(b"last words")
-    await modem.expect(b'\r\n+QIURC: "recv",0\r\n')
-    await peer.close_connection()
-    await modem.expect(b'\r\n+QIURC: "closed",0\r\n')
-    reply = await modem.command("AT+QISTATE?")
-    assert f'+QISTATE: 0,"TCP","127.0.0.1",{peer.port},0,4,1,0'.encode() in reply
-    assert await modem.command("AT+QISEND=0,1,x") == b"AT+QISEND=0,1,x\r" + ERROR
-    assert await modem.last_error() == b"+QIGETERROR: 567,socket has been closed"
-    reply = await modem.command("AT+QIRD=0,512")  # buffered data stays readable
-    assert reply == b"AT+QIRD=0,512\r\r\n+QIRD: 10\r\nlast words\r\n" + OK
-    assert await modem.command("AT+QICLOSE=0") == b"AT+QICLOSE=0\r" + OK
-    await modem.expect(b"\r\nCLOSE OK\r\n")
-    assert await modem.command("AT+QISTATE?") == b"AT+QISTATE?\r" + OK
-
-
-async def test_peer_reset(modem: InProcessLink, peer: TcpPeer) -> None:
-    await open_tcp(modem, peer.port, mode=1)
-    await peer.reset_connection()
-    await modem.expect(b'\r\n+QIURC: "closed",0\r\n')
 
 
 async def test_connection_refused(modem: InProcessLink) -> None:
@@ -143,17 +120,6 @@ async def test_a_connection_is_its_four_numbers(modem: InProcessLink, peer: TcpP
     for connect_id, outcome in ((0, 0), (1, 566)):
         await modem.command(f'AT+QIOPEN=1,{connect_id},"TCP","127.0.0.1",{peer.port},{local},0')
         await modem.expect(f"\r\n+QIOPEN: {connect_id},{outcome}\r\n".encode())
-
-
-async def test_tcp_send_query_counts_acknowledged_bytes(
-    modem: InProcessLink, peer: TcpPeer
-) -> None:
-    await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port}')
-    await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
-    await modem.command("AT+QISEND=0,10,0123456789")
-    await peer.expect(b"0123456789")
-    reply = await modem.command("AT+QISEND=0,0")
-    assert re.search(rb"\+QISEND: 10,10,0\r\n", reply), reply
 
 
 async def test_tcp_buffer_full_loses_nothing(modem: InProcessLink, peer: TcpPeer) -> None:
@@ -264,20 +230,6 @@ async def test_before_any_is_set_the_host_resolvers_are_shown(modem: InProcessLi
     assert f'+QIDNSCFG: 1,"{shown[0]}","{shown[1]}"'.encode() in reply
 
 
-async def test_qiopen_uses_the_configured_servers(
-    modem: InProcessLink, dns_server: str, peer: TcpPeer
-) -> None:
-    await use_dns(modem, dns_server)
-    await modem.command(f'AT+QIOPEN=1,0,"TCP","iot.bc66.test",{peer.port}')
-    await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
-    await modem.command("AT+QISEND=0,2,hi")
-    await peer.expect(b"hi")
-    reply = await modem.command("AT+QISTATE=1,0")
-    assert f'"TCP","iot.bc66.test",{peer.port},0,2'.encode() in reply
-    await modem.command(f'AT+QIOPEN=1,1,"TCP","nope.bc66.test",{peer.port}')
-    await modem.expect(b"\r\n+QIOPEN: 1,565\r\n")
-
-
 async def test_ipv6_network_asks_for_aaaa(modem_factory: ModemFactory, dns_server: str) -> None:
     link = await modem_factory(ip_address="2001:db8::5")
     assert (await link.command('AT+QIDNSCFG=1,"127.0.53.1"')).endswith(ERROR)  # §2.3.11 note 3
@@ -289,18 +241,6 @@ async def test_ipv6_network_asks_for_aaaa(modem_factory: ModemFactory, dns_serve
 
 
 # -- NTP (§2.3.9): chronyd -----------------------------------------------------------------
-
-
-async def test_sync_sets_the_module_clock(modem: InProcessLink, ntp_server: int) -> None:
-    await modem.command('AT+CCLK="30/01/01,00:00:00+00"')
-    command = f'AT+QNTP=1,"127.0.0.1",{ntp_server},1'
-    assert await modem.command(command) == command.encode() + b"\r" + OK
-    report = await modem.read_until(re.compile(rb"\r\n\+QNTP: 0,\"[^\"]+\"\r\n"))
-    when, _ = parse(report)
-    assert close_to_now(when)
-    assert close_to_now(parse(await modem.command("AT+CCLK?"))[0])
-    assert close_to_now(parse(await modem.command("AT+QCCLK?"))[0])
-    assert await modem.last_error() == b"+QIGETERROR: 0,operation successful"
 
 
 class KissOfDeath(asyncio.DatagramProtocol):
@@ -326,25 +266,6 @@ async def test_kiss_of_death_is_not_a_time(modem: InProcessLink) -> None:
 
 
 # -- ping (§2.3.8): real ICMP echo, in every way a process may send it ---------------------
-
-
-@pytest.fixture
-async def fast_modem(modem_factory: ModemFactory) -> InProcessLink:
-    """A module that sends echo requests back to back (no 1 s interval)."""
-    return await modem_factory(ping_interval=0.0)
-
-
-async def test_ping_reports_each_reply_and_a_summary(fast_modem: InProcessLink) -> None:
-    command = 'AT+QPING=1,"127.0.0.1",2,3,100'
-    assert await fast_modem.command(command) == command.encode() + b"\r" + OK
-    times = []
-    for _ in range(3):
-        match = await fast_modem.expect_match(re.compile(REPLY % 100))
-        times.append(int(re.findall(rb"(\d+),64", match)[0]))
-    summary = f"\r\n+QPING: 0,3,3,0,{min(times)},{max(times)},{sum(times) // 3}\r\n"
-    await fast_modem.expect(summary.encode())
-    await fast_modem.quiet()
-    assert await fast_modem.last_error() == b"+QIGETERROR: 0,operation successful"
 
 
 def _shared_state_dir() -> Path:

@@ -1,9 +1,8 @@
 """The module around the stack: boot, attach, identity, reboot, NVRAM, URC ordering.
 
-Module behaviour, on MemoryNetwork + ManualClock: ``modem``, ``peer`` and ``udp_peer``
-here are the memory ones (the fixtures below), and every wait is module time.  The
-real network's side (real IPv6, a real local port, the kernel's acknowledgements) is
-in test_end_to_end.py.
+Module behaviour, on MemoryNetwork + ManualClock (``pytest.mark.memory``): every
+wait is module time; ``@BOTH_WORLDS`` tests run on the real network too.  The real
+network's own side (real IPv6, a real local port) is in test_end_to_end.py.
 """
 
 from __future__ import annotations
@@ -17,28 +16,11 @@ import pytest
 from bc66sim.net.memory import MemoryNetwork
 from support.links import MemoryLink, ModemFactory
 from support.memory_peers import MemoryTcpPeer, MemoryUdpPeer
+from support.worlds import BOTH_WORLDS
+
+pytestmark = pytest.mark.memory  # module behaviour: the memory network's fixtures
 
 OK = b"\r\nOK\r\n"
-
-
-@pytest.fixture
-def modem(memory_modem: MemoryLink) -> MemoryLink:
-    return memory_modem
-
-
-@pytest.fixture
-def modem_factory(memory_factory: ModemFactory) -> ModemFactory:
-    return memory_factory
-
-
-@pytest.fixture
-def peer(memory_peer: MemoryTcpPeer) -> MemoryTcpPeer:
-    return memory_peer
-
-
-@pytest.fixture
-def udp_peer(memory_udp_peer: MemoryUdpPeer) -> MemoryUdpPeer:
-    return memory_udp_peer
 
 
 async def test_boot_then_attach(tmp_path: Path) -> None:
@@ -265,6 +247,7 @@ async def test_udp_exchange_and_send_query(modem: MemoryLink, udp_peer: MemoryUd
     assert reply == b"AT+QISEND=1,0\r\r\n+QISEND: 3,0,0\r\n" + OK
 
 
+@BOTH_WORLDS  # the same on the real network
 async def test_tcp_send_query_counts_acknowledged_bytes(
     modem: MemoryLink, peer: MemoryTcpPeer
 ) -> None:

@@ -1,49 +1,34 @@
 """§2.3.9 AT+QNTP / AT+QNTTP.
 
-Module behaviour, on MemoryNetwork + ManualClock: the module, the NTP server (whose
-time is the host's, as chronyd's is) and the DNS server here are the memory ones (the
-fixtures below), and every wait is module time.  The same against a real NTP server
-(chronyd on loopback), and a server's unusable answer, are in test_end_to_end.py.
+Module behaviour, on MemoryNetwork + ManualClock (``pytest.mark.memory``): the NTP
+server's time is the host's, as chronyd's is, and every wait is module time;
+``@BOTH_WORLDS`` tests run against chronyd on loopback too.  A real server's
+unusable answer is in test_end_to_end.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import pytest
 
-from bc66sim.net.memory import MemoryNetwork
-from support.links import MemoryLink, ModemFactory
-from support.memory_peers import manual_clock
+from support.links import InProcessLink, MemoryLink, ModemFactory
 from support.times import close_to_now, parse
+from support.worlds import BOTH_WORLDS
+
+pytestmark = pytest.mark.memory  # module behaviour: the memory network's fixtures
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
 
 
 @pytest.fixture
-async def modem(memory_factory: ModemFactory) -> MemoryLink:
+async def modem(modem_factory: ModemFactory) -> InProcessLink:
     """A module that gives an NTP server 1 s (not 10) before 569."""
-    link = await memory_factory(ntp_timeout=1.0)
-    assert isinstance(link, MemoryLink)
-    return link
+    return await modem_factory(ntp_timeout=1.0)
 
 
-@pytest.fixture
-def ntp_server(memory_network: MemoryNetwork) -> int:
-    """An NTP server on 127.0.0.1:123 (the default port of AT+QNTP) serving the host's
-    time; its port."""
-    offset = dt.datetime.now(dt.UTC) - manual_clock(memory_network).utc()
-    memory_network.ntp_servers[("127.0.0.1", 123)] = offset
-    return 123
-
-
-@pytest.fixture
-def dns_server(memory_dns: str) -> str:
-    return memory_dns
-
-
+@BOTH_WORLDS  # the same on the real network
 async def test_sync_sets_the_module_clock(modem: MemoryLink, ntp_server: int) -> None:
     await modem.command('AT+CCLK="30/01/01,00:00:00+00"')
     command = f'AT+QNTP=1,"127.0.0.1",{ntp_server},1'

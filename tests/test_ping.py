@@ -1,9 +1,9 @@
 """§2.3.8 AT+QPING.
 
-Module behaviour, on MemoryNetwork + ManualClock: the module, the DNS server and
-127.0.0.1 (which answers echo requests with TTL 64, as a Linux loopback does) are the
-memory ones (the fixtures below), and every wait is module time.  Real ICMP echo to
-loopback, in every way a process may send it, is in test_end_to_end.py.
+Module behaviour, on MemoryNetwork + ManualClock (``pytest.mark.memory``): 127.0.0.1
+answers echo requests with TTL 64, as a Linux loopback does, and every wait is module
+time; ``@BOTH_WORLDS`` tests send real ICMP echo too.  Every way a process may send
+ICMP (or not) is in test_end_to_end.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import re
 
 import pytest
 
-from bc66sim.net.memory import MemoryNetwork
 from support.links import MemoryLink, ModemFactory
+from support.worlds import BOTH_WORLDS
+
+pytestmark = pytest.mark.memory  # module behaviour: the memory network's fixtures
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -21,18 +23,10 @@ REPLY = rb'\r\n\+QPING: 0,"127\.0\.0\.1",%d,(\d+),64\r\n'
 
 
 @pytest.fixture(autouse=True)
-def loopback_answers(memory_network: MemoryNetwork) -> None:
-    memory_network.ping_replies["127.0.0.1"] = 64
-
-
-@pytest.fixture
-def modem_factory(memory_factory: ModemFactory) -> ModemFactory:
-    return memory_factory
-
-
-@pytest.fixture
-def dns_server(memory_dns: str) -> str:
-    return memory_dns
+def loopback_answers(world: str, request: pytest.FixtureRequest) -> None:
+    """127.0.0.1 answers echo requests with TTL 64, as the host's loopback does."""
+    if world == "memory":
+        request.getfixturevalue("memory_network").ping_replies["127.0.0.1"] = 64
 
 
 @pytest.fixture
@@ -41,6 +35,7 @@ async def fast_modem(modem_factory: ModemFactory) -> MemoryLink:
     return await modem_factory(ping_interval=0.0)
 
 
+@BOTH_WORLDS  # the same on the real network
 async def test_ping_reports_each_reply_and_a_summary(fast_modem: MemoryLink) -> None:
     command = 'AT+QPING=1,"127.0.0.1",2,3,100'
     assert await fast_modem.command(command) == command.encode() + b"\r" + OK

@@ -1,9 +1,9 @@
 """Error paths of the socket commands: exact output and the AT+QIGETERROR code.
 
-Module behaviour, on MemoryNetwork + ManualClock: ``modem``, ``peer``, ``udp_peer``
-and the DNS servers here are the memory ones (the fixtures below), and every wait is
-module time.  What only the real network shows (a real RST, a port another program
-holds, the kernel's buffers) is in test_end_to_end.py.
+Module behaviour, on MemoryNetwork + ManualClock (``pytest.mark.memory``): every
+wait is module time; ``@BOTH_WORLDS`` tests (a FIN, an RST) run on the real network
+too.  What only the real network shows (a port another program holds, the kernel's
+buffers) is in test_end_to_end.py.
 """
 
 from __future__ import annotations
@@ -15,40 +15,12 @@ import pytest
 from bc66sim.net.memory import MemoryNetwork
 from support.links import MemoryLink, ModemFactory
 from support.memory_peers import MemoryTcpPeer, MemoryUdpPeer
-from support.servers import SILENT_DNS
+from support.worlds import BOTH_WORLDS
+
+pytestmark = pytest.mark.memory  # module behaviour: the memory network's fixtures
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
-
-
-@pytest.fixture
-def modem(memory_modem: MemoryLink) -> MemoryLink:
-    return memory_modem
-
-
-@pytest.fixture
-def modem_factory(memory_factory: ModemFactory) -> ModemFactory:
-    return memory_factory
-
-
-@pytest.fixture
-def peer(memory_peer: MemoryTcpPeer) -> MemoryTcpPeer:
-    return memory_peer
-
-
-@pytest.fixture
-def udp_peer(memory_udp_peer: MemoryUdpPeer) -> MemoryUdpPeer:
-    return memory_udp_peer
-
-
-@pytest.fixture
-def dns_server(memory_dns: str) -> str:
-    return memory_dns
-
-
-@pytest.fixture
-def silent_dns() -> str:
-    return SILENT_DNS  # on the memory network, a server not set up never answers
 
 
 async def open_tcp(link: MemoryLink, port: int, connect_id: int = 0, mode: int = 0) -> None:
@@ -206,6 +178,7 @@ async def test_empty_variable_send(modem: MemoryLink, peer: MemoryTcpPeer) -> No
     assert await modem.last_error() == b"+QIGETERROR: 552,invalid parameters"
 
 
+@BOTH_WORLDS  # the same on the real network
 async def test_remote_close(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port)
     await peer.send(b"last words")
@@ -223,6 +196,7 @@ async def test_remote_close(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     assert await modem.command("AT+QISTATE?") == b"AT+QISTATE?\r" + OK
 
 
+@BOTH_WORLDS  # the same on the real network
 async def test_peer_reset(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     await open_tcp(modem, peer.port, mode=1)
     await peer.reset_connection()
