@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bc66sim.at.results import line
 from bc66sim.clock import TimerHandle
+from bc66sim.control import faults
 from bc66sim.net.link import LinkNetwork, load_profile
 
 if TYPE_CHECKING:
@@ -162,40 +162,33 @@ class ScenarioPlayer:
     def _play(self, step: Step) -> None:
         log.warning("scenario %r at %gs: %s %s", self.scenario.name, step.at, step.action,
                     "" if step.value is True else step.value)  # fmt: skip
-        try:
-            apply_fault(self._modem, step.action, step.value)
-        except ValueError as exc:
-            log.error("scenario step at %gs failed: %s", step.at, exc)
         self.played.append(step)
+        if step.action == "network":  # a new profile: the one step that is not a fault
+            link = self._modem.network
+            if isinstance(link, LinkNetwork):
+                link.set_profile(load_profile(step.value))
+            else:
+                log.error("scenario step at %gs: a network step needs --network", step.at)
+            return
+        name, body = as_fault(step)
+        self._modem.spawn(self._fault(step, name, body))
+
+    async def _fault(self, step: Step, name: str, body: dict[str, Any]) -> None:
+        try:
+            await faults.apply(self._modem, name, body)
+        except faults.FaultError as exc:
+            log.error("scenario step at %gs failed: %s", step.at, exc.message)
 
 
-def apply_fault(modem: Modem, action: str, value: Any) -> None:
-    """Apply one condition change or fault to a running module (ValueError: refused)."""
-    if action == "detach":
-        modem.radio.set_attach(False)
-        return
-    if action == "attach":
-        modem.radio.set_attach(True)
-        return
-    if action == "urc":
-        modem.emit_urc(line(str(value)))
-        return
-    link = modem.network
-    if not isinstance(link, LinkNetwork):
-        raise ValueError(f"{action} needs a link profile (--network)")
-    if action == "network":
-        link.set_profile(load_profile(value))
-    elif action == "ce":
-        link.set_ce(int(value))
-    elif action == "signal":
-        link.set_signal(int(value["rsrp"]), int(value["sinr"]))
-    elif action == "coverage_loss":
-        link.coverage_loss(float(value))
-    elif action == "drop":
-        link.drop(str(value["direction"]), int(value["count"]))
-    elif action == "delay":
-        link.delay(str(value["direction"]), int(value["count"]), float(value["seconds"]))
-    elif action == "service_unreachable":
-        link.service_unreachable(str(value["service"]), value["seconds"])
-    else:
-        raise ValueError(f"no action {action!r}")
+def as_fault(step: Step) -> tuple[str, dict[str, Any]]:
+    """A step as the control plane's fault and body (control/faults.py does them all)."""
+    value = step.value
+    if step.action in ("detach", "attach"):
+        return step.action, {}
+    if step.action == "urc":
+        return "urc", {"text": value}
+    if step.action == "ce":
+        return "ce", {"level": value}
+    if step.action == "coverage_loss":
+        return "coverage-loss", {"seconds": value}
+    return step.action.replace("_", "-"), dict(value)  # signal, drop, delay, service_unreachable
