@@ -61,16 +61,6 @@ class AsyncSocket:
             self._data_waiting = True  # a buffer-mode notice, or "buff full"
         self._arrived.set()
 
-    def on_urc(self, text: str, payload: bytes | None) -> None:
-        """The same, from the URC's text (and a direct-push payload)."""
-        connect_id = self.connect_id
-        if text.startswith('+QIURC: "closed"'):
-            self.on_event(events.SocketClosed(connect_id, text=text))
-        elif payload is not None:
-            self.on_event(events.DataReceived(connect_id, payload, text=text))
-        else:
-            self.on_event(events.DataWaiting(connect_id, text=text))
-
     def fail(self, error: BC66Error) -> None:
         if self._error is None:
             self._error = error

@@ -78,23 +78,8 @@ def register(table: CommandTable) -> None:
         ),
         Spec("Z", params=_ZERO, execute=_restore_profile, write=_restore_profile, section=ch3),
         Spec("&F", params=_ZERO, execute=_factory, write=_factory, section=ch3),
-        # V.250 settings the module has in their default only.
-        Spec(
-            "V",
-            params=(Int("n", values=(1,)),),
-            write=answer_ok,
-            execute=answer_ok,
-            section=ch3,
-            notes="ATV1 only",
-        ),
-        Spec(
-            "Q",
-            params=(Int("n", values=(0,)),),
-            write=answer_ok,
-            execute=answer_ok,
-            section=ch3,
-            notes="ATQ0 only",
-        ),
+        _default_only("V", 1, section=ch3),
+        _default_only("Q", 0, section=ch3),
         Spec(
             "+IPR",
             params=(Int("rate", values=BAUD_RATES),),
@@ -167,6 +152,12 @@ def register(table: CommandTable) -> None:
             notes="the simulated network sends no time zone changes",
         ),
     )
+
+
+def _default_only(name: str, value: int, *, section: str) -> Spec:
+    """A V.250 setting the module has in its default only (``ATV1``, ``ATQ0``)."""
+    return Spec(name, params=(Int("n", values=(value,)),), write=answer_ok, execute=answer_ok,
+                section=section, notes=f"AT{name}{value} only")  # fmt: skip
 
 
 def _echo(modem: Modem, args: Args, reply: Reply) -> Result:

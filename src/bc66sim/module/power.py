@@ -55,6 +55,7 @@ from bc66sim.at.results import line
 from bc66sim.clock import TimerHandle
 from bc66sim.module.energy import EnergyMeter
 from bc66sim.module.events import PowerChanged
+from bc66sim.module.powersave import qcfg_value
 from bc66sim.net.base import Transport
 
 if TYPE_CHECKING:
@@ -434,8 +435,6 @@ class Power:
     # -- deep sleep ----------------------------------------------------------------
 
     def _lock_seconds(self, name: str) -> float:
-        from bc66sim.module.powersave import qcfg_value  # the command module imports us
-
         return float(qcfg_value(self._modem, name))
 
     def _hold_lock(self, seconds: float) -> None:
@@ -477,8 +476,6 @@ class Power:
 
     @property
     def _dsevent(self) -> bool:
-        from bc66sim.module.powersave import qcfg_value
-
         return qcfg_value(self._modem, "dsevent") == 1
 
     def host_input(self) -> bool:

@@ -16,7 +16,7 @@ import enum
 import ipaddress
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bc66sim.note.errors import Err
@@ -115,9 +115,6 @@ class LinkConditions:
         self.in_service = self.in_service if in_service is None else in_service
         for listener in list(self._listeners):
             listener()
-
-    def replace_signal(self, **changes: int) -> None:
-        self.update(signal=replace(self.signal, **changes))
 
 
 class FlowListener(Protocol):

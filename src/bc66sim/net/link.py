@@ -275,13 +275,6 @@ class LinkNetwork:
             delay += profile.retransmission_delay
         return delay
 
-    def after(self, when: float, callback: Callable[[], None]) -> TimerHandle | None:
-        """Run ``callback`` at ``when`` (module time); at once when that is not later."""
-        if when <= self.clock.now():
-            callback()
-            return None
-        return self.clock.call_at(when, callback)
-
     async def _cross(self, direction: _Direction, size: int) -> None:
         await self.clock.sleep_until(direction.release_time(size))
 
