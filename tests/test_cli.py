@@ -67,11 +67,7 @@ async def test_the_uart_chosen_by_url(url: str, tmp_path: Path) -> None:
     try:
         if url.startswith("tcp"):
             assert "(tcp)" in "\n".join(server.log)
-            host, port = server.where.rsplit(":", 1)
-            reader, writer = await asyncio.open_connection(host, int(port))
-            writer.write(b"AT\r\n")
-            answer = await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 10)
-            writer.close()
+            answer = await say(server, b"AT")
         else:
             assert server.where == f"{tmp_path}/tty" and "(pty)" in "\n".join(server.log)
             fd = os.open(server.where, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
@@ -90,6 +86,17 @@ def test_pty_path_that_is_not_a_link(tmp_path: Path) -> None:
     result = run_cli("serve", "--pty", str(taken), "--state-dir", str(tmp_path))
     assert result.returncode == 2 and "is not a link" in result.stderr
     assert taken.read_text() == "mine"
+
+
+async def say(server: ServeProcess, line: bytes) -> bytes:
+    """As a host would: connect to a TCP serve, send ``line`` and read to its OK; hang up."""
+    host, port = server.where.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(line + b"\r\n")
+        return await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 10)
+    finally:
+        writer.close()
 
 
 async def read_until(fd: int, marker: bytes, timeout: float = 10) -> bytes:
@@ -172,7 +179,7 @@ async def test_sigterm_with_a_tcp_host_attached_stops_cleanly(tmp_path: Path) ->
     """Issue 9: SIGTERM while a host is connected once printed a CancelledError traceback."""
     server = await ServeProcess("--tcp", "127.0.0.1:0", "--state-dir", str(tmp_path)).start()
     host, port = server.where.rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
+    reader, writer = await asyncio.open_connection(host, int(port))  # attached till the end
     writer.write(b"AT\r\n")
     assert b"OK\r\n" in await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 5)
     assert await server.stop() == 0
@@ -223,11 +230,7 @@ async def test_the_printed_hint_works_as_printed(tmp_path: Path) -> None:
 async def test_saved_settings_are_shown_and_a_factory_reset_forgets_them(tmp_path: Path) -> None:
     server = await ServeProcess("--tcp", "127.0.0.1:0", "--attach-delay", "0",
                                 "--state-dir", str(tmp_path)).start()  # fmt: skip
-    host, port = server.where.rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(b'AT+QICFG="dataformat",1,1\r\n')
-    await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 10)
-    writer.close()
+    await say(server, b'AT+QICFG="dataformat",1,1')
     await server.stop()
     again = await ServeProcess("--tcp", "127.0.0.1:0", "--state-dir", str(tmp_path)).start()
     await again.stop()
@@ -244,11 +247,7 @@ async def test_the_trace_goes_to_a_file(tmp_path: Path) -> None:
     trace = tmp_path / "at.trace"
     server = await ServeProcess("--tcp", "127.0.0.1:0", "--trace", str(trace), "--attach-delay",
                                 "0", "--state-dir", str(tmp_path)).start()  # fmt: skip
-    host, port = server.where.rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(b"AT+CGMI\r\n")
-    await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 10)
-    writer.close()
+    await say(server, b"AT+CGMI")
     await server.stop()
     lines = trace.read_text().splitlines()
     assert any(line.endswith("host> AT+CGMI\\r\\n") for line in lines), lines
