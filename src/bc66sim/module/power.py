@@ -174,7 +174,12 @@ class Power:
         self._held_bytes = 0
         self._timers: dict[str, TimerHandle] = {}
         self._waking_until: float | None = None
-        self._lock_held = False
+        #: The AT sleep lock holds until then (module time); set by every command line.
+        self._lock_until = 0.0
+        #: The RRC connection is released then, unless traffic comes first.
+        self._idle_after = 0.0
+        #: When the armed timers named "inactivity" and "lock" are due.
+        self._due: dict[str, float] = {}
         self._edrx_epoch = 0.0
 
     # -- state ---------------------------------------------------------------------
@@ -364,13 +369,27 @@ class Power:
             self._flush_held()
 
     def _restart_inactivity(self, seconds: float | None = None) -> None:
-        if self.state is PowerState.CONNECTED:
-            self._arm("inactivity", seconds or self.config.rrc_inactivity, self._released)
+        """Traffic: the release moves to ``seconds`` from now.  Only a deadline (a float)
+        moves on each packet; the one timer is re-armed when it fires early, not per
+        packet (this runs for every send and every read)."""
+        if self.state is not PowerState.CONNECTED:
+            return
+        self._idle_after = self._modem.clock.now() + (seconds or self.config.rrc_inactivity)
+        self._arm_by("inactivity", self._idle_after, self._released)
+
+    def _arm_by(self, name: str, when: float, callback: Callable[[], None]) -> None:
+        """Make sure timer ``name`` fires by ``when`` (module time); one armed later moves."""
+        if name not in self._timers or when < self._due[name]:
+            self._arm(name, when - self._modem.clock.now(), callback)
+            self._due[name] = when
 
     def _released(self) -> None:
         """The network released the RRC connection: idle, and the PSM timers run."""
         self._timers.pop("inactivity", None)
         if self.state is not PowerState.CONNECTED:
+            return
+        if self._modem.clock.now() < self._idle_after:  # traffic since it was armed
+            self._arm_by("inactivity", self._idle_after, self._released)
             return
         if self._modem.busy:  # a lookup, echo or NTP query still waits for its answer
             self._restart_inactivity()
@@ -437,13 +456,18 @@ class Power:
     def _lock_seconds(self, name: str) -> float:
         return float(qcfg_value(self._modem, name))
 
+    @property
+    def _lock_held(self) -> bool:
+        return self._modem.clock.now() < self._lock_until
+
     def _hold_lock(self, seconds: float) -> None:
-        self._lock_held = True
-        self._arm("lock", seconds, self._lock_expired)
+        """The sleep lock holds ``seconds`` from now; in PSM, sleep is looked at then."""
+        self._lock_until = self._modem.clock.now() + seconds
+        if self.state is PowerState.PSM:
+            self._arm_by("lock", self._lock_until, self._lock_expired)
 
     def _lock_expired(self) -> None:
         self._timers.pop("lock", None)
-        self._lock_held = False
         self._maybe_deep_sleep()
 
     def command_seen(self) -> None:
@@ -453,9 +477,9 @@ class Power:
 
     def release_lock(self) -> None:
         """``AT+QRELLOCK``: the module may sleep as soon as it is allowed to (after OK)."""
-        self._cancel("lock")
-        self._lock_held = False
+        self._lock_until = self._modem.clock.now()
         self._arm("lock", 0.0, self._lock_expired)
+        self._due["lock"] = self._lock_until
 
     def _may_deep_sleep(self) -> bool:
         sockets = self._modem.sockets.table
@@ -469,6 +493,8 @@ class Power:
 
     def _maybe_deep_sleep(self) -> None:
         if not self._may_deep_sleep():
+            if self.state is PowerState.PSM and self._lock_held:
+                self._arm_by("lock", self._lock_until, self._lock_expired)  # look again then
             return
         if self._dsevent:
             self._modem.emit_urc(line('+QNBIOTEVENT: "ENTER DEEPSLEEP"'))
@@ -480,6 +506,8 @@ class Power:
 
     def host_input(self) -> bool:
         """Bytes from the host: False when they are lost (deep sleep, waking up)."""
+        if self.state is not PowerState.DEEP_SLEEP and self._waking_until is None:
+            return True  # every chunk of input comes here: the common case first
         now = self._modem.uart_clock.now()
         if self.state is PowerState.DEEP_SLEEP:
             log.info("power: host bytes woke the module from deep sleep; they are lost")
@@ -510,5 +538,5 @@ class Power:
 
     def socket_closed(self) -> None:
         """A TCP socket was freed: deep sleep may now be allowed."""
-        if self.state is PowerState.PSM and "lock" not in self._timers:
-            self._arm("lock", 0.0, self._lock_expired)
+        if self.state is PowerState.PSM:
+            self._arm_by("lock", self._modem.clock.now(), self._lock_expired)
