@@ -482,7 +482,7 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
 
 
 def _check_power_on(args: argparse.Namespace) -> None:
-    if args.power_on_at_connect and not (args.tcp or str(args.uart or "").startswith("tcp:")):
+    if args.power_on_at_connect and not _uart_url(args).startswith("tcp:"):
         raise UsageError("--power-on-at-connect needs the TCP transport (--tcp)")
 
 

@@ -151,20 +151,19 @@ class Modem:
         """``ATE``: applies from the next byte the framer consumes."""
         self._framer.echo = on
 
-    def host_changed(self) -> None:
-        """A new host is on the UART (a TCP connection): forget what was learnt of the last."""
+    def host_connected(self) -> None:
+        """A new host is on the UART, ready to hear the module (a TCP connection): what
+        was learnt of the last one is forgotten, and a module waiting for its first host
+        boots now."""
         self._framer.crlf_host = True
-
-    def power_on_with_the_first_host(self) -> None:
-        """``serve --power-on-at-connect``: boot when a host first connects, so it sees
-        ``RDY`` and ``+IP:`` (the transport calls :meth:`host_attached`)."""
-        self._waiting_for_host = True
-
-    def host_attached(self) -> None:
-        """A host's connection is ready to hear the module."""
         if self._waiting_for_host:
             self._waiting_for_host = False
             self.power_on()
+
+    def power_on_with_the_first_host(self) -> None:
+        """``serve --power-on-at-connect``: boot when a host first connects, so it sees
+        ``RDY`` and ``+IP:`` (:meth:`host_connected`)."""
+        self._waiting_for_host = True
 
     @property
     def echo(self) -> bool:

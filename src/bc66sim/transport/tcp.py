@@ -93,11 +93,10 @@ class _HostConnection(asyncio.Protocol):
         self._transport = transport
         transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
         self._port._active = self
-        modem.host_changed()
         self._uart = UartLink(modem, self._port._trace, self._deliver,
                               transport.get_write_buffer_size, self._port.baud)  # fmt: skip
         self._uart.attach()
-        modem.host_attached()
+        modem.host_connected()
 
     def data_received(self, data: bytes) -> None:
         if self._uart is not None:
