@@ -202,24 +202,6 @@ async def use_dns(link: InProcessLink, server: str) -> None:
     assert await link.command(command) == command.encode() + b"\r" + OK
 
 
-async def test_lookup_reports_every_address_and_the_real_ttl(
-    modem: InProcessLink, dns_server: str
-) -> None:
-    await use_dns(modem, dns_server)
-    command = 'AT+QIDNSGIP=1,"multi.bc66.test"'
-    assert await modem.command(command) == command.encode() + b"\r" + OK
-    await modem.expect(b'\r\n+QIURC: "dnsgip",0,2,120\r\n')
-    first = await modem.read_until(b'"\r\n')
-    second = await modem.read_until(b'"\r\n')
-    # dnsmasq rotates the records it returns: the order is the server's, not ours.
-    assert sorted([first, second]) == [
-        b'\r\n+QIURC: "dnsgip","127.0.0.11"\r\n',
-        b'\r\n+QIURC: "dnsgip","127.0.0.12"\r\n',
-    ]
-    await modem.quiet()
-    assert await modem.last_error() == b"+QIGETERROR: 0,operation successful"
-
-
 async def test_before_any_is_set_the_host_resolvers_are_shown(modem: InProcessLink) -> None:
     try:
         host = [s for s in dns.resolver.Resolver().nameservers if ":" not in s]
