@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -336,6 +337,26 @@ async def test_power_on_at_connect_lets_the_host_see_rdy(tmp_path: Path) -> None
         writer.close()
     finally:
         await server.stop()
-    result = run_cli("serve", "--pty", str(tmp_path / "tty"), "--power-on-at-connect",
-                     "--state-dir", str(tmp_path))  # fmt: skip
-    assert result.returncode == 2 and "needs the TCP transport" in result.stderr
+    result = run_cli("serve", "--stdio", "--power-on-at-connect", "--state-dir", str(tmp_path))
+    assert result.returncode == 2 and "needs a port a host connects to" in result.stderr
+
+
+async def test_power_on_when_a_host_opens_the_pty(tmp_path: Path) -> None:
+    """Issue 16 §1: a terminal that opens the pty sees the boot, RDY first."""
+    link = tmp_path / "tty"
+    args = ("--pty", str(link), "--power-on-at-connect", "--attach-delay", "0.2")
+    server = await ServeProcess(*args, "--state-dir", str(tmp_path)).start()
+    try:
+        await asyncio.sleep(0.5)  # nobody has opened the port: the module has not booted
+        fd = os.open(link, os.O_RDWR | os.O_NOCTTY)
+        try:
+            seen = b""
+            while b"+IP: 10.20.30.40\r\n" not in seen:
+                readable = await asyncio.to_thread(select.select, [fd], [], [], 10)
+                assert readable[0], f"no boot within 10 s: {seen!r}"
+                seen += os.read(fd, 1024)
+            assert seen == b"\r\nRDY\r\n\r\n+IP: 10.20.30.40\r\n"
+        finally:
+            os.close(fd)
+    finally:
+        await server.stop()

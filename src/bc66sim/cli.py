@@ -129,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--power-on-at-connect",
         action="store_true",
-        help="with --tcp: boot the module when the first host connects, so it sees RDY and "
-        "+IP: (default: at start, as a module powered with its board)",
+        help="with --tcp or --pty: boot the module when the first host connects or opens the "
+        "port, so it sees RDY and +IP: (default: at start, as a module powered with its board)",
     )
     serve.add_argument(
         "--factory-reset",
@@ -482,8 +482,8 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
 
 
 def _check_power_on(args: argparse.Namespace) -> None:
-    if args.power_on_at_connect and not _uart_url(args).startswith("tcp:"):
-        raise UsageError("--power-on-at-connect needs the TCP transport (--tcp)")
+    if args.power_on_at_connect and not _uart_url(args).startswith(("tcp:", "pty:")):
+        raise UsageError("--power-on-at-connect needs a port a host connects to (--tcp or --pty)")
 
 
 def _trace_file(args: argparse.Namespace) -> TraceFile | None:

@@ -545,11 +545,14 @@ class AsyncBC66:
 
     async def resolve(self, name: str, timeout: float = 30.0) -> list[str]:
         """``AT+QIDNSGIP``: the addresses of ``name``, from the module's DNS servers."""
+        started = asyncio.get_running_loop().time()
         lines = await self._service_call(Service.DNS, f'AT+QIDNSGIP=1,"{name}"', timeout)
         with _parsing(lines):
             err = int_fields(lines[0])[0]
         if err != 0:
-            raise error_for(f"DNS lookup of {name} via {await self._dns_servers()} failed", err)
+            servers = await self._dns_servers()
+            message = f"DNS lookup of {name} via {servers} failed {_after(started)}"
+            raise error_for(message, err)
         with _parsing(lines):
             return [line.split(",", 1)[1].strip('"') for line in lines[1:]]
 
@@ -568,6 +571,7 @@ class AsyncBC66:
     ) -> PingResult:
         """``AT+QPING``: one entry per request and the summary (CLARIFICATIONS §21)."""
         line = f'AT+QPING=1,"{host}",{timeout},{count},{size}'
+        started = asyncio.get_running_loop().time()
         lines = await self._service_call(Service.PING, line, count * (timeout + 2) + 10.0)
         with _parsing(lines):
             replies: list[PingReply | None] = []
@@ -579,7 +583,7 @@ class AsyncBC66:
                 elif len(fields) == 1 and fields[0] == str(int(Err.TIMEOUT)):
                     replies.append(None)
                 elif len(fields) == 1:
-                    raise error_for(f"ping of {host} failed", int(fields[0]))
+                    raise error_for(f"ping of {host} failed {_after(started)}", int(fields[0]))
             summary = int_fields(lines[-1])
             return PingResult(tuple(replies), *summary[1:])
 
@@ -588,17 +592,25 @@ class AsyncBC66:
     ) -> dt.datetime:
         """``AT+QNTP``: the server's time (UTC); ``set_clock`` also sets the module's RTC."""
         line = f'AT+QNTP=1,"{server}",{port},{int(set_clock)}'
+        started = asyncio.get_running_loop().time()
         lines = await self._service_call(Service.NTP, line, timeout)
         with _parsing(lines):
             match = re.search(r'(\d+),"(\d\d/\d\d/\d\d,\d\d:\d\d:\d\d)([+-]\d+)"', lines[0])
             if match is None:
-                raise error_for(f"NTP query of {server}:{port} failed", int_fields(lines[0])[0])
+                message = f"NTP query of {server}:{port} failed {_after(started)}"
+                raise error_for(message, int_fields(lines[0])[0])
             local = dt.datetime.strptime(match.group(2), "%y/%m/%d,%H:%M:%S")
             offset = dt.timedelta(minutes=15 * int(match.group(3)))
             return (local - offset).replace(tzinfo=dt.UTC)
 
 
 T = TypeVar("T")
+
+
+def _after(started: float) -> str:
+    """How long the module tried before it gave up, for an error message: a slow
+    failure (a timeout) and an instant one (a refusal) are different problems."""
+    return f"after {asyncio.get_running_loop().time() - started:.1f} s"
 
 
 async def _atomic(coro: Coroutine[Any, Any, T]) -> T:

@@ -88,6 +88,10 @@ class ModemConfig:
     currents: Currents = field(default_factory=Currents)
 
 
+#: ``serve --power-on-at-connect``: seconds from a host's arrival to the boot.
+POWER_ON_AFTER_HOST = 0.5
+
+
 class Modem:
     """The emulated module; see the module docstring."""
 
@@ -140,6 +144,7 @@ class Modem:
         self._line_feed_timer: TimerHandle | None = None
         #: serve --power-on-at-connect: the module boots with the first host.
         self._waiting_for_host = False
+        self._boot_timer: TimerHandle | None = None
 
     # -- wiring --------------------------------------------------------------------
 
@@ -158,7 +163,11 @@ class Modem:
         self._framer.crlf_host = True
         if self._waiting_for_host:
             self._waiting_for_host = False
-            self.power_on()
+            # As a board pulses PWRKEY (>= 500 ms) and the firmware then boots: a host
+            # that opens a serial port also flushes what waits in it (pyserial does),
+            # and RDY written at once would be lost in that flush.  Wall time: it is
+            # the host's pace, not the module's, that this waits for.
+            self._boot_timer = self.uart_clock.call_later(POWER_ON_AFTER_HOST, self.power_on)
 
     def power_on_with_the_first_host(self) -> None:
         """``serve --power-on-at-connect``: boot when a host first connects, so it sees
@@ -268,6 +277,9 @@ class Modem:
     def _shutdown_state(self) -> None:
         self.powered = False
         self._cancel_line_feed_timer()
+        if self._boot_timer is not None:
+            self._boot_timer.cancel()
+            self._boot_timer = None
         self.sockets.close_all()
         self.radio.power_off()
         self.power.power_off()
