@@ -34,6 +34,10 @@ async def test_fleet_api_modules_are_independent() -> None:
         assert addresses == [b"\r\n+CGPADDR: 1,10.9.0.%d\r\n\r\nOK\r\n" % n for n in (1, 2, 3)]
         await ask(places[0], b'AT+QICFG="viewmode",1')
         assert b'"viewmode",0' in await ask(places[1], b'AT+QICFG="viewmode"')
+        # Each module is a device of its own (issue 16 §2): IMEI, IMSI and ICCID differ.
+        for command in (b"AT+CGSN=1", b"AT+CIMI", b"AT+QCCID"):
+            answers = [await ask(place, command) for place in places]
+            assert len(set(answers)) == 3, (command, answers)
     finally:
         await fleet.close()
 
