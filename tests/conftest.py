@@ -25,7 +25,18 @@ from bc66sim.net.memory import MemoryNetwork
 from support.links import InProcessLink, Link, MemoryLink, ModemFactory, PtyLink, TcpLink
 from support.memory_peers import MemoryTcpPeer, MemoryUdpPeer, manual_clock
 from support.peers import TcpPeer, UdpPeer
-from support.servers import DNS_V4, DNS_V6, SILENT_DNS, ZONE, Chrony, Dnsmasq, Mosquitto, SilentDns
+from support.pki import Pki, make_pki
+from support.servers import (
+    DNS_V4,
+    DNS_V6,
+    SILENT_DNS,
+    ZONE,
+    Chrony,
+    Dnsmasq,
+    Mosquitto,
+    MqttBrokers,
+    SilentDns,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -239,6 +250,20 @@ def host_ntp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     server = Chrony(tmp_path_factory.mktemp("chrony"), 123).start()
     yield server.port
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A test CA, a server certificate for 127.0.0.1, a client certificate, another CA."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def brokers(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[MqttBrokers]:
+    """mosquitto with a plain, a password, a TLS and a mutual-TLS listener on loopback."""
+    broker = MqttBrokers(tmp_path_factory.mktemp("brokers"), pki).start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -85,6 +85,14 @@ class Link:
         del self.buffer[: match.end()]
         return got
 
+    async def urcs(self, count: int, timeout: float = 10) -> list[bytes]:
+        """The next ``count`` URCs (``\\r\\n<text>\\r\\n`` each), their text only."""
+        lines = []
+        for _ in range(count):
+            got = await self.expect_match(re.compile(rb"\r\n([^\r]*)\r\n"), timeout)
+            lines.append(got[2:-2])
+        return lines
+
     async def read_exactly(self, count: int, timeout: float = 5) -> bytes:
         await self._wait(lambda: len(self.buffer) >= count, timeout)
         got = bytes(self.buffer[:count])

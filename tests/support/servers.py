@@ -6,6 +6,7 @@ loopback addresses of their own, so they never meet the host's services.
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dns.resolver
+
+from support.pki import Pki
 
 #: dnsmasq answers here (port 53: the module's DNS settings take an address only).
 DNS_V4 = "127.0.53.1"
@@ -144,6 +147,47 @@ class Mosquitto(_Daemon):
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
         self._launch([_require("mosquitto"), "-c", str(conf)], lambda: _tcp_answers(self.port))
+        return self
+
+
+class MqttBrokers(_Daemon):
+    """One mosquitto with the listeners the MQTT tests need, each on its own loopback
+    port: ``plain`` (anonymous), ``auth`` (user ``bc66`` / ``secret`` only), ``tls``
+    (server certificate of the test CA) and ``mutual`` (TLS that asks the client for
+    a certificate of the test CA)."""
+
+    def __init__(self, workdir: Path, pki: Pki) -> None:
+        self.workdir = workdir
+        self.pki = pki
+        self.ports: dict[str, int] = {}
+
+    def start(self) -> MqttBrokers:
+        for name in ("plain", "auth", "tls", "mutual"):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.ports[name] = probe.getsockname()[1]
+        passwords = self.workdir / "passwords"
+        passwords.write_text("")
+        subprocess.run([_require("mosquitto_passwd"), "-b", str(passwords), "bc66", "secret"],
+                       check=True, capture_output=True)  # fmt: skip
+        passwords.chmod(0o600)
+        pki = self.pki
+        tls = f"cafile {pki.ca}\ncertfile {pki.server_cert}\nkeyfile {pki.server_key}\n"
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            # Run as root, mosquitto would become the "mosquitto" user, who cannot read
+            # the test's private directory: stay who we are.
+            f"user {getpass.getuser()}\n"
+            "per_listener_settings true\n"
+            f"listener {self.ports['plain']} 127.0.0.1\nallow_anonymous true\n"
+            f"listener {self.ports['auth']} 127.0.0.1\nallow_anonymous false\n"
+            f"password_file {passwords}\n"
+            f"listener {self.ports['tls']} 127.0.0.1\nallow_anonymous true\n{tls}"
+            f"listener {self.ports['mutual']} 127.0.0.1\nallow_anonymous true\n{tls}"
+            "require_certificate true\n"
+        )
+        self._launch([_require("mosquitto"), "-c", str(conf)],
+                     lambda: all(_tcp_answers(port) for port in self.ports.values()))  # fmt: skip
         return self
 
 

@@ -59,6 +59,8 @@ class DataPrompt:
     fixed_length: int | None
     max_length: int
     complete: Callable[[bytes, Reply], None]
+    #: Echo the data back (None: as ``AT+QICFG="echomode"`` says).
+    echo: bool | None = None
 
 
 Result = DataPrompt | None

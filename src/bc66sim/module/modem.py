@@ -27,6 +27,8 @@ from bc66sim.module.energy import Currents
 from bc66sim.module.errors import CmeError, CommandError, Err
 from bc66sim.module.events import EventHub, UrcEmitted
 from bc66sim.module.identity import MODELS, iccid_for
+from bc66sim.module.mqtt import commands as mqtt_commands
+from bc66sim.module.mqtt.service import MqttService
 from bc66sim.module.nvram import Nvram, NvSettings
 from bc66sim.module.overrides import Overrides
 from bc66sim.module.pins import Pins
@@ -49,6 +51,7 @@ tcpip_config.register(TABLE)
 dns.register(TABLE)
 ntp.register(TABLE)
 ping.register(TABLE)
+mqtt_commands.register(TABLE)
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class Modem:
         self.overrides = Overrides()
         self.radio = Radio(self)
         self.sockets = sockets.SocketService(self)
+        self.mqtt = MqttService(self)
         self.power = Power(self, self.config.power)
         self.pins = Pins(self)
         #: The error of the last TCP/IP command (§2.3.13).
@@ -281,6 +285,7 @@ class Modem:
             self._boot_timer.cancel()
             self._boot_timer = None
         self.sockets.close_all()
+        self.mqtt.shut()
         self.radio.power_off()
         self.power.power_off()
         for task in list(self._tasks):
@@ -443,7 +448,11 @@ class Modem:
         elif self._prompt is not None:
             spec, prompt = self._prompt
             self._prompt = None
-            self._finish_data_mode(spec, prompt, event)
+            self._responding = True  # a URC the data causes follows the OK
+            try:
+                self._finish_data_mode(spec, prompt, event)
+            finally:
+                self._responding = False
         self._flush_urcs()
 
     # -- commands ------------------------------------------------------------------
@@ -538,7 +547,7 @@ class Modem:
         self._framer.start_data_mode(
             fixed_length=prompt.fixed_length,
             max_length=prompt.max_length,
-            echo=bool(self.tcpip.echo_mode),
+            echo=bool(self.tcpip.echo_mode) if prompt.echo is None else prompt.echo,
         )
         self._write(body + PROMPT)
 

@@ -49,7 +49,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bc66sim.at.results import line
 from bc66sim.clock import TimerHandle
@@ -60,9 +60,35 @@ from bc66sim.net.base import Transport
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
-    from bc66sim.module.socket import Socket
 
 log = logging.getLogger(__name__)
+
+
+class Receiver(Protocol):
+    """Whose downlink it is: a socket (module/sockets.py) or an MQTT client's
+    connection (module/mqtt/client.py).  The network holds it while the module is
+    unreachable and hands it over, in order, when the module can hear it."""
+
+    @property
+    def transport(self) -> Transport: ...
+
+    def describe(self) -> str:
+        """For the log: ``socket 0``, ``MQTT client 1``."""
+        ...
+
+    def on_data(self, data: bytes) -> None: ...
+
+    def on_closed(self) -> None:
+        """The peer closed the connection (or the network broke it)."""
+        ...
+
+    def hold_reading(self) -> None:
+        """The network holds this TCP connection's data: stop reading it for now."""
+        ...
+
+    def maybe_resume(self) -> None:
+        """The module is reachable again: read again if nothing else holds it back."""
+        ...
 
 
 class PowerState(enum.Enum):
@@ -157,7 +183,7 @@ class PowerConfig:
 
 @dataclass
 class _Held:
-    sock: Socket
+    sock: Receiver
     data: bytes | None  # None: the peer closed
     since: float
 
@@ -274,7 +300,7 @@ class Power:
         self.energy.sent(count)
         self._connect()
 
-    def downlink(self, sock: Socket, data: bytes | None) -> None:
+    def downlink(self, sock: Receiver, data: bytes | None) -> None:
         """Data (or the peer's close: None) for ``sock`` reached the network."""
         if self._reachable_now():
             self._connect()
@@ -288,7 +314,7 @@ class Power:
             self._connect()
             self._restart_inactivity(self.config.tau_connected)
 
-    def holding(self, sock: Socket) -> bool:
+    def holding(self, sock: Receiver) -> bool:
         """Downlink for ``sock`` waits in the network (its flow must not be read)."""
         return any(item.sock is sock for item in self._held)
 
@@ -309,26 +335,26 @@ class Power:
                     >= self.config.hold_datagrams
                     or self._held_bytes + len(item.data) > self.config.hold_bytes)  # fmt: skip
             if full:
-                log.warning("socket %d: the network dropped a datagram of %d bytes for the "
+                log.warning("%s: the network dropped a datagram of %d bytes for the "
                             "unreachable module (it holds %d datagrams, %d bytes at most)",
-                            item.sock.connect_id, len(item.data), self.config.hold_datagrams,
+                            item.sock.describe(), len(item.data), self.config.hold_datagrams,
                             self.config.hold_bytes)  # fmt: skip
                 return
         self._held.append(item)
         if item.data is not None:
             self._held_bytes += len(item.data)
         if item.sock.transport is Transport.TCP:
-            self._modem.sockets.hold_reading(item.sock)
-        log.info("socket %d: downlink held in the network (module %s)",
-                 item.sock.connect_id, self.state.value)  # fmt: skip
+            item.sock.hold_reading()
+        log.info("%s: downlink held in the network (module %s)",
+                 item.sock.describe(), self.state.value)  # fmt: skip
 
     def _deliver(self, item: _Held) -> None:
         if item.data is None:
-            self._modem.sockets.on_closed(item.sock)
+            item.sock.on_closed()
             return
         self.energy.received(len(item.data))
         self._restart_inactivity()
-        self._modem.sockets.on_data(item.sock, item.data)
+        item.sock.on_data(item.data)
 
     def _flush_held(self) -> None:
         """The module is reachable: what the network held arrives, in order."""
@@ -338,12 +364,12 @@ class Power:
         for item in held:
             if (limit is not None and item.data is not None and now - item.since > limit
                     and item.sock.transport is Transport.UDP):  # fmt: skip
-                log.warning("socket %d: the network dropped a datagram held longer than T3412",
-                            item.sock.connect_id)  # fmt: skip
+                log.warning("%s: the network dropped a datagram held longer than T3412",
+                            item.sock.describe())  # fmt: skip
                 continue
             self._deliver(item)
         for sock in {id(item.sock): item.sock for item in held}.values():
-            self._modem.sockets.maybe_resume(sock)
+            sock.maybe_resume()
 
     def _drop_held(self, why: str) -> None:
         if self._held:
@@ -489,6 +515,7 @@ class Power:
             and not self._lock_held
             and not self._modem.busy
             and not any(s is not None and s.transport is Transport.TCP for s in sockets)
+            and not self._modem.mqtt.holds_a_connection()
         )
 
     def _maybe_deep_sleep(self) -> None:

@@ -183,6 +183,7 @@ class Radio:
             if self.settings.cgerep:  # 27.007 §10.1.19: the module detached itself
                 self._modem.emit_urc(line("+CGEV: ME DETACH"))
             self._modem.sockets.network_lost()
+            self._modem.mqtt.network_lost()
 
     def _report_registration(self) -> None:
         self._reported_in_service = self._modem.network.conditions.in_service

@@ -21,9 +21,13 @@ from __future__ import annotations
 import enum
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bc66sim.net.base import Family, Flow, Transport
 from bc66sim.note.limits import MAX_NODES
+
+if TYPE_CHECKING:
+    from bc66sim.module.power import Receiver
 
 
 class SocketState(enum.IntEnum):
@@ -85,6 +89,8 @@ class Socket:
     buff_full_reported: bool = False
     #: TCP reading is paused: the buffer is full, or the URC queue is.
     paused: bool = False
+    #: Where the network hands this socket's downlink (module/power.py).
+    receiver: Receiver | None = None
 
     def handle(self, event: SocketEvent) -> SocketState:
         """Move to the state :data:`TRANSITIONS` gives for ``event``; the only way to move."""

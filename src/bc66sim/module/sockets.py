@@ -130,12 +130,36 @@ def register(table: CommandTable) -> None:
 
 
 class _FlowListener:
-    """Relays one flow's events to the service; holds them until the open is reported."""
+    """Relays one flow's events to the service; holds them until the open is reported.
+
+    It is also the socket's :class:`~bc66sim.module.power.Receiver`: what the network
+    held for an unreachable module comes back through it.
+    """
 
     def __init__(self, service: SocketService, sock: Socket) -> None:
         self._service = service
         self._sock = sock
         self._early: list[bytes | None] | None = []
+        sock.receiver = self
+
+    @property
+    def transport(self) -> Transport:
+        return self._sock.transport
+
+    def describe(self) -> str:
+        return f"socket {self._sock.connect_id}"
+
+    def on_data(self, data: bytes) -> None:
+        self._service.on_data(self._sock, data)
+
+    def on_closed(self) -> None:
+        self._service.on_closed(self._sock)
+
+    def hold_reading(self) -> None:
+        self._service.hold_reading(self._sock)
+
+    def maybe_resume(self) -> None:
+        self._service.maybe_resume(self._sock)
 
     def flow_data(self, data: bytes) -> None:
         if self._early is not None:
@@ -276,7 +300,8 @@ class SocketService:
     def arrived(self, sock: Socket, data: bytes | None) -> None:
         """Downlink for ``sock`` (None: the peer closed) reached the network; the
         radio delivers it when the module is reachable (module/power.py)."""
-        self._modem.power.downlink(sock, data)
+        if sock.receiver is not None:
+            self._modem.power.downlink(sock.receiver, data)
 
     def hold_reading(self, sock: Socket) -> None:
         """The network holds this TCP socket's data: stop reading until it delivers."""
@@ -368,7 +393,7 @@ class SocketService:
         """Read again once the buffer has a free node and the URC queue has room."""
         if not sock.paused or sock.flow is None or self.table[sock.connect_id] is not sock:
             return
-        if self._modem.power.holding(sock):
+        if sock.receiver is not None and self._modem.power.holding(sock.receiver):
             return  # the module is unreachable: its data waits in the network
         if sock.access_mode is AccessMode.BUFFER and sock.buffer_full:
             return

@@ -1,0 +1,68 @@
+"""The module's MQTT clients (six, ``<TCP_connectID>`` 0-5) and what they share: the
+URC output, the SSL contexts, the module's power and its network's loss.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bc66sim.at.results import line
+from bc66sim.module.mqtt.client import MqttClient, Phase, Stat
+from bc66sim.module.mqtt.tls import SslSettings
+
+if TYPE_CHECKING:
+    import ssl
+
+    from bc66sim.module.modem import Modem
+
+log = logging.getLogger(__name__)
+
+#: ``<TCP_connectID>`` 0-5.
+MAX_CLIENTS = 6
+
+
+class MqttService:
+    def __init__(self, modem: Modem) -> None:
+        self.modem = modem
+        self.clients = [MqttClient(self, index) for index in range(MAX_CLIENTS)]
+        self.ssl = SslSettings()
+
+    def urc(self, text: str) -> None:
+        self.modem.emit_urc(line(text))
+
+    def show_message(self, client: MqttClient, mid: int, topic: str, payload: bytes) -> None:
+        """``+QMTRECV: <id>,<msgID>,"<topic>",[<len>,]"<payload>"``; the host's reading
+        pace holds the broker back (flow control) instead of the URC queue growing."""
+        config = client.config
+        shown = payload.hex().upper().encode() if config.recv_hex else payload
+        length = f"{len(payload)}," if config.show_recv_length else ""
+        head = f'+QMTRECV: {client.id},{mid},"{topic}",{length}"'.encode()
+        self.modem.emit_urc(line(head + shown + b'"'))
+        if self.modem.output_blocked:
+            client.hold_reading()
+            self.modem.when_output_drains(client.maybe_resume)
+
+    def ssl_context(self, context_id: int, connect_id: int) -> ssl.SSLContext:
+        return self.ssl.context(context_id, connect_id)
+
+    def ssl_timeout(self, context_id: int, connect_id: int) -> float:
+        return float(self.ssl.get(context_id, connect_id).timeout)
+
+    def holds_a_connection(self) -> bool:
+        """A TCP connection is open: the module does not go into deep sleep."""
+        return any(client.phase is not Phase.CLOSED for client in self.clients)
+
+    def connection_gone(self) -> None:
+        self.modem.power.socket_closed()
+
+    def network_lost(self) -> None:
+        """Detached: every connection is gone, and each says so (``+QMTSTAT``)."""
+        for client in self.clients:
+            if client.phase is not Phase.CLOSED:
+                client.lost(Stat.CLOSED_BY_PEER)
+
+    def shut(self) -> None:
+        for client in self.clients:
+            client.shut()
+        self.ssl = SslSettings()
