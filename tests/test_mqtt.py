@@ -12,6 +12,7 @@ takes the URCs as a set.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Iterator
 
@@ -99,7 +100,9 @@ def watch(brokers: MqttBrokers) -> Iterator[type[Watcher]]:
 # -- the examples chapter --------------------------------------------------------------------
 
 
-async def test_example_without_ssl(modem: InProcessLink, brokers: MqttBrokers, watch) -> None:
+async def test_example_without_ssl(
+    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+) -> None:
     """The note's example of MQTT without SSL, step by step."""
     port = brokers.ports["plain"]
     watcher = watch("example/update")
@@ -138,4 +141,82 @@ async def test_example_without_ssl(modem: InProcessLink, brokers: MqttBrokers, w
     assert await answer(modem, "AT+QSCLK=1") == OK
 
 
-import re  # noqa: E402  (kept near its first use above)
+async def upload(link: InProcessLink, context: str, kind: str, pem: bytes) -> None:
+    """``AT+QSSLCFG=<ctx>,<conn>,"<kind>"``, the PEM after the prompt, Ctrl+Z."""
+    command = f'AT+QSSLCFG={context},"{kind}"'
+    await link.write(command.encode() + b"\r")
+    await link.expect(command.encode() + b"\r\r\n> ")
+    await link.write(pem + CTRL_Z)
+    await link.expect(b'\r\n+QSSLCFG: %s,"%s",%d\r\n' % (context.encode(), kind.encode(),
+                                                             len(pem)) + OK)  # fmt: skip
+
+
+async def test_example_with_ssl(
+    modem: InProcessLink, brokers: MqttBrokers, pki: Pki, watch: type[Watcher]
+) -> None:
+    """The note's example with SSL: the CA, the client's certificate and key, a mutual
+    TLS broker; the certificates are the test CA's, checked by OpenSSL for real."""
+    watcher = watch("devices/bc66/messages/events/")
+    assert await answer(modem, "AT+QSCLK=0") == OK
+    assert await answer(modem, 'AT+QSSLCFG=0,0,"seclevel",2') == OK
+    await upload(modem, "0,0", "cacert", pki.ca.read_bytes())
+    await upload(modem, "0,0", "clientcert", pki.client_cert.read_bytes())
+    await upload(modem, "0,0", "clientkey", pki.client_key.read_bytes())
+    assert await answer(modem, 'AT+QMTCFG="ssl",3,1,0,0') == OK
+    assert await answer(modem, 'AT+QMTCFG="version",3,1') == OK
+    port = brokers.ports["mutual"]
+    await ok_then(modem, f'AT+QMTOPEN=3,"127.0.0.1",{port}', b"+QMTOPEN: 3,0")
+    await ok_then(modem, 'AT+QMTCONN=3,"bc66-x509"', b"+QMTCONN: 3,0,0")
+    await ok_then(modem, 'AT+QMTSUB=3,1,"devices/bc66/messages/devicebound/#",1',
+                  b"+QMTSUB: 3,1,0,1")  # fmt: skip
+    watcher.client.publish("devices/bc66/messages/devicebound/x", "hi quectel", qos=1)
+    (received,) = await modem.urcs(1)
+    assert re.fullmatch(
+        rb'\+QMTRECV: 3,\d+,"devices/bc66/messages/devicebound/x","hi quectel"', received
+    ), received
+    await ok_then(modem, 'AT+QMTPUB=3,0,0,0,"devices/bc66/messages/events/","{a:1}"',
+                  b"+QMTPUB: 3,0,0")  # fmt: skip
+    await modem.write(b'AT+QMTPUB=3,0,0,0,"devices/bc66/messages/events/"\r')
+    await modem.expect(b'AT+QMTPUB=3,0,0,0,"devices/bc66/messages/events/"\r\r\n> ')
+    await modem.write(b"hello iot hub" + CTRL_Z)
+    await modem.expect(b"hello iot hub" + OK + b"\r\n+QMTPUB: 3,0,0\r\n")
+    messages = await watcher.until(2)
+    assert [m.payload for m in messages] == [b"{a:1}", b"hello iot hub"]
+    await ok_then(modem, "AT+QMTDISC=3", b"+QMTDISC: 3,0")
+
+
+async def test_server_only_tls_and_the_settings_shown(
+    modem: InProcessLink, brokers: MqttBrokers, pki: Pki
+) -> None:
+    assert await answer(modem, 'AT+QSSLCFG=1,2,"seclevel",1') == OK
+    await upload(modem, "1,2", "cacert", pki.ca.read_bytes())
+    size = len(pki.ca.read_bytes())
+    assert await answer(modem, "AT+QSSLCFG=1,2") == (
+        b'\r\n+QSSLCFG: 1,2,"seclevel",1\r\n\r\n+QSSLCFG: 1,2,"dataformat",0,0\r\n'
+        b'\r\n+QSSLCFG: 1,2,"timeout",90\r\n\r\n+QSSLCFG: 1,2,"debug",0\r\n'
+        b'\r\n+QSSLCFG: 1,2,"cacert",%d\r\n\r\n+QSSLCFG: 1,2,"clientcert",0\r\n'
+        b'\r\n+QSSLCFG: 1,2,"clientkey",0\r\n' % size + OK
+    )
+    assert await answer(modem, 'AT+QMTCFG="ssl",0,1,1,2') == OK
+    assert await answer(modem, 'AT+QMTCFG="ssl",0') == b'\r\n+QMTCFG: "ssl",1,1,2\r\n' + OK
+    await connected(modem, brokers.ports["tls"], "bc66-tls")
+    await ok_then(modem, "AT+QMTDISC=0", b"+QMTDISC: 0,0")
+
+
+async def test_certificate_mismatch_fails_the_open(
+    modem: InProcessLink, brokers: MqttBrokers, pki: Pki
+) -> None:
+    """A broker whose certificate the given CA did not sign: the handshake fails."""
+    assert await answer(modem, 'AT+QSSLCFG=0,0,"seclevel",1') == OK
+    await upload(modem, "0,0", "cacert", pki.other_ca.read_bytes())
+    assert await answer(modem, 'AT+QMTCFG="ssl",0,1,0,0') == OK
+    await ok_then(modem, f'AT+QMTOPEN=0,"127.0.0.1",{brokers.ports["tls"]}', b"+QMTOPEN: 0,-1")
+    # A TLS client without a certificate, where the broker asks for one: refused too.
+    await upload(modem, "0,0", "cacert", pki.ca.read_bytes())
+    await ok_then(modem, f'AT+QMTOPEN=0,"127.0.0.1",{brokers.ports["mutual"]}',
+                  b"+QMTOPEN: 0,-1")  # fmt: skip
+    # Plain MQTT spoken to a TLS listener is no MQTT at all.
+    assert await answer(modem, 'AT+QMTCFG="ssl",0,0') == OK
+    await opened(modem, brokers.ports["tls"])
+    await ok_then(modem, 'AT+QMTCONN=0,"bc66"')
+    assert await modem.urcs(1) == [b"+QMTSTAT: 0,1"]

@@ -66,6 +66,10 @@ class SslSettings:
         certificates do not load."""
         config = self.get(context_id, connect_id)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        # The BC66's TLS stack speaks up to TLS 1.2 (its SSL note's versions end
+        # there).  It also shows: a server that refuses the client's certificate
+        # does it during a TLS 1.2 handshake, so the open fails, as on the module.
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
         if config.seclevel == 0:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
