@@ -20,6 +20,7 @@ import paho.mqtt.client as paho
 import pytest
 
 from support.links import InProcessLink
+from support.pki import Pki
 from support.servers import MqttBrokers
 
 OK = b"\r\nOK\r\n"
