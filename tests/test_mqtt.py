@@ -221,3 +221,166 @@ async def test_certificate_mismatch_fails_the_open(
     await opened(modem, brokers.ports["tls"])
     await ok_then(modem, 'AT+QMTCONN=0,"bc66"')
     assert await modem.urcs(1) == [b"+QMTSTAT: 0,1"]
+
+
+# -- error paths ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        'AT+QMTCFG="keepalive",0,3601',
+        'AT+QMTCFG="keepalive",6,60',
+        'AT+QMTCFG="nope",0',
+        'AT+QMTCFG="timeout",0,0,3,0',
+        'AT+QMTCFG="timeout",0,10,3',
+        'AT+QMTCFG="version",0,2',
+        'AT+QMTCFG="will",0,1,0,0',
+        'AT+QMTCFG="ssl",0,1,0',
+        'AT+QMTCFG="dataformat",0,1',
+        'AT+QMTOPEN=6,"127.0.0.1",1883',
+        'AT+QMTOPEN=0,"127.0.0.1",0',
+        'AT+QMTOPEN=0,"",1883',
+        "AT+QMTOPEN=0",
+        'AT+QMTCONN=0,"nobody"',  # nothing open
+        'AT+QMTSUB=0,1,"a",1',  # not connected
+        'AT+QMTPUB=0,0,0,0,"a","b"',
+        'AT+QSSLCFG=4,0,"seclevel",1',
+        'AT+QSSLCFG=0,0,"seclevel",3',
+        'AT+QSSLCFG=0,0,"sni",1',
+    ],
+)
+async def test_bad_parameters_and_wrong_states_answer_error(
+    modem: InProcessLink, command: str
+) -> None:
+    assert await answer(modem, command) == ERROR
+
+
+async def test_settings_are_shown_as_set(modem: InProcessLink) -> None:
+    shown = {
+        'AT+QMTCFG="keepalive",0': b'+QMTCFG: "keepalive",120',
+        'AT+QMTCFG="timeout",0': b'+QMTCFG: "timeout",10,3,0',
+        'AT+QMTCFG="version",0': b'+QMTCFG: "version",1',
+        'AT+QMTCFG="session",0': b'+QMTCFG: "session",1',
+        'AT+QMTCFG="will",0': b'+QMTCFG: "will",0',
+        'AT+QMTCFG="ssl",0': b'+QMTCFG: "ssl",0',
+        'AT+QMTCFG="dataformat",0': b'+QMTCFG: "dataformat",0,0',
+    }
+    for command, line in shown.items():
+        assert await answer(modem, command) == b"\r\n" + line + b"\r\n" + OK
+    assert await answer(modem, 'AT+QMTCFG="will",2,1,1,1,"bc66/will","gone"') == OK
+    assert await answer(modem, 'AT+QMTCFG="will",2') == (
+        b'\r\n+QMTCFG: "will",1,1,1,"bc66/will","gone"\r\n' + OK
+    )
+    assert await answer(modem, 'AT+QMTCFG="aliauth",1') == OK  # nothing set: nothing shown
+
+
+async def test_outcomes_reported_by_urc(
+    modem_factory: ModemFactory, brokers: MqttBrokers, dns_server: str
+) -> None:
+    modem = await modem_factory()
+    await ok_then(modem, "AT+QMTCLOSE=0", b"+QMTCLOSE: 0,-1")  # nothing to close
+    await ok_then(modem, "AT+QMTDISC=0", b"+QMTDISC: 0,-1")  # nothing connected
+    port = brokers.ports["plain"]
+    await opened(modem, port)
+    await ok_then(modem, f'AT+QMTOPEN=0,"127.0.0.1",{port}', b"+QMTOPEN: 0,2")  # occupied
+    await ok_then(modem, "AT+QMTCLOSE=0", b"+QMTCLOSE: 0,0")
+    with __import__("socket").socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        refused = probe.getsockname()[1]
+    await ok_then(modem, f'AT+QMTOPEN=1,"127.0.0.1",{refused}', b"+QMTOPEN: 1,-1")
+    assert await answer(modem, f'AT+QIDNSCFG=1,"{dns_server}"') == OK
+    await ok_then(modem, f'AT+QMTOPEN=1,"nope.bc66.test",{port}', b"+QMTOPEN: 1,4")
+    # Not attached: the PDP context cannot be activated.
+    assert await answer(modem, "AT+CGATT=0") == OK
+    await ok_then(modem, f'AT+QMTOPEN=2,"127.0.0.1",{port}', b"+QMTOPEN: 2,3")
+
+
+async def test_credentials(modem: InProcessLink, brokers: MqttBrokers) -> None:
+    """The broker refuses bad credentials (CONNACK 5) and then closes the connection."""
+    port = brokers.ports["auth"]
+    await opened(modem, port)
+    await ok_then(modem, 'AT+QMTCONN=0,"bc66","bc66","wrong"', b"+QMTCONN: 0,0,5",
+                  b"+QMTSTAT: 0,1")  # fmt: skip
+    await opened(modem, port)
+    await ok_then(modem, 'AT+QMTCONN=0,"bc66"', b"+QMTCONN: 0,0,5", b"+QMTSTAT: 0,1")
+    await opened(modem, port)
+    await ok_then(modem, 'AT+QMTCONN=0,"bc66","bc66","secret"', b"+QMTCONN: 0,0,0")
+    assert await answer(modem, "AT+QMTCONN?") == b"\r\n+QMTCONN: 0,3\r\n" + OK
+    await ok_then(modem, "AT+QMTDISC=0", b"+QMTDISC: 0,0")
+
+
+# -- QoS, retained messages, the will, the keep-alive -------------------------------------------
+
+
+async def test_qos_2_both_ways(
+    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+) -> None:
+    watcher = watch("bc66/q2/up", qos=2)
+    await connected(modem, brokers.ports["plain"], "bc66-q2")
+    await ok_then(modem, 'AT+QMTSUB=0,7,"bc66/q2/down",2,"bc66/q2/other",1',
+                  b"+QMTSUB: 0,7,0,2,1")  # fmt: skip
+    await ok_then(modem, 'AT+QMTPUB=0,5,2,0,"bc66/q2/up","exactly once"', b"+QMTPUB: 0,5,0")
+    (message,) = await watcher.until(1)
+    assert (message.payload, message.qos) == (b"exactly once", 2)
+    watcher.client.publish("bc66/q2/down", "to the module", qos=2)
+    (received,) = await modem.urcs(1)
+    assert re.fullmatch(rb'\+QMTRECV: 0,\d+,"bc66/q2/down","to the module"', received)
+    await modem.quiet(0.3)  # once, and only once
+    await ok_then(modem, 'AT+QMTUNS=0,8,"bc66/q2/down","bc66/q2/other"', b"+QMTUNS: 0,8,0")
+
+
+async def test_retained_message_reaches_a_later_subscriber(
+    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+) -> None:
+    await connected(modem, brokers.ports["plain"], "bc66-retain")
+    await ok_then(modem, 'AT+QMTPUB=0,1,1,1,"bc66/retained","last value"', b"+QMTPUB: 0,1,0")
+    watcher = watch("bc66/retained")
+    (message,) = await watcher.until(1)
+    assert (message.payload, message.retain) == (b"last value", True)
+    await ok_then(modem, 'AT+QMTPUB=0,2,1,1,"bc66/retained",""', b"+QMTPUB: 0,2,0")
+
+
+async def test_the_will_is_published_when_the_network_goes(
+    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+) -> None:
+    watcher = watch("bc66/will")
+    assert await answer(modem, 'AT+QMTCFG="will",0,1,1,0,"bc66/will","bc66 is gone"') == OK
+    await connected(modem, brokers.ports["plain"], "bc66-will")
+    assert await answer(modem, "AT+CGATT=0") == OK  # the connection breaks: no DISCONNECT
+    assert b"+QMTSTAT: 0,1" in await modem.read_until(b"+QMTSTAT: 0,1\r\n")
+    (message,) = await watcher.until(1)
+    assert message.payload == b"bc66 is gone"
+
+
+async def test_a_disconnect_publishes_no_will(
+    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+) -> None:
+    watcher = watch("bc66/will2")
+    assert await answer(modem, 'AT+QMTCFG="will",0,1,1,0,"bc66/will2","gone"') == OK
+    await connected(modem, brokers.ports["plain"], "bc66-will2")
+    await ok_then(modem, "AT+QMTDISC=0", b"+QMTDISC: 0,0")
+    await asyncio.sleep(0.3)
+    assert watcher.messages == []
+
+
+async def test_a_silent_broker_lapses_the_keepalive(modem: InProcessLink) -> None:
+    """A broker that accepts the session and then stops answering (a hung server):
+    the PINGREQ goes unanswered for <pkt_timeout> and the client closes."""
+
+    async def hung_broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)  # CONNECT
+        writer.write(b"\x20\x02\x00\x00")  # CONNACK, accepted
+        await reader.read(1024)  # the PINGREQ, never answered
+        await asyncio.sleep(10)
+
+    server = await asyncio.start_server(hung_broker, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        assert await answer(modem, 'AT+QMTCFG="keepalive",0,1') == OK
+        assert await answer(modem, 'AT+QMTCFG="timeout",0,1,3,0') == OK
+        await connected(modem, port, "bc66-hung")
+        assert await modem.urcs(1, timeout=5) == [b"+QMTSTAT: 0,2"]
+        assert await answer(modem, "AT+QMTCONN?") == OK
+    finally:
+        server.close()

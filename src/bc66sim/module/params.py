@@ -60,7 +60,8 @@ class Param:
     #: The test form's text for it, where the manual writes something other than
     #: what :meth:`render` gives (``<remote_port>`` instead of a range).
     shown: str | None = None
-    #: The last parameter may repeat to the end of the line (``AT+QBAND=2,3,8``).
+    #: The last parameter may repeat to the end of the line (``AT+QBAND=2,3,8``); when
+    #: the last few all repeat, they repeat as a group (``AT+QMTSUB``: topic, QoS, ...).
     repeats: bool = False
 
     @property
@@ -226,8 +227,15 @@ class Args:
         if check:
             self._check_count(declared)
         # Then each value, in order: the first bad one is the answer (V.250 §5.4.2).
+        group = 0
+        while group < len(declared) and declared[-1 - group].repeats:
+            group += 1
+        first_repeated = len(declared) - group
         for position in range(1, max(len(declared), len(self._raw)) + 1):
-            param = declared[min(position, len(declared)) - 1]
+            if position <= len(declared):
+                param = declared[position - 1]
+            else:
+                param = declared[first_repeated + (position - 1 - first_repeated) % group]
             arg = self._raw[position - 1] if position <= len(self._raw) else None
             if arg is None:
                 self._values.append(param.default)

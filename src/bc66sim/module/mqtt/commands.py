@@ -201,7 +201,7 @@ def register(table: CommandTable) -> None:
                 Text("value", max_length=16, quoted=False, optional=True),
             ),
             test=tuple(
-                f'+QSSLCFG: {value_list(SSL_CONTEXT_IDS)},{value_list(SSL_CONNECT_IDS)},"{kind}"'
+                f'+QSSLCFG: ({value_list(SSL_CONTEXT_IDS)}),({value_list(SSL_CONNECT_IDS)}),"{kind}"'
                 + ("," + values if values else "")
                 for kind, values in SSL_TYPE_VALUES.items()
             ),
