@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import paho.mqtt.client as paho
 import pytest
 
-from support.links import InProcessLink
+from support.links import InProcessLink, ModemFactory
 from support.pki import Pki
 from support.servers import MqttBrokers
 

@@ -69,6 +69,7 @@ SSL_TYPE_VALUES = {
     "clientkey": "",
 }
 SSL_TYPES = tuple(SSL_TYPE_VALUES)
+SSL_PAIR = f"({value_list(SSL_CONTEXT_IDS)}),({value_list(SSL_CONNECT_IDS)})"
 
 
 def register(table: CommandTable) -> None:
@@ -201,8 +202,7 @@ def register(table: CommandTable) -> None:
                 Text("value", max_length=16, quoted=False, optional=True),
             ),
             test=tuple(
-                f'+QSSLCFG: ({value_list(SSL_CONTEXT_IDS)}),({value_list(SSL_CONNECT_IDS)}),"{kind}"'
-                + ("," + values if values else "")
+                f'+QSSLCFG: {SSL_PAIR},"{kind}"' + ("," + values if values else "")
                 for kind, values in SSL_TYPE_VALUES.items()
             ),
             write=_qsslcfg,
