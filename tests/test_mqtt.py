@@ -384,3 +384,48 @@ async def test_a_silent_broker_lapses_the_keepalive(modem: InProcessLink) -> Non
         assert await answer(modem, "AT+QMTCONN?") == OK
     finally:
         server.close()
+
+
+# -- ten thousand messages each way --------------------------------------------------------------
+
+LOAD = 10_000
+
+
+async def test_ten_thousand_qos1_messages_each_way(
+    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+) -> None:
+    """None lost, and none duplicated beyond what QoS 1 allows: counted at the broker
+    (a subscriber) and at the host (the +QMTPUB and +QMTRECV URCs)."""
+    watcher = watch("bc66/load/up")
+    await connected(modem, brokers.ports["plain"], "bc66-load")
+    await ok_then(modem, 'AT+QMTSUB=0,1,"bc66/load/down",1', b"+QMTSUB: 0,1,0,1")
+    # Up: each publish answered OK, then acknowledged by the broker (+QMTPUB ...,0).
+    # The host keeps up to 16 in flight, as a program that pipelines would (the
+    # module takes 32 and answers ERROR beyond: it pushes back, it drops nothing).
+    acked: set[int] = set()
+    urcs = re.compile(rb"\r\n\+QMTPUB: 0,(\d+),0\r\n")
+    for number in range(LOAD):
+        while number - len(acked) >= 16:
+            said = await modem.read_until(urcs)
+            acked.update(int(m) for m in urcs.findall(said))
+        mid = number + 1
+        await modem.write(b'AT+QMTPUB=0,%d,1,0,"bc66/load/up","%d"\r' % (mid, number))
+        said = await modem.read_until(OK)
+        acked.update(int(m) for m in urcs.findall(said))
+    while len(acked) < LOAD:
+        said = await modem.read_until(urcs)
+        acked.update(int(m) for m in urcs.findall(said))
+    assert acked == set(range(1, LOAD + 1))
+    messages = await watcher.until(LOAD, timeout=60)
+    assert {int(m.payload) for m in messages} == set(range(LOAD))
+    # Down: the broker's QoS 1 messages, each shown once (a resend may repeat one).
+    publisher = watch()
+    for number in range(LOAD):
+        publisher.client.publish("bc66/load/down", str(number), qos=1)
+    seen: list[int] = []
+    received = re.compile(rb'\r\n\+QMTRECV: 0,\d+,"bc66/load/down","(\d+)"\r\n')
+    while len(set(seen)) < LOAD:
+        got = await modem.read_until(received, timeout=30)
+        seen += [int(n) for n in received.findall(got)]
+    assert set(seen) == set(range(LOAD))
+    assert len(seen) - LOAD <= 10, "QoS 1 repeats only what was resent"

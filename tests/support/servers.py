@@ -179,6 +179,9 @@ class MqttBrokers(_Daemon):
             # the test's private directory: stay who we are.
             f"user {getpass.getuser()}\n"
             "per_listener_settings true\n"
+            # Every QoS 1 message of the load test queued for a slow subscriber, none
+            # dropped (mosquitto drops beyond 1000 by default).
+            "max_queued_messages 0\n"
             f"listener {self.ports['plain']} 127.0.0.1\nallow_anonymous true\n"
             f"listener {self.ports['auth']} 127.0.0.1\nallow_anonymous false\n"
             f"password_file {passwords}\n"
