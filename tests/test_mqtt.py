@@ -15,6 +15,7 @@ import asyncio
 import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
@@ -429,3 +430,27 @@ async def test_ten_thousand_qos1_messages_each_way(
         seen += [int(n) for n in received.findall(got)]
     assert set(seen) == set(range(LOAD))
     assert len(seen) - LOAD <= 10, "QoS 1 repeats only what was resent"
+
+
+async def test_the_readme_transcript(
+    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+) -> None:
+    """README "MQTT and TLS": the transcript as printed, the broker's port aside; the
+    line with the broker's message is played by a publisher on the broker."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("## MQTT and TLS", 1)[1].split("```", 2)[1].strip().splitlines()
+    publisher = watch()
+    port = str(brokers.ports["plain"]).encode()
+    lines = iter(block)
+    for text in lines:
+        if text.startswith("AT"):
+            command = text.replace(",1883", f",{port.decode()}")
+            said = await answer(modem, command)
+            assert said == b"\r\n" + next(lines).encode() + b"\r\n", (command, said)
+        elif text.startswith("+QMTRECV"):
+            topic, payload = re.findall(r'"([^"]*)"', text)
+            publisher.client.publish(topic, payload, qos=1)
+            (got,) = await modem.urcs(1)
+            assert re.fullmatch(re.sub(r"0,\d+,", r"0,\\d+,", re.escape(text)).encode(), got)
+        else:
+            assert await modem.urcs(1) == [text.encode()]
