@@ -22,7 +22,7 @@ import pytest
 
 from support.links import InProcessLink, ModemFactory
 from support.pki import Pki
-from support.servers import MqttBrokers
+from support.servers import Mosquitto, MqttBrokers
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -454,3 +454,15 @@ async def test_the_readme_transcript(
             assert re.fullmatch(re.sub(r"0,\d+,", r"0,\\d+,", re.escape(text)).encode(), got)
         else:
             assert await modem.urcs(1) == [text.encode()]
+
+
+async def test_broker_gone(modem: InProcessLink, tmp_path: Path) -> None:
+    """The broker stops mid-session: its close reaches the module as ``+QMTSTAT: 0,1``."""
+    broker = Mosquitto(tmp_path).start()
+    try:
+        await connected(modem, broker.port, "bc66-orphan")
+    finally:
+        broker.stop()
+    assert await modem.urcs(1) == [b"+QMTSTAT: 0,1"]
+    assert await answer(modem, "AT+QMTOPEN?") == OK
+    await ok_then(modem, f'AT+QMTOPEN=0,"127.0.0.1",{broker.port}', b"+QMTOPEN: 0,-1")
