@@ -218,36 +218,33 @@ def _unquoted(name: str, length: int, *, optional: bool = False, repeats: bool =
 # -- AT+QMTCFG ---------------------------------------------------------------------------
 
 
+#: The ``AT+QMTCFG`` types that are plain numbers: the config fields they show and set,
+#: all of them at once (``"timeout"``: the three, or none).
+NUMBER_SETTINGS = {
+    "version": ("version",),
+    "keepalive": ("keepalive",),
+    "session": ("clean_session",),
+    "timeout": ("pkt_timeout", "retry_times", "timeout_notice"),
+    "dataformat": ("send_hex", "recv_hex"),
+    "showrecvlen": ("show_recv_length",),
+    "echomode": ("echomode",),
+}
+
+
 def _qmtcfg(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+QMTCFG="<type>",<id>[,<values>]``: values set, none query."""
     kind = args.text(0).lower()
-    client = modem.mqtt.clients[args.number(1)]
-    config = client.config
-    values = [args.value(i) for i in range(2, len(args))]
-    query = not values
-    if kind == "version":
+    config = modem.mqtt.clients[args.number(1)].config
+    query = len(args) == 2
+    if kind in NUMBER_SETTINGS:
+        fields = NUMBER_SETTINGS[kind]
         if query:
-            reply.line(f'+QMTCFG: "version",{config.version}')
-        else:
-            config.version = args.number(2)
-    elif kind == "keepalive":
-        if query:
-            reply.line(f'+QMTCFG: "keepalive",{config.keepalive}')
-        else:
-            config.keepalive = args.number(2)
-    elif kind == "session":
-        if query:
-            reply.line(f'+QMTCFG: "session",{config.clean_session}')
-        else:
-            config.clean_session = args.number(2)
-    elif kind == "timeout":
-        if query:
-            reply.line(f'+QMTCFG: "timeout",{config.pkt_timeout},{config.retry_times},'
-                       f"{config.timeout_notice}")  # fmt: skip
-        else:
-            args.require(5, 5)
-            config.pkt_timeout, config.retry_times = args.number(2), args.number(3)
-            config.timeout_notice = args.number(4)
+            shown = ",".join(str(getattr(config, name)) for name in fields)
+            reply.line(f'+QMTCFG: "{kind}",{shown}')
+            return None
+        args.require(2 + len(fields), 2 + len(fields))
+        for index, name in enumerate(fields, start=2):
+            setattr(config, name, args.number(index))
     elif kind == "will":
         will = config.will
         if query:
@@ -284,22 +281,6 @@ def _qmtcfg(modem: Modem, args: Args, reply: Reply) -> Result:
             args.require(5, 5)  # <SSL_enable>,<SSL_contextID>,<SSL_connectID>
             config.ssl, config.ssl_context = 1, args.number(3)
             config.ssl_connect_id = args.number(4)
-    elif kind == "echomode":
-        if query:
-            reply.line(f'+QMTCFG: "echomode",{config.echomode}')
-        else:
-            config.echomode = args.number(2)
-    elif kind == "dataformat":
-        if query:
-            reply.line(f'+QMTCFG: "dataformat",{config.send_hex},{config.recv_hex}')
-        else:
-            args.require(4, 4)
-            config.send_hex, config.recv_hex = args.number(2), args.number(3)
-    elif kind == "showrecvlen":
-        if query:
-            reply.line(f'+QMTCFG: "showrecvlen",{config.show_recv_length}')
-        else:
-            config.show_recv_length = args.number(2)
     return None
 
 
