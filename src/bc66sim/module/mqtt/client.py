@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING
 
 from bc66sim.clock import TimerHandle
 from bc66sim.module.mqtt import codec
+from bc66sim.module.mqtt.tls import TlsError, TlsFlow
 from bc66sim.net.base import Family, Flow, NetError, Transport
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
     from bc66sim.module.mqtt.service import MqttService
-    from bc66sim.module.mqtt.tls import TlsFlow
 
 log = logging.getLogger(__name__)
 
@@ -173,9 +173,10 @@ class MqttClient:
         self._awaiting_release: set[int] = set()
         self._keepalive_timer: TimerHandle | None = None
         self._ping_timer: TimerHandle | None = None
-        self._generation = (
-            0  # bumps at every close: late callbacks of an old connection are ignored
-        )
+        #: Bumps at every close: late callbacks of an old connection are ignored.
+        self._generation = 0
+        #: Module time of the last packet sent: the keep-alive counts from it.
+        self._last_sent = 0.0
         self.paused = False
 
     def _move(self, event: Event) -> None:
@@ -223,18 +224,13 @@ class MqttClient:
             flow.close()  # closed (AT+QMTCLOSE, the network lost) while opening
             return
         if self.config.ssl:
-            from bc66sim.module.mqtt.tls import TlsError, TlsFlow
-
+            pair = (self.config.ssl_context, self.config.ssl_connect_id)
             try:
-                context = self._service.ssl_context(
-                    self.config.ssl_context, self.config.ssl_connect_id
-                )
+                context = self._service.ssl.context(*pair)
                 tls = TlsFlow(flow, context, self.host, self._modem.power.uplink)
                 self._wire = tls
                 listener.tls = tls
-                timeout = self._service.ssl_timeout(self.config.ssl_context,
-                                                    self.config.ssl_connect_id)  # fmt: skip
-                await tls.handshake(self._modem.clock, timeout)
+                await tls.handshake(self._modem.clock, self._service.ssl.get(*pair).timeout)
             except TlsError as exc:
                 log.info("MQTT client %d: TLS with %s failed: %s", self.id, self.host, exc)
                 if generation == self._generation:
@@ -313,7 +309,7 @@ class MqttClient:
         packet = codec.publish(topic, payload, qos=qos, retain=retain, mid=mid)
         if qos == 0:
             self._send(packet)
-            self._urc(f"+QMTPUB: {self.id},0,{int(Result.OK)}")
+            self._report("PUB", 0, Result.OK)
             return
         self._send_expecting("PUB", mid, packet)
 
@@ -325,7 +321,9 @@ class MqttClient:
         if isinstance(self._wire, Flow):
             self._modem.power.uplink(len(packet))  # TLS counts its records itself
         self._wire.send(packet)
-        self._restart_keepalive()
+        self._last_sent = self._modem.clock.now()
+        if self._keepalive_timer is None:
+            self._arm_keepalive()
 
     def _send_expecting(self, report: str, mid: int, packet: bytes) -> None:
         pending = _Pending(report, mid, packet)
@@ -351,9 +349,7 @@ class MqttClient:
                      pending.report, pending.mid, pending.tries + 1)  # fmt: skip
             if pending.report == "CONN":
                 self._move(Event.REFUSED)
-                self._urc(f"+QMTCONN: {self.id},{int(Result.FAILED)}")
-            else:
-                self._urc(f"+QMT{pending.report}: {self.id},{pending.mid},{int(Result.FAILED)}")
+            self._report(pending.report, pending.mid, Result.FAILED)
             return
         pending.tries += 1
         packet = pending.packet
@@ -361,12 +357,15 @@ class MqttClient:
             packet = bytes([packet[0] | 0x08]) + packet[1:]  # DUP (MQTT 3.1.1 §3.3.1.1)
         self._send(packet)
         if self.config.timeout_notice:
-            if pending.report == "CONN":
-                self._urc(f"+QMTCONN: {self.id},{int(Result.RETRANSMITTED)}")
-            else:
-                self._urc(f"+QMT{pending.report}: {self.id},{pending.mid},"
-                          f"{int(Result.RETRANSMITTED)},{pending.tries}")  # fmt: skip
+            count = () if pending.report == "CONN" else (pending.tries,)
+            self._report(pending.report, pending.mid, Result.RETRANSMITTED, *count)
         self._arm_retry(pending)
+
+    def _report(self, report: str, mid: int, result: Result, *values: int) -> None:
+        """The outcome URC: ``+QMTCONN: <id>,<result>[,...]`` or
+        ``+QMT<report>: <id>,<msgID>,<result>[,...]``."""
+        head = f"+QMTCONN: {self.id}" if report == "CONN" else f"+QMT{report}: {self.id},{mid}"
+        self._urc(",".join([head, str(int(result)), *map(str, values)]))
 
     def _answered(self, report: str, mid: int) -> _Pending | None:
         pending = self._pending.pop((report, mid), None)
@@ -376,19 +375,30 @@ class MqttClient:
 
     # -- keep-alive (MQTT 3.1.1 §3.1.2.10) -------------------------------------------
 
-    def _restart_keepalive(self) -> None:
-        """A PINGREQ goes out when nothing else was sent for ``keepalive`` seconds."""
-        if self._keepalive_timer is not None:
-            self._keepalive_timer.cancel()
-            self._keepalive_timer = None
-        if self.phase in (Phase.CONNECTING, Phase.CONNECTED) and self.config.keepalive:
-            generation = self._generation
-            self._keepalive_timer = self._modem.clock.call_later(
-                self.config.keepalive, lambda: self._ping(generation)
-            )
+    def _arm_keepalive(self) -> None:
+        """A PINGREQ goes out when nothing else was sent for ``keepalive`` seconds.
 
-    def _ping(self, generation: int) -> None:
-        if generation != self._generation or self.phase is not Phase.CONNECTED:
+        The deadline moves with every packet sent; one timer, re-armed when it fires
+        early, checks it (not a timer cancelled and armed again per packet).
+        """
+        if self.phase not in (Phase.CONNECTING, Phase.CONNECTED) or not self.config.keepalive:
+            return
+        if self._keepalive_timer is not None:
+            return
+        due = self._last_sent + self.config.keepalive - self._modem.clock.now()
+        generation = self._generation
+        self._keepalive_timer = self._modem.clock.call_later(
+            max(due, 0.0), lambda: self._keepalive_due(generation)
+        )
+
+    def _keepalive_due(self, generation: int) -> None:
+        if generation != self._generation:
+            return
+        self._keepalive_timer = None
+        if self.phase is not Phase.CONNECTED:
+            return  # the CONNACK re-arms it
+        if self._modem.clock.now() - self._last_sent < self.config.keepalive:
+            self._arm_keepalive()  # something was sent since
             return
         self._send(codec.pingreq())
         if self._ping_timer is None:
@@ -430,15 +440,14 @@ class MqttClient:
             if self._answered("CONN", 0) is None or self.phase is not Phase.CONNECTING:
                 return
             self._move(Event.ACCEPTED if packet.code == 0 else Event.REFUSED)
-            self._urc(f"+QMTCONN: {self.id},{int(Result.OK)},{packet.code}")
-            self._restart_keepalive()
+            self._report("CONN", 0, Result.OK, packet.code)
+            self._arm_keepalive()
         elif isinstance(packet, codec.SubAck):
             if self._answered("SUB", packet.mid) is not None:
-                codes = ",".join(str(code) for code in packet.codes)
-                self._urc(f"+QMTSUB: {self.id},{packet.mid},{int(Result.OK)},{codes}")
+                self._report("SUB", packet.mid, Result.OK, *packet.codes)
         elif isinstance(packet, codec.UnsubAck):
             if self._answered("UNS", packet.mid) is not None:
-                self._urc(f"+QMTUNS: {self.id},{packet.mid},{int(Result.OK)}")
+                self._report("UNS", packet.mid, Result.OK)
         elif isinstance(packet, codec.PingResp):
             if self._ping_timer is not None:
                 self._ping_timer.cancel()
@@ -451,7 +460,7 @@ class MqttClient:
     def _acked(self, packet: codec.Ack) -> None:
         if packet.kind == codec.PUBACK:
             if self._answered("PUB", packet.mid) is not None:
-                self._urc(f"+QMTPUB: {self.id},{packet.mid},{int(Result.OK)}")
+                self._report("PUB", packet.mid, Result.OK)
         elif packet.kind == codec.PUBREC:
             pending = self._pending.get(("PUB", packet.mid))
             if pending is not None:  # QoS 2, step 2: release it (again, if PUBREC repeats)
@@ -465,7 +474,7 @@ class MqttClient:
             pending = self._pending.get(("PUB", packet.mid))
             if pending is not None and pending.released:
                 self._answered("PUB", packet.mid)
-                self._urc(f"+QMTPUB: {self.id},{packet.mid},{int(Result.OK)}")
+                self._report("PUB", packet.mid, Result.OK)
         elif packet.kind == codec.PUBREL:
             self._awaiting_release.discard(packet.mid)
             self._send(codec.ack(codec.PUBCOMP, packet.mid))

@@ -12,8 +12,6 @@ from bc66sim.module.mqtt.client import MqttClient, Phase, Stat
 from bc66sim.module.mqtt.tls import SslSettings
 
 if TYPE_CHECKING:
-    import ssl
-
     from bc66sim.module.modem import Modem
 
 log = logging.getLogger(__name__)
@@ -42,12 +40,6 @@ class MqttService:
         if self.modem.output_blocked:
             client.hold_reading()
             self.modem.when_output_drains(client.maybe_resume)
-
-    def ssl_context(self, context_id: int, connect_id: int) -> ssl.SSLContext:
-        return self.ssl.context(context_id, connect_id)
-
-    def ssl_timeout(self, context_id: int, connect_id: int) -> float:
-        return float(self.ssl.get(context_id, connect_id).timeout)
 
     def holds_a_connection(self) -> bool:
         """A TCP connection is open: the module does not go into deep sleep."""
