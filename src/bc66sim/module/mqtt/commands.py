@@ -8,7 +8,8 @@ Decisions where the notes were not at hand are in docs/research/mqtt.md.
 
 from __future__ import annotations
 
-import logging
+import hashlib
+import hmac
 from typing import TYPE_CHECKING
 
 from bc66sim.module.commands import (
@@ -29,7 +30,6 @@ from bc66sim.module.params import Int, Keyed, Text, Word, value_list
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
 
-log = logging.getLogger(__name__)
 
 MQTT_NOTE = "MQTT note"
 SSL_NOTE = "SSL note"
@@ -328,9 +328,6 @@ def _qmtconn(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _aliauth(client_id: str, auth: tuple[str, str, str]) -> tuple[str, str]:
     """Alibaba Cloud's device credentials (its "MQTT-TCP connection" signing rule)."""
-    import hashlib
-    import hmac
-
     product_key, device_name, device_secret = auth
     content = f"clientId{client_id}deviceName{device_name}productKey{product_key}"
     digest = hmac.new(device_secret.encode(), content.encode(), hashlib.sha1).hexdigest()

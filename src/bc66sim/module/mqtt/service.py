@@ -4,7 +4,6 @@ URC output, the SSL contexts, the module's power and its network's loss.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
@@ -14,7 +13,6 @@ from bc66sim.module.mqtt.tls import SslSettings
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
 
-log = logging.getLogger(__name__)
 
 #: ``<TCP_connectID>`` 0-5.
 MAX_CLIENTS = 6

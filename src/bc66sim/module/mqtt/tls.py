@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -87,9 +89,6 @@ class SslSettings:
 
 def _load_client_pair(context: ssl.SSLContext, config: SslConfig) -> None:
     """OpenSSL reads a certificate chain from files only: a private temporary file."""
-    import os
-    import tempfile
-
     if not config.clientcert or not config.clientkey:
         raise TlsError("seclevel 2 needs the client certificate and key")
     descriptor, path = tempfile.mkstemp(prefix="bc66sim-tls-")
