@@ -28,6 +28,7 @@ from bc66sim.client import (
 )
 from support.links import ServeProcess
 from support.peers import TcpPeer, UdpPeer
+from support.servers import unused_port
 
 
 @pytest.fixture(params=["tcp", "pty"])
@@ -137,20 +138,12 @@ async def test_errors_carry_the_module_code(emulator: ServeProcess) -> None:
     with pytest.raises(CommandError) as caught:
         await modem.command("AT+CFUN=9")
     assert caught.value.code == 50
-    closed_port = await _free_port()
+    closed_port = unused_port()
     with pytest.raises(CommandError) as caught:
         await modem.connect("TCP", "127.0.0.1", closed_port)
     assert caught.value.code == 566
     assert await modem.command("AT+QISTATE?") == []  # the failed socket was closed
     await modem.close()
-
-
-async def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_recv_timeout_raises(emulator: ServeProcess, echo_peer: TcpPeer) -> None:

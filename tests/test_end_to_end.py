@@ -24,7 +24,7 @@ import pytest
 
 from support.links import InProcessLink, ModemFactory, StdioLink
 from support.peers import TcpPeer
-from support.servers import DNS_V6
+from support.servers import DNS_V6, unused_port
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -41,9 +41,7 @@ async def open_tcp(link: InProcessLink, port: int, connect_id: int = 0, mode: in
 
 
 async def test_connection_refused(modem: InProcessLink) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = unused_port()
     command = f'AT+QIOPEN=1,2,"TCP","127.0.0.1",{port}'
     assert await modem.command(command) == command.encode() + b"\r" + OK
     await modem.expect(b"\r\n+QIOPEN: 2,566\r\n")

@@ -22,7 +22,7 @@ import pytest
 
 from support.links import InProcessLink, ModemFactory
 from support.pki import Pki
-from support.servers import Mosquitto, MqttBrokers
+from support.servers import Mosquitto, MqttBrokers, unused_port
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -286,10 +286,7 @@ async def test_outcomes_reported_by_urc(
     await opened(modem, port)
     await ok_then(modem, f'AT+QMTOPEN=0,"127.0.0.1",{port}', b"+QMTOPEN: 0,2")  # occupied
     await ok_then(modem, "AT+QMTCLOSE=0", b"+QMTCLOSE: 0,0")
-    with __import__("socket").socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        refused = probe.getsockname()[1]
-    await ok_then(modem, f'AT+QMTOPEN=1,"127.0.0.1",{refused}', b"+QMTOPEN: 1,-1")
+    await ok_then(modem, f'AT+QMTOPEN=1,"127.0.0.1",{unused_port()}', b"+QMTOPEN: 1,-1")
     assert await answer(modem, f'AT+QIDNSCFG=1,"{dns_server}"') == OK
     await ok_then(modem, f'AT+QMTOPEN=1,"nope.bc66.test",{port}', b"+QMTOPEN: 1,4")
     # Not attached: the PDP context cannot be activated.

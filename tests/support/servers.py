@@ -133,6 +133,14 @@ def _ntp_answers(port: int) -> bool:
         return len(reply) >= 48 and reply[1] != 0  # a stratum: the server is synchronised
 
 
+def unused_port() -> int:
+    """A loopback TCP port nothing listens on (now): for a server to take, or to be
+    refused on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class Mosquitto(_Daemon):
     """The mosquitto MQTT broker on a loopback port of its own."""
 
@@ -141,9 +149,7 @@ class Mosquitto(_Daemon):
         self.port = 0
 
     def start(self) -> Mosquitto:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = unused_port()
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
         self._launch([_require("mosquitto"), "-c", str(conf)], lambda: _tcp_answers(self.port))
@@ -162,10 +168,7 @@ class MqttBrokers(_Daemon):
         self.ports: dict[str, int] = {}
 
     def start(self) -> MqttBrokers:
-        for name in ("plain", "auth", "tls", "mutual"):
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.ports[name] = probe.getsockname()[1]
+        self.ports = {name: unused_port() for name in ("plain", "auth", "tls", "mutual")}
         passwords = self.workdir / "passwords"
         passwords.write_text("")
         subprocess.run([_require("mosquitto_passwd"), "-b", str(passwords), "bc66", "secret"],
