@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -85,8 +85,12 @@ class Watcher:
         self.client.disconnect()
 
 
+#: Makes a Watcher on the plain listener, subscribed to the topics given.
+Watch = Callable[..., Watcher]
+
+
 @pytest.fixture
-def watch(brokers: MqttBrokers) -> Iterator[type[Watcher]]:
+def watch(brokers: MqttBrokers) -> Iterator[Watch]:
     made: list[Watcher] = []
 
     def make(*topics: str, qos: int = 1) -> Watcher:
@@ -94,7 +98,7 @@ def watch(brokers: MqttBrokers) -> Iterator[type[Watcher]]:
         made.append(watcher)
         return watcher
 
-    yield make  # type: ignore[misc]
+    yield make
     for watcher in made:
         watcher.close()
 
@@ -103,7 +107,7 @@ def watch(brokers: MqttBrokers) -> Iterator[type[Watcher]]:
 
 
 async def test_example_without_ssl(
-    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+    modem: InProcessLink, brokers: MqttBrokers, watch: Watch
 ) -> None:
     """The note's example of MQTT without SSL, step by step."""
     port = brokers.ports["plain"]
@@ -128,9 +132,8 @@ async def test_example_without_ssl(
     ), received
     await ok_then(modem, 'AT+QMTUNS=0,2,"example/get"', b"+QMTUNS: 0,2,0")
     # Data mode: the prompt, the message, Ctrl+Z.
-    await modem.write(b'AT+QMTPUB=0,0,0,0,"example/update"\r')
-    await modem.expect(b'AT+QMTPUB=0,0,0,0,"example/update"\r\r\n> ')
-    await modem.write(b"This is test data, hello MQTT." + CTRL_Z)
+    await after_prompt(modem, 'AT+QMTPUB=0,0,0,0,"example/update"',
+                       b"This is test data, hello MQTT.")  # fmt: skip
     await modem.expect(b"This is test data, hello MQTT." + OK)
     assert set(await modem.urcs(2)) == {
         b"+QMTPUB: 0,0,0",
@@ -143,18 +146,22 @@ async def test_example_without_ssl(
     assert await answer(modem, "AT+QSCLK=1") == OK
 
 
-async def upload(link: InProcessLink, context: str, kind: str, pem: bytes) -> None:
-    """``AT+QSSLCFG=<ctx>,<conn>,"<kind>"``, the PEM after the prompt, Ctrl+Z."""
-    command = f'AT+QSSLCFG={context},"{kind}"'
+async def after_prompt(link: InProcessLink, command: str, data: bytes) -> None:
+    """``command``, its ``> `` prompt, then ``data`` and Ctrl+Z (the answer is unread)."""
     await link.write(command.encode() + b"\r")
     await link.expect(command.encode() + b"\r\r\n> ")
-    await link.write(pem + CTRL_Z)
+    await link.write(data + CTRL_Z)
+
+
+async def upload(link: InProcessLink, context: str, kind: str, pem: bytes) -> None:
+    """``AT+QSSLCFG=<ctx>,<conn>,"<kind>"``, the PEM after the prompt, Ctrl+Z."""
+    await after_prompt(link, f'AT+QSSLCFG={context},"{kind}"', pem)
     await link.expect(b'\r\n+QSSLCFG: %s,"%s",%d\r\n' % (context.encode(), kind.encode(),
                                                              len(pem)) + OK)  # fmt: skip
 
 
 async def test_example_with_ssl(
-    modem: InProcessLink, brokers: MqttBrokers, pki: Pki, watch: type[Watcher]
+    modem: InProcessLink, brokers: MqttBrokers, pki: Pki, watch: Watch
 ) -> None:
     """The note's example with SSL: the CA, the client's certificate and key, a mutual
     TLS broker; the certificates are the test CA's, checked by OpenSSL for real."""
@@ -178,9 +185,8 @@ async def test_example_with_ssl(
     ), received
     await ok_then(modem, 'AT+QMTPUB=3,0,0,0,"devices/bc66/messages/events/","{a:1}"',
                   b"+QMTPUB: 3,0,0")  # fmt: skip
-    await modem.write(b'AT+QMTPUB=3,0,0,0,"devices/bc66/messages/events/"\r')
-    await modem.expect(b'AT+QMTPUB=3,0,0,0,"devices/bc66/messages/events/"\r\r\n> ')
-    await modem.write(b"hello iot hub" + CTRL_Z)
+    await after_prompt(modem, 'AT+QMTPUB=3,0,0,0,"devices/bc66/messages/events/"',
+                       b"hello iot hub")  # fmt: skip
     await modem.expect(b"hello iot hub" + OK + b"\r\n+QMTPUB: 3,0,0\r\n")
     messages = await watcher.until(2)
     assert [m.payload for m in messages] == [b"{a:1}", b"hello iot hub"]
@@ -311,9 +317,7 @@ async def test_credentials(modem: InProcessLink, brokers: MqttBrokers) -> None:
 # -- QoS, retained messages, the will, the keep-alive -------------------------------------------
 
 
-async def test_qos_2_both_ways(
-    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
-) -> None:
+async def test_qos_2_both_ways(modem: InProcessLink, brokers: MqttBrokers, watch: Watch) -> None:
     watcher = watch("bc66/q2/up", qos=2)
     await connected(modem, brokers.ports["plain"], "bc66-q2")
     await ok_then(modem, 'AT+QMTSUB=0,7,"bc66/q2/down",2,"bc66/q2/other",1',
@@ -329,7 +333,7 @@ async def test_qos_2_both_ways(
 
 
 async def test_retained_message_reaches_a_later_subscriber(
-    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+    modem: InProcessLink, brokers: MqttBrokers, watch: Watch
 ) -> None:
     await connected(modem, brokers.ports["plain"], "bc66-retain")
     await ok_then(modem, 'AT+QMTPUB=0,1,1,1,"bc66/retained","last value"', b"+QMTPUB: 0,1,0")
@@ -340,7 +344,7 @@ async def test_retained_message_reaches_a_later_subscriber(
 
 
 async def test_the_will_is_published_when_the_network_goes(
-    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+    modem: InProcessLink, brokers: MqttBrokers, watch: Watch
 ) -> None:
     watcher = watch("bc66/will")
     assert await answer(modem, 'AT+QMTCFG="will",0,1,1,0,"bc66/will","bc66 is gone"') == OK
@@ -352,7 +356,7 @@ async def test_the_will_is_published_when_the_network_goes(
 
 
 async def test_a_disconnect_publishes_no_will(
-    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+    modem: InProcessLink, brokers: MqttBrokers, watch: Watch
 ) -> None:
     watcher = watch("bc66/will2")
     assert await answer(modem, 'AT+QMTCFG="will",0,1,1,0,"bc66/will2","gone"') == OK
@@ -393,7 +397,7 @@ LOAD = 10_000
 
 
 async def test_ten_thousand_qos1_messages_each_way(
-    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+    modem: InProcessLink, brokers: MqttBrokers, watch: Watch
 ) -> None:
     """None lost, and none duplicated beyond what QoS 1 allows: counted at the broker
     (a subscriber) and at the host (the +QMTPUB and +QMTRECV URCs)."""
@@ -433,7 +437,7 @@ async def test_ten_thousand_qos1_messages_each_way(
 
 
 async def test_the_readme_transcript(
-    modem: InProcessLink, brokers: MqttBrokers, watch: type[Watcher]
+    modem: InProcessLink, brokers: MqttBrokers, watch: Watch
 ) -> None:
     """README "MQTT and TLS": the transcript as printed, the broker's port aside; the
     line with the broker's message is played by a publisher on the broker."""
