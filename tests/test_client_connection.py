@@ -23,6 +23,13 @@ from bc66sim.client.events import (
     DataReceived,
     DataWaiting,
     Event,
+    MqttClosed,
+    MqttConnected,
+    MqttDisconnected,
+    MqttMessage,
+    MqttOpened,
+    MqttOutcome,
+    MqttStatus,
     PdpDeactivated,
     PromptReady,
     ProtocolViolation,
@@ -567,3 +574,120 @@ def test_error_codes_carry_their_meaning() -> None:
     assert "(error 50: incorrect parameters)" in str(CommandError("AT+CGATT=7 failed", 50))
     unknown = str(CommandError("x", 9999))
     assert "(error 9999: an error code the BC66 manuals do not list)" in unknown
+
+
+# -- the module's MQTT client (MQTT note; client/mqtt.py drives it) --------------------------
+
+
+def test_mqtt_outcomes_are_typed_events() -> None:
+    conn = Connection()
+    conn.receive_data(
+        b"\r\n+QMTOPEN: 0,-1\r\n\r\n+QMTCONN: 1,0,5\r\n\r\n+QMTCONN: 1,2\r\n"
+        b"\r\n+QMTSUB: 2,7,0,1,128\r\n\r\n+QMTPUB: 3,9,1,2\r\n\r\n+QMTUNS: 4,65535,0\r\n"
+        b"\r\n+QMTDISC: 5,0\r\n\r\n+QMTCLOSE: 0,-1\r\n\r\n+QMTSTAT: 0,2\r\n"
+    )
+    assert drain(conn) == [
+        MqttOpened(0, -1, text="+QMTOPEN: 0,-1"),
+        MqttConnected(1, 0, 5, text="+QMTCONN: 1,0,5"),
+        MqttConnected(1, 2, None, text="+QMTCONN: 1,2"),
+        MqttOutcome(2, "SUB", 7, 0, (1, 128), text="+QMTSUB: 2,7,0,1,128"),
+        MqttOutcome(3, "PUB", 9, 1, (2,), text="+QMTPUB: 3,9,1,2"),
+        MqttOutcome(4, "UNS", 65535, 0, (), text="+QMTUNS: 4,65535,0"),
+        MqttDisconnected(5, 0, text="+QMTDISC: 5,0"),
+        MqttClosed(0, -1, text="+QMTCLOSE: 0,-1"),
+        MqttStatus(0, 2, text="+QMTSTAT: 0,2"),
+    ]
+
+
+def test_the_mqtt_write_commands_answer_ok_and_their_urc_is_not_taken_for_the_answer() -> None:
+    """``+QMTOPEN: 0,0`` right behind the OK of AT+QMTOPEN is a URC; the query's
+    ``+QMTOPEN: 0,"host",1883`` is its answer."""
+    conn = Connection()
+    line = 'AT+QMTOPEN=0,"127.0.0.1",1883'
+    assert answer(conn, line, b"\r\nOK\r\n\r\n+QMTOPEN: 0,0\r\n") == [
+        ok(line),
+        MqttOpened(0, 0, text="+QMTOPEN: 0,0"),
+    ]
+    query = b'\r\n+QMTOPEN: 0,"127.0.0.1",1883\r\n\r\nOK\r\n'
+    assert answer(conn, "AT+QMTOPEN?", query) == [ok("AT+QMTOPEN?", '+QMTOPEN: 0,"127.0.0.1",1883')]
+
+
+def test_a_hex_message_keeps_every_byte() -> None:
+    """After ``AT+QMTCFG="dataformat",<id>,1,1`` that client's messages go and come as
+    hex digits: CR LF, quotes and Ctrl+Z in a payload are just bytes."""
+    conn = Connection()
+    assert answer(conn, 'AT+QMTCFG="dataformat",2,1,1', b"\r\nOK\r\n")[0].ok  # type: ignore[union-attr]
+    payload = b'a"\r\nOK\r\n\x1a\x1b\x00\xff'
+    line = f'+QMTRECV: 2,5,"a/b","c",{len(payload)},"{payload.hex().upper()}"'
+    conn.receive_data(b"\r\n" + line.encode() + b"\r\n")
+    assert drain(conn) == [MqttMessage(2, 5, 'a/b","c', payload, text=line)]
+    publish = 'AT+QMTPUB=2,1,1,0,"a/b"'
+    assert answer(conn, publish, b"\r\n> ") == [PromptReady(publish)]
+    assert conn.send_data(payload) == payload.hex().upper().encode() + b"\x1a"
+    conn.receive_data(b"\r\nOK\r\n\r\n+QMTPUB: 2,1,0\r\n")
+    assert drain(conn) == [ok(publish), MqttOutcome(2, "PUB", 1, 0, (), text="+QMTPUB: 2,1,0")]
+
+
+def test_text_messages_with_and_without_their_length() -> None:
+    conn = Connection()
+    conn.receive_data(
+        b'\r\n+QMTRECV: 0,0,"t","say "hi", twice"\r\n\r\n+QMTRECV: 0,3,"t",12,"a","b","c",d"\r\n'
+    )
+    assert [(event.msg_id, event.payload) for event in drain(conn)] == [  # type: ignore[union-attr]
+        (0, b'say "hi", twice'),
+        (3, b'a","b","c",d'),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'+QMTRECV: 0,1,"t","4142',  # no closing quote
+        b"+QMTRECV: 0,1",
+        b"+QMTPUB: 0",
+        b"+QMTSTAT: x,1",
+    ],
+)
+def test_a_broken_mqtt_urc_is_a_protocol_violation(line: bytes) -> None:
+    conn = Connection()
+    conn.receive_data(b"\r\n" + line + b"\r\n\r\n+CEREG: 1\r\n")
+    found = drain(conn)
+    assert isinstance(found[0], ProtocolViolation)
+    assert found[1] == Registration(1, text="+CEREG: 1")
+
+
+def test_hex_that_is_not_what_was_announced_is_a_protocol_violation() -> None:
+    conn = Connection()
+    answer(conn, 'AT+QMTCFG="dataformat",0,0,1', b"\r\nOK\r\n")
+    conn.receive_data(b'\r\n+QMTRECV: 0,1,"t",3,"4142"\r\n')
+    assert isinstance(drain(conn)[0], ProtocolViolation)
+
+
+def test_a_reboot_forgets_the_mqtt_formats() -> None:
+    conn = Connection()
+    answer(conn, 'AT+QMTCFG="dataformat",0,1,1', b"\r\nOK\r\n")
+    conn.receive_data(b"\r\nRDY\r\n")
+    drain(conn)
+    conn.receive_data(b'\r\n+QMTRECV: 0,0,"t","4142"\r\n')
+    assert drain(conn)[0].payload == b"4142"  # type: ignore[union-attr]
+
+
+def test_a_certificate_is_typed_after_the_prompt_and_answered_with_its_length() -> None:
+    conn = Connection(hex_send=True)  # the sockets' format does not apply to a PEM
+    line = 'AT+QSSLCFG=1,0,"cacert"'
+    assert answer(conn, line, b"\r\n> ") == [PromptReady(line)]
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    assert conn.send_data(pem) == pem + b"\x1a"
+    conn.receive_data(b'\r\n+QSSLCFG: 1,0,"cacert",58\r\n\r\nOK\r\n')
+    assert drain(conn) == [ok(line, '+QSSLCFG: 1,0,"cacert",58')]
+
+
+def test_an_mqtt_message_beyond_the_limit_is_refused_here() -> None:
+    conn = Connection()
+    conn.send('AT+QMTPUB=0,0,0,0,"t"')
+    conn.receive_data(b"\r\n> ")
+    drain(conn)
+    with pytest.raises(LocalProtocolError):
+        conn.send_data(b"x" * 1025)
+    with pytest.raises(LocalProtocolError):
+        conn.send_data(b"a\x1ab")  # text up to Ctrl+Z cannot hold it

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
 
 from support.links import InProcessLink, ModemFactory
+from support.mqtt import Watcher
 from support.pki import Pki
 from support.servers import Mosquitto, MqttBrokers, unused_port
 
@@ -49,40 +48,6 @@ async def opened(link: InProcessLink, port: int, client: int = 0) -> None:
 async def connected(link: InProcessLink, port: int, name: str, client: int = 0) -> None:
     await opened(link, port, client)
     await ok_then(link, f'AT+QMTCONN={client},"{name}"', b"+QMTCONN: %d,0,0" % client)
-
-
-class Watcher:
-    """A paho client on the broker: what it receives, counted, and what it publishes."""
-
-    def __init__(self, port: int, *topics: str, qos: int = 1) -> None:
-        self.messages: list[paho.MQTTMessage] = []
-        self.ready = threading.Event()
-        self._lock = threading.Lock()
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2)
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *args: self.ready.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        if topics:
-            self.client.subscribe([(topic, qos) for topic in topics])
-        else:
-            self.ready.set()
-        assert self.ready.wait(5)
-
-    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        with self._lock:
-            self.messages.append(msg)
-
-    async def until(self, count: int, timeout: float = 10) -> list[paho.MQTTMessage]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.messages) < count:
-            assert asyncio.get_running_loop().time() < deadline, self.messages
-            await asyncio.sleep(0.02)
-        return self.messages
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 #: Makes a Watcher on the plain listener, subscribed to the topics given.

@@ -142,14 +142,15 @@ def unused_port() -> int:
 
 
 class Mosquitto(_Daemon):
-    """The mosquitto MQTT broker on a loopback port of its own."""
+    """The mosquitto MQTT broker on a loopback port of its own (started again after
+    :meth:`stop`, it takes the same port: a broker that went away and came back)."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.port = 0
 
     def start(self) -> Mosquitto:
-        self.port = unused_port()
+        self.port = self.port or unused_port()
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
         self._launch([_require("mosquitto"), "-c", str(conf)], lambda: _tcp_answers(self.port))

@@ -12,27 +12,37 @@ from bc66sim.client.errors import (
     ConnectionLost,
     LocalProtocolError,
     ModuleRebooted,
+    MqttError,
+    MqttRefused,
     NetworkLost,
     ProtocolError,
     SocketClosed,
 )
+from bc66sim.client.mqtt import AsyncMqttClient, Message, Tls, Will
 from bc66sim.client.sockets import AsyncSocket
-from bc66sim.client.sync import BC66, Socket
+from bc66sim.client.sync import BC66, MqttClient, Socket
 
 __all__ = [
     "BC66",
     "AsyncBC66",
+    "AsyncMqttClient",
     "AsyncSocket",
     "BC66Error",
     "BC66Timeout",
     "CommandError",
     "ConnectionLost",
     "LocalProtocolError",
+    "Message",
     "ModuleRebooted",
+    "MqttClient",
+    "MqttError",
+    "MqttRefused",
     "NetworkLost",
     "PingReply",
     "PingResult",
     "ProtocolError",
     "Socket",
     "SocketClosed",
+    "Tls",
+    "Will",
 ]

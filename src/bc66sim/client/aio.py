@@ -28,16 +28,18 @@ from bc66sim.client.errors import (
     CommandError,
     ConnectionLost,
     ModuleRebooted,
+    MqttError,
     NetworkLost,
     ProtocolError,
     SocketClosed,
 )
 from bc66sim.client.events import NEED_DATA, Service
+from bc66sim.client.mqtt import AsyncMqttClient, MessageCallback, Tls, Will
 from bc66sim.client.protocol import Info, int_fields
 from bc66sim.client.sockets import AsyncSocket
 from bc66sim.client.streams import ByteStream, open_stream
 from bc66sim.note.errors import Err
-from bc66sim.note.limits import MAX_SOCKETS
+from bc66sim.note.limits import MAX_SOCKETS, MQTT_CLIENTS
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,7 @@ class AsyncBC66:
         self._lock = asyncio.Lock()
         self._answers: asyncio.Queue[events.Answer | BC66Error] = asyncio.Queue()
         self._sockets: dict[int, AsyncSocket] = {}
+        self._mqtt: dict[int, AsyncMqttClient] = {}
         self._opening: dict[int, asyncio.Future[int]] = {}
         self._service: tuple[Service, asyncio.Future[list[str]]] | None = None
         self._service_lock = asyncio.Lock()
@@ -152,7 +155,10 @@ class AsyncBC66:
             self._attached.set()
 
     async def close(self) -> None:
-        """Close every socket (``AT+QICLOSE``) and the port."""
+        """Disconnect every MQTT client, close every socket (``AT+QICLOSE``) and the port."""
+        for client in list(self._mqtt.values()):
+            with contextlib.suppress(BC66Error):
+                await client.disconnect()
         for sock in list(self._sockets.values()):
             with contextlib.suppress(BC66Error):
                 await sock.close()
@@ -183,6 +189,11 @@ class AsyncBC66:
     @property
     def attached(self) -> bool:
         return self._attached.is_set()
+
+    @property
+    def broken(self) -> bool:
+        """The port is gone, or the driver was closed: no command will be answered."""
+        return self._broken is not None
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until the module is attached to the network (``+IP:``, ``+CGATT: 1``)."""
@@ -263,6 +274,35 @@ class AsyncBC66:
             finally:
                 self._conn.abandon()  # whatever is left of the answer is nobody's
 
+    async def prompted(self, line: str, data: bytes, *, timeout: float | None = None) -> list[Info]:
+        """A command that prompts ``> `` for data typed up to Ctrl+Z (``AT+QMTPUB``
+        without its message, ``AT+QSSLCFG`` with a certificate); its information lines."""
+        return await _atomic(self._prompted(line, data, timeout))
+
+    async def _prompted(self, line: str, data: bytes, timeout: float | None) -> list[Info]:
+        async with self._lock:
+            try:
+                await self._through_prompt(line, data, timeout)
+                response = await self._collect(line, timeout)
+                if not response.ok:
+                    raise await self._failure(line, response)
+                return list(response.lines)
+            finally:
+                self._conn.abandon()
+
+    async def _through_prompt(self, line: str, data: bytes, timeout: float | None) -> None:
+        """Send ``line``, wait for its prompt and send ``data`` (under the lock)."""
+        await self._prepare()
+        await self._stream.write(self._conn.send(line))
+        event = await self._answer(line, timeout)
+        if isinstance(event, events.Response):
+            raise await self._failure(line, event)
+        if not isinstance(event, events.PromptReady):
+            raise BC66Error(f"{line}: unexpected {event}")
+        if self._conn.state is not State.DATA_MODE:
+            raise ModuleRebooted("the module rebooted")  # right after its prompt
+        await self._stream.write(self._conn.send_data(data))
+
     async def send_chunk(self, connect_id: int, data: bytes, timeout: float | None) -> bool:
         """``AT+QISEND=<id>,<n>`` in data mode; True for ``SEND OK``, False for ``SEND FAIL``."""
         return await _atomic(self._send_chunk(connect_id, data, timeout))
@@ -271,16 +311,7 @@ class AsyncBC66:
         line = f"AT+QISEND={connect_id},{len(data)}"
         async with self._lock:
             try:
-                await self._prepare()
-                await self._stream.write(self._conn.send(line))
-                event = await self._answer(line, timeout)
-                if isinstance(event, events.Response):
-                    raise await self._failure(line, event)
-                if not isinstance(event, events.PromptReady):
-                    raise BC66Error(f"{line}: unexpected {event}")
-                if self._conn.state is not State.DATA_MODE:
-                    raise ModuleRebooted("the module rebooted")  # right after its prompt
-                await self._stream.write(self._conn.send_data(data))
+                await self._through_prompt(line, data, timeout)
                 response = await self._collect(line, timeout)
                 if not response.ok:
                     raise await self._failure(line, response)
@@ -427,6 +458,8 @@ class AsyncBC66:
             self._service[1].set_exception(error)
         for sock in list(self._sockets.values()):
             sock.fail(error)
+        for client in list(self._mqtt.values()):
+            client.fail(error)
 
     # -- URCs -------------------------------------------------------------------------
 
@@ -445,6 +478,10 @@ class AsyncBC66:
             sock = self._sockets.get(event.connect_id)
             if sock is not None:
                 sock.on_event(event)
+        elif isinstance(event, events.MqttUrc):
+            client = self._mqtt.get(event.client)
+            if client is not None:
+                client.on_event(event)
         elif isinstance(event, events.ServiceResult):
             service = self._service
             if service is not None and service[0] is event.service and not service[1].done():
@@ -460,7 +497,7 @@ class AsyncBC66:
             self._answers.put_nowait(error)  # the command in flight will get no answer
         self._fail_waiters(error)
         self._sockets.clear()
-        self._spawn(self._configure_after_reboot())
+        self.spawn(self._configure_after_reboot())
 
     async def _configure_after_reboot(self) -> None:
         await asyncio.sleep(0.05)
@@ -478,8 +515,9 @@ class AsyncBC66:
         for sock in list(self._sockets.values()):
             sock.fail(NetworkLost("the module detached from the network"))
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+    def spawn(self, awaitable: object) -> None:
+        """Run ``awaitable`` as a task the driver keeps (and cancels on close)."""
+        task = asyncio.ensure_future(awaitable)  # type: ignore[call-overload]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -527,6 +565,57 @@ class AsyncBC66:
     def forget(self, sock: AsyncSocket) -> None:
         if self._sockets.get(sock.connect_id) is sock:
             del self._sockets[sock.connect_id]
+
+    # -- MQTT (the module's own client; client/mqtt.py) -------------------------------
+
+    async def mqtt(
+        self,
+        host: str,
+        port: int,
+        client_id: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        keepalive: int = 120,
+        clean_session: bool = True,
+        will: Will | None = None,
+        tls: Tls | None = None,
+        reconnect: bool = True,
+        on_message: MessageCallback | None = None,
+        on_status: Callable[[int], object] | None = None,
+    ) -> AsyncMqttClient:
+        """Connect one of the module's MQTT clients to a broker (``AT+QMTOPEN``,
+        ``AT+QMTCONN``); raises :class:`MqttError` with the module's result code."""
+        index = next((i for i in range(MQTT_CLIENTS) if i not in self._mqtt), None)
+        if index is None:
+            raise MqttError(f"all {MQTT_CLIENTS} MQTT clients are in use")
+        client = AsyncMqttClient(
+            self,
+            index,
+            host,
+            port,
+            client_id,
+            username=username,
+            password=password,
+            keepalive=keepalive,
+            clean_session=clean_session,
+            will=will,
+            tls=tls,
+            reconnect=reconnect,
+            on_message=on_message,
+            on_status=on_status,
+        )
+        self._mqtt[index] = client
+        try:
+            await client.start()
+        except BaseException:
+            self.forget_mqtt(client)
+            raise
+        return client
+
+    def forget_mqtt(self, client: AsyncMqttClient) -> None:
+        if self._mqtt.get(client.index) is client:
+            del self._mqtt[client.index]
 
     # -- network services -------------------------------------------------------------
 

@@ -49,7 +49,12 @@ from bc66sim.client.protocol import (
     int_fields,
 )
 from bc66sim.note.errors import Err
-from bc66sim.note.limits import MAX_DATA_MODE_HEX, MAX_DATA_MODE_TEXT
+from bc66sim.note.limits import (
+    MAX_DATA_MODE_HEX,
+    MAX_DATA_MODE_TEXT,
+    MAX_MQTT_DATA_MODE_MESSAGE,
+    MAX_PEM,
+)
 
 #: Lines kept for one answer or one service run: far more than any has.
 MAX_ANSWERS = 256
@@ -97,7 +102,11 @@ TRANSITIONS: dict[tuple[State, Step], State] = {
 # -- what a command line awaits ------------------------------------------------------
 
 #: Commands whose outcome is a URC: their write form has no information lines.
-_ASYNC_WRITES = ("+QIOPEN=", "+QPING=", "+QNTP=", "+QNTTP=", "+QIDNSGIP=")
+_ASYNC_WRITES = (
+    *("+QIOPEN=", "+QPING=", "+QNTP=", "+QNTTP=", "+QIDNSGIP="),
+    *("+QMTOPEN=", "+QMTCLOSE=", "+QMTCONN=", "+QMTDISC="),
+    *("+QMTSUB=", "+QMTUNS=", "+QMTPUB="),
+)
 _PLAIN_ANSWERS = ("ATI", "AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CIMI", "AT+CGSN")
 _NAME = re.compile(r"AT([+$^][A-Z0-9]+)", re.IGNORECASE)
 _SEND_TRAILERS = ("SEND OK", "SEND FAIL")
@@ -121,6 +130,13 @@ _ACCESS_MODE = (
     re.compile(r"AT\+QICLOSE=(\d+)()", re.IGNORECASE),
 )
 _PUSH = "1"
+#: AT+QMTPUB=<id>,<msgID>,<qos>,<retain>,"<topic>" without its message: the message
+#: is typed after the prompt, up to Ctrl+Z, in that client's send format (MQTT note).
+_MQTT_PUBLISH = re.compile(r'AT\+QMTPUB=(\d+),\d+,\d+,\d+,"[^"]*"', re.IGNORECASE)
+#: AT+QSSLCFG=<ctx>,<conn>,"cacert"|"clientcert"|"clientkey": a PEM typed after the prompt.
+_PEM_UPLOAD = re.compile(r'AT\+QSSLCFG=\d+,\d+,"(?:CACERT|CLIENTCERT|CLIENTKEY)"', re.IGNORECASE)
+#: AT+QMTCFG="dataformat",<id>,<send>,<recv>: after its OK, that client's formats.
+_MQTT_FORMAT = re.compile(r'AT\+QMTCFG="DATAFORMAT",(\d+),([01]),([01])', re.IGNORECASE)
 T = TypeVar("T")
 
 
@@ -146,17 +162,34 @@ class Command:
     trailers: tuple[str, ...] = ()
     #: Data mode with a fixed length: the payload's bytes (None: up to Ctrl+Z).
     data_length: int | None = None
+    #: Data mode up to Ctrl+Z, not AT+QISEND's: the most bytes (empty is allowed),
+    #: and whether they go as hex digits.
+    data_limit: int | None = None
+    data_hex: bool = False
     #: The service run its OK starts, and the prefix of that run's URCs.
     service: tuple[Service, str] | None = None
     #: After its OK: a connect id and whether that socket is in direct push mode.
     access_mode: tuple[int, bool] | None = None
+    #: After its OK: an MQTT client's send and receive formats (hex or not).
+    mqtt_format: tuple[int, bool, bool] | None = None
 
 
-def command_for(line: str) -> Command:
-    """How the connection reads the answer to ``line``."""
+def command_for(line: str, *, mqtt_send_hex: frozenset[int] = frozenset()) -> Command:
+    """How the connection reads the answer to ``line``; ``mqtt_send_hex``: the MQTT
+    clients whose messages are typed as hex digits."""
     upper = line.upper()
     if upper.endswith("=?"):  # the test form: information lines only (note Table 1)
         return Command(line, pending_for(line))
+    if publish := _MQTT_PUBLISH.fullmatch(upper):
+        hex_data = int(publish.group(1)) in mqtt_send_hex
+        prompting = Pending(line, prompt=True)
+        return Command(line, prompting, data_limit=MAX_MQTT_DATA_MODE_MESSAGE, data_hex=hex_data)
+    if _PEM_UPLOAD.fullmatch(upper):
+        prompting = Pending(line, prefix="+QSSLCFG:", prompt=True)
+        return Command(line, prompting, data_limit=MAX_PEM)
+    if mqtt_format := _MQTT_FORMAT.fullmatch(upper):
+        client, send, recv = (int(group) for group in mqtt_format.groups())
+        return Command(line, pending_for(line), mqtt_format=(client, bool(send), bool(recv)))
     body = upper[2:]
     access_mode = _access_mode(upper)
     data_mode = _DATA_MODE.fullmatch(upper)
@@ -172,6 +205,13 @@ def command_for(line: str) -> Command:
 def _first(table: dict[str, T], body: str) -> T | None:
     """The value of the first prefix of ``body`` in ``table``."""
     return next((value for prefix, value in table.items() if body.startswith(prefix)), None)
+
+
+def _put(members: set[int], member: int, present: bool) -> None:
+    if present:
+        members.add(member)
+    else:
+        members.discard(member)
 
 
 def _access_mode(upper: str) -> tuple[int, bool] | None:
@@ -242,6 +282,83 @@ def _pdp_deactivated(text: str, payload: bytes | None) -> events.PdpDeactivated:
     return events.PdpDeactivated(int_fields(text)[0], text=text)
 
 
+def _mqtt_opened(text: str, payload: bytes | None) -> events.MqttOpened:
+    client, result = int_fields(text)[:2]
+    return events.MqttOpened(client, result, text=text)
+
+
+def _mqtt_closed(text: str, payload: bytes | None) -> events.MqttClosed:
+    client, result = int_fields(text)[:2]
+    return events.MqttClosed(client, result, text=text)
+
+
+def _mqtt_connected(text: str, payload: bytes | None) -> events.MqttConnected:
+    fields = int_fields(text)
+    code = fields[2] if len(fields) > 2 else None
+    return events.MqttConnected(fields[0], fields[1], code, text=text)
+
+
+def _mqtt_disconnected(text: str, payload: bytes | None) -> events.MqttDisconnected:
+    client, result = int_fields(text)[:2]
+    return events.MqttDisconnected(client, result, text=text)
+
+
+def _mqtt_outcome(text: str, payload: bytes | None) -> events.MqttOutcome:
+    report = text[4:7]  # "+QMTSUB:" -> "SUB"
+    client, msg_id, result, *values = int_fields(text)
+    return events.MqttOutcome(client, report, msg_id, result, tuple(values), text=text)
+
+
+def _mqtt_status(text: str, payload: bytes | None) -> events.MqttStatus:
+    client, err = int_fields(text)[:2]
+    return events.MqttStatus(client, err, text=text)
+
+
+#: ``+QMTRECV: <id>,<msgID>,"<topic>",[<len>,]"<payload>"``: hex payloads can be told
+#: from the topic by their digits; text ones by ``<len>`` when it is shown.
+_QMTRECV_HEX = re.compile(r'\+QMTRECV: (\d+),(\d+),"(.*)",(?:(\d+),)?"([0-9A-Fa-f]*)"', re.DOTALL)
+_QMTRECV_COUNTED = re.compile(r'\+QMTRECV: (\d+),(\d+),"(.*?)",(\d+),"', re.DOTALL)
+_QMTRECV_TEXT = re.compile(r'\+QMTRECV: (\d+),(\d+),"(.*?)","(.*)"', re.DOTALL)
+
+
+def mqtt_message(text: str, *, recv_hex: bool) -> events.MqttMessage:
+    """A ``+QMTRECV`` line (read as latin-1, so a character is a byte); ValueError if
+    it is not one."""
+    if recv_hex:
+        if (match := _QMTRECV_HEX.fullmatch(text)) is None:
+            raise ValueError("not a +QMTRECV line with hex data")
+        client, msg_id, topic, length, digits = match.groups()
+        payload = bytes.fromhex(digits)
+        if length is not None and int(length) != len(payload):
+            raise ValueError(f"{len(payload)} bytes where {length} were announced")
+    elif (
+        (counted := _QMTRECV_COUNTED.match(text)) is not None
+        and text.endswith('"')
+        and len(text) - counted.end() - 1 == int(counted.group(4))
+    ):
+        client, msg_id, topic, _ = counted.groups()
+        payload = text[counted.end() : -1].encode("latin-1")
+    elif (match := _QMTRECV_TEXT.fullmatch(text)) is not None:
+        client, msg_id, topic, data = match.groups()
+        payload = data.encode("latin-1")
+    else:
+        raise ValueError("not a +QMTRECV line")
+    return events.MqttMessage(int(client), int(msg_id), topic, payload, text=text)
+
+
+#: The MQTT URCs (+QMTRECV needs the client's receive format: Connection reads it).
+MQTT_ROUTES: tuple[tuple[str, Callable[[str, bytes | None], Event]], ...] = (
+    ("+QMTOPEN:", _mqtt_opened),
+    ("+QMTCLOSE:", _mqtt_closed),
+    ("+QMTCONN:", _mqtt_connected),
+    ("+QMTDISC:", _mqtt_disconnected),
+    ("+QMTSUB:", _mqtt_outcome),
+    ("+QMTUNS:", _mqtt_outcome),
+    ("+QMTPUB:", _mqtt_outcome),
+    ("+QMTSTAT:", _mqtt_status),
+)
+
+
 #: URCs by prefix; a field that is not there raises, and is a ProtocolViolation.
 ROUTES: tuple[tuple[str, Callable[[str, bytes | None], Event]], ...] = (
     ("+IP:", _attached),
@@ -250,6 +367,7 @@ ROUTES: tuple[tuple[str, Callable[[str, bytes | None], Event]], ...] = (
     ('+QIURC: "recv"', _recv),
     ('+QIURC: "closed"', _closed),
     ('+QIURC: "pdpdeact"', _pdp_deactivated),
+    *MQTT_ROUTES,
 )
 
 
@@ -277,6 +395,9 @@ class Connection:
         self._lines: list[Info] = []
         self._push: set[int] = set()
         self._runs: dict[Service, _Run] = {}
+        #: The MQTT clients whose messages go, and come, as hex digits.
+        self._mqtt_send_hex: set[int] = set()
+        self._mqtt_recv_hex: set[int] = set()
 
     @property
     def view_mode(self) -> int:
@@ -306,7 +427,7 @@ class Connection:
         if "\r" in command or "\n" in command:
             raise LocalProtocolError(f"{command!r}: a command is one line")
         wire = command.encode("latin-1") + b"\r"
-        expected = command_for(command)
+        expected = command_for(command, mqtt_send_hex=frozenset(self._mqtt_send_hex))
         self._move(Step.SEND_PROMPTING if expected.answer.prompt else Step.SEND)
         self._command, self._lines = expected, []
         self._parser.pending = expected.answer
@@ -324,6 +445,15 @@ class Connection:
         return wire
 
     def _payload(self, command: Command, data: bytes) -> bytes:
+        if command.data_limit is not None:  # AT+QMTPUB's message, a certificate
+            if len(data) > command.data_limit:
+                raise LocalProtocolError(
+                    f"{command.line!r} takes at most {command.data_limit} bytes"
+                )
+            wire = data.hex().upper().encode() if command.data_hex else bytes(data)
+            if CTRL_Z in wire or ESC in wire:
+                raise LocalProtocolError("text data up to Ctrl+Z cannot hold Ctrl+Z or Esc")
+            return wire + CTRL_Z
         wire = data.hex().upper().encode() if self.hex_send else bytes(data)
         if command.data_length is not None:
             if len(data) != command.data_length:
@@ -438,6 +568,10 @@ class Connection:
                 self._push.add(connect_id)
             else:
                 self._push.discard(connect_id)
+        if command.mqtt_format is not None:
+            client, send_hex, recv_hex = command.mqtt_format
+            _put(self._mqtt_send_hex, client, send_hex)
+            _put(self._mqtt_recv_hex, client, recv_hex)
 
     def _on_trailer(self, trailer: Trailer) -> Event | None:
         command = self._command
@@ -457,6 +591,11 @@ class Connection:
         for service, run in self._runs.items():
             if text.startswith(run.prefix):
                 return self._run_line(service, run, text)
+        if text.startswith("+QMTRECV:"):
+            try:
+                return mqtt_message(text, recv_hex=int_fields(text)[0] in self._mqtt_recv_hex)
+            except (ValueError, IndexError) as exc:
+                return _bad_urc(text, exc)
         for prefix, route in ROUTES:
             if text.startswith(prefix):
                 try:
@@ -470,6 +609,8 @@ class Connection:
         self._reset()
         self._push.clear()
         self._runs.clear()
+        self._mqtt_send_hex.clear()  # the module's MQTT settings are back to defaults
+        self._mqtt_recv_hex.clear()
         return events.Rebooted(interrupted, text=text)
 
     def _run_line(self, service: Service, run: _Run, text: str) -> Event:

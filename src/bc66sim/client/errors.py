@@ -65,3 +65,19 @@ class NetworkLost(BC66Error):
 
 class SocketClosed(BC66Error):
     """The socket is closed (by the peer, the network, or this side)."""
+
+
+class MqttError(BC66Error):
+    """The module's MQTT client reported a failure: ``code`` is the ``<result>`` of
+    its URC (``+QMTOPEN``, ``+QMTCONN``, ``+QMTPUB`` ...) or ``+QMTSTAT``'s ``<err_code>``.
+
+    Its message says what the code means (the MQTT note's, not Chapter 3's).
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        Exception.__init__(self, message if code is None else f"{message} (code {code})")
+        self.code = code
+
+
+class MqttRefused(MqttError):
+    """The broker answered CONNECT with a refusal: ``code`` is the CONNACK's return code."""

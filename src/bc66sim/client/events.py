@@ -160,6 +160,75 @@ class ServiceResult(UrcEvent):
     lines: tuple[str, ...]
 
 
+# -- the module's MQTT clients (BC66 MQTT note; docs/research/mqtt.md) --------------
+
+
+@dataclass(frozen=True, slots=True)
+class MqttUrc(UrcEvent):
+    """The base of the MQTT URCs: ``client`` is the ``<TCP_connectID>`` (0-5)."""
+
+    client: int
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOpened(MqttUrc):
+    """``+QMTOPEN: <id>,<result>``: 0 opened; -1 and 1-5 say why not."""
+
+    result: int
+
+
+@dataclass(frozen=True, slots=True)
+class MqttClosed(MqttUrc):
+    """``+QMTCLOSE: <id>,<result>`` after ``AT+QMTCLOSE``."""
+
+    result: int
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConnected(MqttUrc):
+    """``+QMTCONN: <id>,<result>[,<ret_code>]``: result 0 with ``code`` the CONNACK's
+    return code (0 accepted), 1 a retransmission, 2 failed."""
+
+    result: int
+    code: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MqttDisconnected(MqttUrc):
+    """``+QMTDISC: <id>,<result>`` after ``AT+QMTDISC``."""
+
+    result: int
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOutcome(MqttUrc):
+    """``+QMTSUB``, ``+QMTUNS`` or ``+QMTPUB: <id>,<msgID>,<result>[,<value>...]``:
+    result 0 done (a SUBACK's granted QoS in ``values``), 1 a retransmission (its
+    count in ``values``), 2 failed."""
+
+    report: str  # "SUB", "UNS" or "PUB"
+    msg_id: int
+    result: int
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MqttMessage(MqttUrc):
+    """``+QMTRECV: <id>,<msgID>,"<topic>",[<len>,]"<payload>"``: a message from the broker."""
+
+    msg_id: int
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MqttStatus(MqttUrc):
+    """``+QMTSTAT: <id>,<err>``: the connection is gone (1 closed by the peer or the
+    network, 2 keep-alive unanswered, ... 5 a normal DISCONNECT)."""
+
+    err: int
+
+
 @dataclass(frozen=True, slots=True)
 class Urc(UrcEvent):
     """Any other URC."""
@@ -195,6 +264,13 @@ Event = (
     | PdpDeactivated
     | ServiceProgress
     | ServiceResult
+    | MqttOpened
+    | MqttClosed
+    | MqttConnected
+    | MqttDisconnected
+    | MqttOutcome
+    | MqttMessage
+    | MqttStatus
     | Urc
     | ProtocolViolation
 )

@@ -19,6 +19,10 @@ from bc66sim.note.limits import MAX_READ, MAX_URC, NODE_SIZE
 
 #: A line (without its payload) longer than this is garbage: it is dropped.
 MAX_LINE = 4096
+#: ... except a ``+QMTRECV`` line, which carries an MQTT message (up to 64 KiB,
+#: in hex digits): its topic, the message and its fields.
+MAX_MQTT_MESSAGE = 64 * 1024
+MAX_QMTRECV_LINE = 2 * MAX_MQTT_MESSAGE + 1024
 
 TRAILERS = ("SEND OK", "SEND FAIL", "CLOSE OK")
 
@@ -154,7 +158,7 @@ class ResponseParser:
         buf = self._buffer
         end = buf.find(b"\r\n")
         if end < 0:
-            if len(buf) > MAX_LINE:
+            if len(buf) > (MAX_QMTRECV_LINE if buf.startswith(b"+QMTRECV:") else MAX_LINE):
                 buf.clear()  # no line is this long: noise
             return None
         text = buf[:end].decode("latin-1")

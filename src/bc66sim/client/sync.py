@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from bc66sim.client.aio import OPEN_TIMEOUT, AsyncBC66, PingResult
 from bc66sim.client.errors import BC66Timeout
+from bc66sim.client.mqtt import AsyncMqttClient, MessageCallback
 from bc66sim.client.sockets import AsyncSocket
 
 T = TypeVar("T")
@@ -120,6 +121,15 @@ class BC66:
     def ntp_time(self, server: str, port: int = 123, *, set_clock: bool = False) -> dt.datetime:
         return self._run(self.core.ntp_time(server, port, set_clock=set_clock), 40)
 
+    def mqtt(self, host: str, port: int, client_id: str, **options: Any) -> MqttClient:
+        """Connect one of the module's MQTT clients (see :meth:`AsyncBC66.mqtt`).
+
+        Callbacks (``on_message``, ``on_status``, a subscription's) run in the
+        driver's thread: keep them short, or hand the message to your own queue.
+        """
+        client = self._run(self.core.mqtt(host, port, client_id, **options), 200)
+        return MqttClient(client, self._runner)
+
     def close(self) -> None:
         try:
             self._run(self.core.close(), 30)
@@ -199,6 +209,44 @@ class Socket:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class MqttClient:
+    """The module's MQTT client, blocking (see :class:`AsyncMqttClient`)::
+
+    with modem.mqtt("broker.example", 1883, "sensor-1") as mqtt:
+        mqtt.subscribe("sensor-1/cmd", 1, lambda message: print(message.payload))
+        mqtt.publish("sensor-1/temp", b"21.5", qos=1)
+    """
+
+    #: Seconds a call may take: the module's own retries end sooner.
+    TIMEOUT = 200.0
+
+    def __init__(self, client: AsyncMqttClient, runner: _LoopThread) -> None:
+        self.core = client
+        self._runner = runner
+
+    @property
+    def connected(self) -> bool:
+        return self.core.connected
+
+    def subscribe(self, topic: str, qos: int = 0, callback: MessageCallback | None = None) -> int:
+        return self._runner.run(self.core.subscribe(topic, qos, callback), self.TIMEOUT)
+
+    def unsubscribe(self, topic: str) -> None:
+        self._runner.run(self.core.unsubscribe(topic), self.TIMEOUT)
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
+        self._runner.run(self.core.publish(topic, payload, qos, retain), self.TIMEOUT)
+
+    def disconnect(self) -> None:
+        self._runner.run(self.core.disconnect(), self.TIMEOUT)
+
+    def __enter__(self) -> MqttClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.disconnect()
 
 
 class _SocketIO(io.RawIOBase):

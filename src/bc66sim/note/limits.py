@@ -36,3 +36,13 @@ MAX_QUEUED_URC_BYTES = 64 * 1024
 DEFAULT_DNS_TIMEOUT = 10.0
 #: Seconds the module waits for a TCP connection before +QIOPEN: <id>,569.
 DEFAULT_OPEN_TIMEOUT = 60.0
+
+# -- the MQTT and SSL notes (docs/research/mqtt.md) -------------------------------------
+#: <TCP_connectID> of AT+QMTOPEN and the rest: 0-5.
+MQTT_CLIENTS = 6
+#: A topic is at most 255 bytes.
+MAX_MQTT_TOPIC = 255
+#: AT+QMTPUB: a message typed after the prompt is at most 1024 bytes (hex: 2048 digits).
+MAX_MQTT_DATA_MODE_MESSAGE = 1024
+#: AT+QSSLCFG: a certificate or key typed after the prompt is at most 4096 bytes.
+MAX_PEM = 4096

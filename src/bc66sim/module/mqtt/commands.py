@@ -23,9 +23,9 @@ from bc66sim.module.commands import (
 )
 from bc66sim.module.errors import CommandError, Err
 from bc66sim.module.mqtt.client import CONN_STATE, MqttClient, Phase
-from bc66sim.module.mqtt.service import MAX_CLIENTS
-from bc66sim.module.mqtt.tls import MAX_PEM, SSL_CONNECT_IDS, SSL_CONTEXT_IDS
+from bc66sim.module.mqtt.tls import SSL_CONNECT_IDS, SSL_CONTEXT_IDS
 from bc66sim.module.params import Int, Keyed, Text, Word, value_list
+from bc66sim.note.limits import MAX_MQTT_DATA_MODE_MESSAGE, MAX_MQTT_TOPIC, MAX_PEM, MQTT_CLIENTS
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -35,13 +35,11 @@ MQTT_NOTE = "MQTT note"
 SSL_NOTE = "SSL note"
 
 #: ``<TCP_connectID>`` 0-5.
-CLIENT_ID = Int("TCP_connectID", values=range(MAX_CLIENTS))
+CLIENT_ID = Int("TCP_connectID", values=range(MQTT_CLIENTS))
 #: Host name or address of a broker, its topic and message lengths (BC66 OpenCPU RIL
 #: and driver limits: docs/research/mqtt.md).
 MAX_BROKER_NAME = 100
-MAX_TOPIC = 255
 MAX_INLINE_MESSAGE = 700
-MAX_DATA_MODE_MESSAGE = 1024
 MAX_WILL_MESSAGE = 256
 MAX_CLIENT_ID = 128
 MAX_CREDENTIAL = 256
@@ -74,7 +72,7 @@ SSL_PAIR = f"({value_list(SSL_CONTEXT_IDS)}),({value_list(SSL_CONNECT_IDS)})"
 
 def register(table: CommandTable) -> None:
     section = MQTT_NOTE
-    ids = f"(0-{MAX_CLIENTS - 1})"
+    ids = f"(0-{MQTT_CLIENTS - 1})"
     table.add(
         Spec(
             "+QMTCFG",
@@ -89,7 +87,7 @@ def register(table: CommandTable) -> None:
                         _optional("will_fg", (0, 1)),
                         _optional("will_qos", (0, 1, 2)),
                         _optional("will_retain", (0, 1)),
-                        _text("will_topic", MAX_TOPIC),
+                        _text("will_topic", MAX_MQTT_TOPIC),
                         _text("will_msg", MAX_WILL_MESSAGE),
                     ),
                     "timeout": (
@@ -158,7 +156,7 @@ def register(table: CommandTable) -> None:
             params=(
                 CLIENT_ID,
                 Int("msgID", values=range(1, 65536)),
-                _unquoted("topic", MAX_TOPIC, repeats=True),
+                _unquoted("topic", MAX_MQTT_TOPIC, repeats=True),
                 Int("qos", values=(0, 1, 2), repeats=True),
             ),
             test=(f"+QMTSUB: {ids},(1-65535),<topic>,(0-2),<topic>,(0-2),...",),
@@ -171,7 +169,7 @@ def register(table: CommandTable) -> None:
             params=(
                 CLIENT_ID,
                 Int("msgID", values=range(1, 65536)),
-                _unquoted("topic", MAX_TOPIC, repeats=True),
+                _unquoted("topic", MAX_MQTT_TOPIC, repeats=True),
             ),
             test=(f"+QMTUNS: {ids},(1-65535),<topic>,<topic>,...",),
             write=_qmtuns,
@@ -185,7 +183,7 @@ def register(table: CommandTable) -> None:
                 Int("msgID", values=range(65536)),
                 Int("qos", values=(0, 1, 2)),
                 Int("retain", values=(0, 1)),
-                _unquoted("topic", MAX_TOPIC),
+                _unquoted("topic", MAX_MQTT_TOPIC),
                 _unquoted("msg", 2 * MAX_INLINE_MESSAGE, optional=True),
             ),
             write=_qmtpub,
@@ -408,7 +406,7 @@ def _qmtpub(modem: Modem, args: Args, reply: Reply) -> Result:
     per_byte = 2 if hex_mode else 1
     return DataPrompt(
         fixed_length=None,
-        max_length=MAX_DATA_MODE_MESSAGE * per_byte,
+        max_length=MAX_MQTT_DATA_MODE_MESSAGE * per_byte,
         complete=complete,
         echo=bool(client.config.echomode),
     )

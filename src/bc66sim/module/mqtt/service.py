@@ -9,19 +9,16 @@ from typing import TYPE_CHECKING
 from bc66sim.at.results import line
 from bc66sim.module.mqtt.client import MqttClient, Phase, Stat
 from bc66sim.module.mqtt.tls import SslSettings
+from bc66sim.note.limits import MQTT_CLIENTS
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
 
 
-#: ``<TCP_connectID>`` 0-5.
-MAX_CLIENTS = 6
-
-
 class MqttService:
     def __init__(self, modem: Modem) -> None:
         self.modem = modem
-        self.clients = [MqttClient(self, index) for index in range(MAX_CLIENTS)]
+        self.clients = [MqttClient(self, index) for index in range(MQTT_CLIENTS)]
         self.ssl = SslSettings()
 
     def urc(self, text: str) -> None:

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 SSL_CONTEXT_IDS = range(4)
 SSL_CONNECT_IDS = range(6)
 #: The largest certificate or key the module takes (PEM bytes).
-MAX_PEM = 4096
 
 
 class TlsError(Exception):
