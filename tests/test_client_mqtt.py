@@ -232,3 +232,20 @@ async def until(condition: object, timeout: float = 10) -> None:
     while not condition():  # type: ignore[operator]
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.02)
+
+
+def test_the_readme_example(
+    emulator: ServeProcess, brokers: MqttBrokers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's MQTT snippet, run as written (the port and broker made local)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("MQTT goes through the module's own client", 1)[1]
+    code = code.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("socket://127.0.0.1:5566", f"socket://{emulator.where}")
+    code = code.replace(", 1883,", f", {brokers.ports['plain']},")
+    watcher = Watcher(brokers.ports["plain"], "sensor-1/temp")
+    try:
+        exec(compile(code, "README.md", "exec"), {})
+        assert [m.payload for m in asyncio.run(watcher.until(1))] == [b"21.5"]
+    finally:
+        watcher.close()

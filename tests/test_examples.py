@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from support.links import ServeProcess
+from support.mqtt import Watcher
 from support.peers import TcpPeer, UdpPeer
+from support.servers import MqttBrokers
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -99,3 +101,21 @@ async def test_psm_sensor(tmp_path: Path) -> None:
     assert "collector got 'reading 2: 21.2 C'" in output
     summary = "\n".join(server.log)
     assert "energy over" in summary and "deep_sleep" in summary and "battery lasts" in summary
+
+
+async def test_mqtt_report(serve: ServeProcess, brokers: MqttBrokers) -> None:
+    watcher = Watcher(brokers.ports["plain"], "bc66/#")
+    try:
+        output = await run_example(
+            "mqtt_report.py",
+            f"socket://{serve.where}",
+            "127.0.0.1",
+            str(brokers.ports["plain"]),
+            "2",
+        )
+        messages = await watcher.until(4)
+    finally:
+        watcher.close()
+    assert output.count("published bc66/") == 2
+    assert [m.topic.rsplit("/", 1)[1] for m in messages] == ["status", "temp", "temp", "status"]
+    assert [messages[0].payload, messages[-1].payload] == [b"online", b"offline"]
