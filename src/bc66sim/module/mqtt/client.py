@@ -434,6 +434,8 @@ class MqttClient:
             if generation != self._generation:
                 return  # a packet closed the connection: the rest is for nobody
             self._handle(packet)
+        if isinstance(wire, TlsFlow) and wire.ended and generation == self._generation:
+            self.lost(Stat.CLOSED_BY_PEER)  # the broker's close_notify
 
     def _handle(self, packet: codec.Incoming) -> None:
         if isinstance(packet, codec.ConnAck):

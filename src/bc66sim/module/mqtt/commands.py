@@ -22,10 +22,17 @@ from bc66sim.module.commands import (
     Spec,
 )
 from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.mqtt import ssl_sockets
 from bc66sim.module.mqtt.client import CONN_STATE, MqttClient, Phase
 from bc66sim.module.mqtt.tls import SSL_CONNECT_IDS, SSL_CONTEXT_IDS
 from bc66sim.module.params import Int, Keyed, Text, Word, value_list
-from bc66sim.note.limits import MAX_MQTT_DATA_MODE_MESSAGE, MAX_MQTT_TOPIC, MAX_PEM, MQTT_CLIENTS
+from bc66sim.note.limits import (
+    MAX_DATA_MODE_TEXT,
+    MAX_MQTT_DATA_MODE_MESSAGE,
+    MAX_MQTT_TOPIC,
+    MAX_PEM,
+    MQTT_CLIENTS,
+)
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -204,6 +211,40 @@ def register(table: CommandTable) -> None:
                 for kind, values in SSL_TYPE_VALUES.items()
             ),
             write=_qsslcfg,
+        ),
+        Spec(
+            "+QSSLOPEN",
+            tcpip=True,
+            section=SSL_NOTE,
+            params=(
+                Int("contextID", values=SSL_CONTEXT_IDS),
+                Int("connectID", values=SSL_CONNECT_IDS),
+                _unquoted("host_name", ssl_sockets.MAX_HOST),
+                Int("port", values=range(1, 65536)),
+                _optional("connect_mode", (0,)),  # transparent mode (1): not on the BC66
+            ),
+            write=ssl_sockets.qsslopen,
+        ),
+        Spec(
+            "+QSSLSEND",
+            tcpip=True,
+            section=SSL_NOTE,
+            params=(
+                Int("contextID", values=SSL_CONTEXT_IDS),
+                Int("connectID", values=SSL_CONNECT_IDS),
+                _optional("send_length", range(1, MAX_DATA_MODE_TEXT + 1)),
+            ),
+            write=ssl_sockets.qsslsend,
+        ),
+        Spec(
+            "+QSSLCLOSE",
+            tcpip=True,
+            section=SSL_NOTE,
+            params=(
+                Int("contextID", values=SSL_CONTEXT_IDS),
+                Int("connectID", values=SSL_CONNECT_IDS),
+            ),
+            write=ssl_sockets.qsslclose,
         ),
     )
 

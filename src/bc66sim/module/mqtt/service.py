@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
 from bc66sim.module.mqtt.client import MqttClient, Phase, Stat
+from bc66sim.module.mqtt.ssl_sockets import SslSockets
 from bc66sim.module.mqtt.tls import SslSettings
 from bc66sim.note.limits import MQTT_CLIENTS
 
@@ -20,6 +21,7 @@ class MqttService:
         self.modem = modem
         self.clients = [MqttClient(self, index) for index in range(MQTT_CLIENTS)]
         self.ssl = SslSettings()
+        self.ssl_sockets = SslSockets(self)
 
     def urc(self, text: str) -> None:
         self.modem.emit_urc(line(text))
@@ -38,7 +40,9 @@ class MqttService:
 
     def holds_a_connection(self) -> bool:
         """A TCP connection is open: the module does not go into deep sleep."""
-        return any(client.phase is not Phase.CLOSED for client in self.clients)
+        return self.ssl_sockets.holds_a_connection() or any(
+            client.phase is not Phase.CLOSED for client in self.clients
+        )
 
     def connection_gone(self) -> None:
         self.modem.power.socket_closed()
@@ -48,8 +52,10 @@ class MqttService:
         for client in self.clients:
             if client.phase is not Phase.CLOSED:
                 client.lost(Stat.CLOSED_BY_PEER)
+        self.ssl_sockets.network_lost()
 
     def shut(self) -> None:
         for client in self.clients:
             client.shut()
+        self.ssl_sockets.shut()
         self.ssl = SslSettings()

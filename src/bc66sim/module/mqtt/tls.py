@@ -118,6 +118,8 @@ class TlsFlow:
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=name)
         self._uplink = uplink
         self.handshaking = True
+        #: The server closed the session (close_notify).
+        self.ended = False
         self._done: asyncio.Future[None] | None = None
 
     # -- the handshake -------------------------------------------------------------------
@@ -169,8 +171,9 @@ class TlsFlow:
         return self._flush()
 
     def decrypt(self, data: bytes) -> bytes | None:
-        """The plaintext ``data`` completes; None when the TLS session broke (or the
-        server closed it with close_notify)."""
+        """The plaintext ``data`` completes; None when the TLS session broke.  A
+        server's close_notify ends it cleanly: what came before it is returned, and
+        :attr:`ended` is set (the caller closes after using it)."""
         self._incoming.write(data)
         plain = bytearray()
         while True:
@@ -181,7 +184,9 @@ class TlsFlow:
             except (ssl.SSLZeroReturnError, ssl.SSLError) as exc:
                 log.info("TLS: session ended: %s", exc)
                 return None
-            if not chunk:
+            if not chunk:  # close_notify: OpenSSL reads b"" once it came
+                log.info("TLS: the server closed the session (close_notify)")
+                self.ended = True
                 break
             plain += chunk
         self._flush()  # a key update or a session ticket's answer
