@@ -282,14 +282,18 @@ def _pdp_deactivated(text: str, payload: bytes | None) -> events.PdpDeactivated:
     return events.PdpDeactivated(int_fields(text)[0], text=text)
 
 
-def _mqtt_opened(text: str, payload: bytes | None) -> events.MqttOpened:
-    client, result = int_fields(text)[:2]
-    return events.MqttOpened(client, result, text=text)
+#: The MQTT URCs of two numbers: ``+QMT<x>: <id>,<result or err_code>``.
+_ClientCode = TypeVar(
+    "_ClientCode", events.MqttOpened, events.MqttClosed, events.MqttDisconnected, events.MqttStatus
+)
 
 
-def _mqtt_closed(text: str, payload: bytes | None) -> events.MqttClosed:
-    client, result = int_fields(text)[:2]
-    return events.MqttClosed(client, result, text=text)
+def _client_and_code(kind: type[_ClientCode]) -> Callable[[str, bytes | None], _ClientCode]:
+    def parse(text: str, payload: bytes | None) -> _ClientCode:
+        client, code = int_fields(text)[:2]
+        return kind(client, code, text=text)
+
+    return parse
 
 
 def _mqtt_connected(text: str, payload: bytes | None) -> events.MqttConnected:
@@ -298,20 +302,10 @@ def _mqtt_connected(text: str, payload: bytes | None) -> events.MqttConnected:
     return events.MqttConnected(fields[0], fields[1], code, text=text)
 
 
-def _mqtt_disconnected(text: str, payload: bytes | None) -> events.MqttDisconnected:
-    client, result = int_fields(text)[:2]
-    return events.MqttDisconnected(client, result, text=text)
-
-
 def _mqtt_outcome(text: str, payload: bytes | None) -> events.MqttOutcome:
     report = text[4:7]  # "+QMTSUB:" -> "SUB"
     client, msg_id, result, *values = int_fields(text)
     return events.MqttOutcome(client, report, msg_id, result, tuple(values), text=text)
-
-
-def _mqtt_status(text: str, payload: bytes | None) -> events.MqttStatus:
-    client, err = int_fields(text)[:2]
-    return events.MqttStatus(client, err, text=text)
 
 
 #: ``+QMTRECV: <id>,<msgID>,"<topic>",[<len>,]"<payload>"``: hex payloads can be told
@@ -348,14 +342,14 @@ def mqtt_message(text: str, *, recv_hex: bool) -> events.MqttMessage:
 
 #: The MQTT URCs (+QMTRECV needs the client's receive format: Connection reads it).
 MQTT_ROUTES: tuple[tuple[str, Callable[[str, bytes | None], Event]], ...] = (
-    ("+QMTOPEN:", _mqtt_opened),
-    ("+QMTCLOSE:", _mqtt_closed),
+    ("+QMTOPEN:", _client_and_code(events.MqttOpened)),
+    ("+QMTCLOSE:", _client_and_code(events.MqttClosed)),
     ("+QMTCONN:", _mqtt_connected),
-    ("+QMTDISC:", _mqtt_disconnected),
+    ("+QMTDISC:", _client_and_code(events.MqttDisconnected)),
     ("+QMTSUB:", _mqtt_outcome),
     ("+QMTUNS:", _mqtt_outcome),
     ("+QMTPUB:", _mqtt_outcome),
-    ("+QMTSTAT:", _mqtt_status),
+    ("+QMTSTAT:", _client_and_code(events.MqttStatus)),
 )
 
 
