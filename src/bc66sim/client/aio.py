@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from bc66sim.client import events
 from bc66sim.client.connection import MAX_ANSWERS, Connection, State
@@ -34,7 +34,7 @@ from bc66sim.client.errors import (
     SocketClosed,
 )
 from bc66sim.client.events import NEED_DATA, Service
-from bc66sim.client.mqtt import AsyncMqttClient, MessageCallback, Tls, Will
+from bc66sim.client.mqtt import AsyncMqttClient, MqttOptions
 from bc66sim.client.protocol import Info, int_fields
 from bc66sim.client.sockets import AsyncSocket
 from bc66sim.client.streams import ByteStream, open_stream
@@ -277,46 +277,37 @@ class AsyncBC66:
     async def prompted(self, line: str, data: bytes, *, timeout: float | None = None) -> list[Info]:
         """A command that prompts ``> `` for data typed up to Ctrl+Z (``AT+QMTPUB``
         without its message, ``AT+QSSLCFG`` with a certificate); its information lines."""
-        return await _atomic(self._prompted(line, data, timeout))
-
-    async def _prompted(self, line: str, data: bytes, timeout: float | None) -> list[Info]:
-        async with self._lock:
-            try:
-                await self._through_prompt(line, data, timeout)
-                response = await self._collect(line, timeout)
-                if not response.ok:
-                    raise await self._failure(line, response)
-                return list(response.lines)
-            finally:
-                self._conn.abandon()
-
-    async def _through_prompt(self, line: str, data: bytes, timeout: float | None) -> None:
-        """Send ``line``, wait for its prompt and send ``data`` (under the lock)."""
-        await self._prepare()
-        await self._stream.write(self._conn.send(line))
-        event = await self._answer(line, timeout)
-        if isinstance(event, events.Response):
-            raise await self._failure(line, event)
-        if not isinstance(event, events.PromptReady):
-            raise BC66Error(f"{line}: unexpected {event}")
-        if self._conn.state is not State.DATA_MODE:
-            raise ModuleRebooted("the module rebooted")  # right after its prompt
-        await self._stream.write(self._conn.send_data(data))
+        lines, _ = await _atomic(self._prompted(line, data, timeout, trailer=False))
+        return lines
 
     async def send_chunk(self, connect_id: int, data: bytes, timeout: float | None) -> bool:
         """``AT+QISEND=<id>,<n>`` in data mode; True for ``SEND OK``, False for ``SEND FAIL``."""
-        return await _atomic(self._send_chunk(connect_id, data, timeout))
-
-    async def _send_chunk(self, connect_id: int, data: bytes, timeout: float | None) -> bool:
         line = f"AT+QISEND={connect_id},{len(data)}"
+        _, result = await _atomic(self._prompted(line, data, timeout, trailer=True))
+        return isinstance(result, events.SendResult) and result.sent
+
+    async def _prompted(
+        self, line: str, data: bytes, timeout: float | None, *, trailer: bool
+    ) -> tuple[list[Info], events.SendResult | events.CloseResult | None]:
+        """Send ``line``, wait for its prompt, send ``data``; its information lines and
+        (``trailer``) what follows its OK."""
         async with self._lock:
             try:
-                await self._through_prompt(line, data, timeout)
+                await self._prepare()
+                await self._stream.write(self._conn.send(line))
+                event = await self._answer(line, timeout)
+                if isinstance(event, events.Response):
+                    raise await self._failure(line, event)
+                if not isinstance(event, events.PromptReady):
+                    raise BC66Error(f"{line}: unexpected {event}")
+                if self._conn.state is not State.DATA_MODE:
+                    raise ModuleRebooted("the module rebooted")  # right after its prompt
+                await self._stream.write(self._conn.send_data(data))
                 response = await self._collect(line, timeout)
                 if not response.ok:
                     raise await self._failure(line, response)
-                result = await self._trailer(line, timeout)
-                return isinstance(result, events.SendResult) and result.sent
+                after = await self._trailer(line, timeout) if trailer else None
+                return list(response.lines), after
             finally:
                 self._conn.abandon()
 
@@ -573,38 +564,16 @@ class AsyncBC66:
         host: str,
         port: int,
         client_id: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        keepalive: int = 120,
-        clean_session: bool = True,
-        will: Will | None = None,
-        tls: Tls | None = None,
-        reconnect: bool = True,
-        on_message: MessageCallback | None = None,
-        on_status: Callable[[int], object] | None = None,
+        **options: Unpack[MqttOptions],
     ) -> AsyncMqttClient:
         """Connect one of the module's MQTT clients to a broker (``AT+QMTOPEN``,
-        ``AT+QMTCONN``); raises :class:`MqttError` with the module's result code."""
+        ``AT+QMTCONN``); raises :class:`MqttError` with the module's result code.
+        ``options``: see :class:`AsyncMqttClient` (credentials, keep-alive, will, TLS,
+        reconnection, callbacks)."""
         index = next((i for i in range(MQTT_CLIENTS) if i not in self._mqtt), None)
         if index is None:
             raise MqttError(f"all {MQTT_CLIENTS} MQTT clients are in use")
-        client = AsyncMqttClient(
-            self,
-            index,
-            host,
-            port,
-            client_id,
-            username=username,
-            password=password,
-            keepalive=keepalive,
-            clean_session=clean_session,
-            will=will,
-            tls=tls,
-            reconnect=reconnect,
-            on_message=on_message,
-            on_status=on_status,
-        )
+        client = AsyncMqttClient(self, index, host, port, client_id, **options)
         self._mqtt[index] = client
         try:
             await client.start()

@@ -22,7 +22,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from bc66sim.client import events
 from bc66sim.client.errors import BC66Error, BC66Timeout, MqttError, MqttRefused
@@ -116,6 +116,30 @@ class Tls:
 
 MessageCallback = Callable[[Message], object]
 
+#: The URCs that answer a client's own commands, and what :meth:`AsyncMqttClient._ask`
+#: waits under for each.
+_ANSWERED_BY: dict[type[events.MqttUrc], str] = {
+    events.MqttOpened: "OPEN",
+    events.MqttClosed: "CLOSE",
+    events.MqttConnected: "CONN",
+    events.MqttDisconnected: "DISC",
+}
+
+
+class MqttOptions(TypedDict, total=False):
+    """The settings :meth:`AsyncBC66.mqtt <bc66sim.client.aio.AsyncBC66.mqtt>` passes on
+    to :class:`AsyncMqttClient` (its defaults are the client's)."""
+
+    username: str | None
+    password: str | None
+    keepalive: int
+    clean_session: bool
+    will: Will | None
+    tls: Tls | None
+    reconnect: bool
+    on_message: MessageCallback | None
+    on_status: Callable[[int], object] | None
+
 
 @dataclass
 class _Subscription:
@@ -144,21 +168,20 @@ class AsyncMqttClient:
         on_message: MessageCallback | None = None,
         on_status: Callable[[int], object] | None = None,
     ) -> None:
-        for name, text in (("client_id", client_id), ("username", username or "")):
-            _check_text(name, text)
-        _check_text("password", password or "")
+        for name, text in (
+            ("client_id", client_id),
+            ("username", username),
+            ("password", password),
+        ):
+            _check_text(name, text or "")
         if will is not None:
             _check_topic(will.topic)
             _check_text("will message", will.message)
         self.index = index
         self.host, self.port, self.client_id = host, port, client_id
         self.username, self.password = username, password
-        self.keepalive, self.clean_session, self.will, self.tls = (
-            keepalive,
-            clean_session,
-            will,
-            tls,
-        )
+        self.keepalive, self.clean_session = keepalive, clean_session
+        self.will, self.tls = will, tls
         self.reconnect = reconnect
         #: Messages no subscription's callback took.
         self.on_message = on_message
@@ -419,15 +442,8 @@ class AsyncMqttClient:
                         break
             else:
                 self._settle((event.report, event.msg_id), event)
-        else:
-            key = {
-                events.MqttOpened: "OPEN",
-                events.MqttClosed: "CLOSE",
-                events.MqttConnected: "CONN",
-                events.MqttDisconnected: "DISC",
-            }.get(type(event))
-            if key is not None:
-                self._settle((key, 0), event)
+        elif (key := _ANSWERED_BY.get(type(event))) is not None:
+            self._settle((key, 0), event)
 
     def _settle(self, key: tuple[str, int], event: events.MqttUrc) -> None:
         future = self._waiting.get(key)

@@ -15,11 +15,11 @@ import io
 import threading
 import time
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from bc66sim.client.aio import OPEN_TIMEOUT, AsyncBC66, PingResult
 from bc66sim.client.errors import BC66Timeout
-from bc66sim.client.mqtt import AsyncMqttClient, MessageCallback
+from bc66sim.client.mqtt import AsyncMqttClient, MessageCallback, MqttOptions
 from bc66sim.client.sockets import AsyncSocket
 
 T = TypeVar("T")
@@ -121,7 +121,9 @@ class BC66:
     def ntp_time(self, server: str, port: int = 123, *, set_clock: bool = False) -> dt.datetime:
         return self._run(self.core.ntp_time(server, port, set_clock=set_clock), 40)
 
-    def mqtt(self, host: str, port: int, client_id: str, **options: Any) -> MqttClient:
+    def mqtt(
+        self, host: str, port: int, client_id: str, **options: Unpack[MqttOptions]
+    ) -> MqttClient:
         """Connect one of the module's MQTT clients (see :meth:`AsyncBC66.mqtt`).
 
         Callbacks (``on_message``, ``on_status``, a subscription's) run in the
