@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from bc66sim.clock import TimerHandle
 from bc66sim.module.mqtt import codec
+from bc66sim.module.mqtt.reception import Reception
 from bc66sim.module.mqtt.tls import TlsError, TlsFlow
 from bc66sim.net.base import Family, Flow, NetError, Transport
 
@@ -166,7 +167,8 @@ class MqttClient:
         self.host = ""
         self.port = 0
         self._wire: Flow | TlsFlow | None = None
-        self._listener: _Listener | None = None
+        #: The connection's downlink and reading pause (None while closed).
+        self.reception: Reception | None = None
         self._decoder = codec.Decoder()
         self._pending: dict[tuple[str, int], _Pending] = {}
         #: QoS 2 messages shown to the host whose PUBREL has not come yet.
@@ -177,7 +179,6 @@ class MqttClient:
         self._generation = 0
         #: Module time of the last packet sent: the keep-alive counts from it.
         self._last_sent = 0.0
-        self.paused = False
 
     def _move(self, event: Event) -> None:
         try:
@@ -209,7 +210,7 @@ class MqttClient:
             log.info("MQTT client %d: lookup of %s failed: %s", self.id, self.host, exc)
             self._open_failed(generation, OpenResult.DNS_FAILED)
             return
-        listener = self._listener = _Listener(self, generation)
+        listener = self.reception = Reception(self._modem, self, f"MQTT client {self.id}")
         try:
             flow = await self._modem.network.open_flow(
                 Transport.TCP, address, self.port, local_port=0, family=Family.IPV4,
@@ -228,8 +229,7 @@ class MqttClient:
             try:
                 context = self._service.ssl.context(*pair)
                 tls = TlsFlow(flow, context, self.host, self._modem.power.uplink)
-                self._wire = tls
-                listener.tls = tls
+                self._wire = listener.wire = listener.tls = tls
                 await tls.handshake(self._modem.clock, self._service.ssl.get(*pair).timeout)
             except TlsError as exc:
                 log.info("MQTT client %d: TLS with %s failed: %s", self.id, self.host, exc)
@@ -241,7 +241,7 @@ class MqttClient:
             if generation != self._generation:
                 return
         else:
-            self._wire = flow
+            self._wire = listener.wire = flow
         log.info("MQTT client %d: connected to %s:%d (%s)%s", self.id, self.host, self.port,
                  address, " over TLS" if self.config.ssl else "")  # fmt: skip
         self._move(Event.OPENED)
@@ -521,7 +521,9 @@ class MqttClient:
         if self._wire is not None:
             self._wire.close()
             self._wire = None
-        self._listener = None
+        if self.reception is not None:
+            self.reception.detach()
+            self.reception = None
         for pending in self._pending.values():
             if pending.timer is not None:
                 pending.timer.cancel()
@@ -532,95 +534,7 @@ class MqttClient:
                 timer.cancel()
         self._keepalive_timer = self._ping_timer = None
         self._decoder = codec.Decoder()
-        self.paused = False
         self._service.connection_gone()
-
-    # -- flow control ------------------------------------------------------------------
-
-    def hold_reading(self) -> None:
-        """Stop reading from the broker (the network holds it, or the URCs queue up)."""
-        if self._wire is not None and not self.paused:
-            self.paused = True
-            self._wire.pause_reading()
-
-    def maybe_resume(self) -> None:
-        if not self.paused or self._wire is None:
-            return
-        if self._listener is not None and self._modem.power.holding(self._listener):
-            return
-        if self._modem.output_blocked:
-            self._modem.when_output_drains(self.maybe_resume)
-            return
-        self.paused = False
-        self._wire.resume_reading()
 
     def _urc(self, text: str) -> None:
         self._service.urc(text)
-
-
-class _Listener:
-    """One connection's events, through the network's hold (power.py: it is the
-    :class:`~bc66sim.module.power.Receiver`) to the client.  What arrives before
-    ``+QMTOPEN`` is reported (a TLS handshake's records aside) waits for it; what
-    arrives for a connection the client has closed since goes nowhere."""
-
-    def __init__(self, client: MqttClient, generation: int) -> None:
-        self._client = client
-        self._generation = generation
-        self._early: list[bytes | None] | None = []
-        self.tls: TlsFlow | None = None
-
-    def flow_data(self, data: bytes) -> None:
-        if self.tls is not None and self.tls.handshaking:
-            self.tls.handshake_data(data)  # the handshake runs before anything is held
-        elif self._early is not None:
-            self._early.append(data)
-        else:
-            self._arrived(data)
-
-    def flow_closed(self, reason: str) -> None:
-        log.info("MQTT client %d: connection closed: %s", self._client.id, reason)
-        if self.tls is not None and self.tls.handshaking:
-            self.tls.handshake_closed()
-        elif self._early is not None:
-            self._early.append(None)
-        else:
-            self._arrived(None)
-
-    def release(self) -> None:
-        early, self._early = self._early or [], None
-        for item in early:
-            self._arrived(item)
-
-    def _arrived(self, data: bytes | None) -> None:
-        if self._current:
-            self._client._modem.power.downlink(self, data)
-
-    @property
-    def _current(self) -> bool:
-        return self._generation == self._client._generation
-
-    # -- power.Receiver ------------------------------------------------------------------
-
-    @property
-    def transport(self) -> Transport:
-        return Transport.TCP
-
-    def describe(self) -> str:
-        return f"MQTT client {self._client.id}"
-
-    def on_data(self, data: bytes) -> None:
-        if self._current:
-            self._client.on_data(data)
-
-    def on_closed(self) -> None:
-        if self._current:
-            self._client.on_closed()
-
-    def hold_reading(self) -> None:
-        if self._current:
-            self._client.hold_reading()
-
-    def maybe_resume(self) -> None:
-        if self._current:
-            self._client.maybe_resume()

@@ -34,9 +34,8 @@ class MqttService:
         length = f"{len(payload)}," if config.show_recv_length else ""
         head = f'+QMTRECV: {client.id},{mid},"{topic}",{length}"'.encode()
         self.modem.emit_urc(line(head + shown + b'"'))
-        if self.modem.output_blocked:
-            client.hold_reading()
-            self.modem.when_output_drains(client.maybe_resume)
+        if client.reception is not None:
+            client.reception.after_output()
 
     def holds_a_connection(self) -> bool:
         """A TCP connection is open: the module does not go into deep sleep."""

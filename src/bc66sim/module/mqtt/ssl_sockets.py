@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from bc66sim.at.results import line
 from bc66sim.module.commands import Args, BadParameter, DataPrompt, Reply, Result
 from bc66sim.module.errors import CommandError, Err
+from bc66sim.module.mqtt.reception import Reception
 from bc66sim.module.mqtt.tls import TlsError, TlsFlow
 from bc66sim.net.base import Family, NetError, Transport
 from bc66sim.note.limits import MAX_DATA_MODE_HEX, MAX_DATA_MODE_TEXT, MAX_URC
@@ -63,8 +64,7 @@ class SslSocket:
         self.host, self.port = host, port
         self.phase = Phase.OPENING
         self.tls: TlsFlow | None = None
-        self._early: list[bytes | None] | None = []
-        self.paused = False
+        self.reception = Reception(self._modem, self, f"SSL connection {self.name}")
 
     @property
     def name(self) -> str:
@@ -76,7 +76,7 @@ class SslSocket:
             address = await modem.dns.address_of(self.host, Family.IPV4, self.port)
             flow = await modem.network.open_flow(
                 Transport.TCP, address, self.port, local_port=0, family=Family.IPV4,
-                listener=self, timeout=modem.config.open_timeout,
+                listener=self.reception, timeout=modem.config.open_timeout,
             )  # fmt: skip
         except NetError as exc:
             log.info("SSL %s: connection to %s:%d failed: %s", self.name, self.host, self.port, exc)
@@ -92,7 +92,9 @@ class SslSocket:
             flow.close()
             self._opened(SslErr.CERTIFICATE if exc.verify else SslErr.KEY)
             return
-        self.tls = TlsFlow(flow, context, self.host, modem.power.uplink)
+        self.tls = self.reception.tls = self.reception.wire = TlsFlow(
+            flow, context, self.host, modem.power.uplink
+        )
         try:
             await self.tls.handshake(modem.clock, settings.get(*self.pair).timeout)
         except TlsError as exc:
@@ -109,15 +111,14 @@ class SslSocket:
         self.phase = Phase.OPEN
         log.info("SSL %s: connected to %s:%d", self.name, self.host, self.port)
         self._opened(SslErr.OK)
-        early, self._early = self._early or [], None
-        for item in early:
-            modem.power.downlink(self, item)
+        self.reception.release()
 
     def _opened(self, err: SslErr) -> None:
         if self._service.sockets.get(self.pair) is not self:
             return
         if err is not SslErr.OK:
             self._service.forget(self)
+            self.reception.detach()
         self._service.urc(f"+QSSLOPEN: {self.name},{int(err)}")
 
     def send(self, data: bytes) -> None:
@@ -125,41 +126,14 @@ class SslSocket:
         self.tls.send(data)
 
     def close(self) -> None:
+        self.reception.detach()
         if self.tls is not None:
             self.tls.close()
             self.tls = None
 
-    # -- the network flow's listener --------------------------------------------------------
-
-    def flow_data(self, data: bytes) -> None:
-        if self.tls is not None and self.tls.handshaking:
-            self.tls.handshake_data(data)
-        elif self._early is not None:
-            self._early.append(data)
-        else:
-            self._modem.power.downlink(self, data)
-
-    def flow_closed(self, reason: str) -> None:
-        log.info("SSL %s: connection closed: %s", self.name, reason)
-        if self.tls is not None and self.tls.handshaking:
-            self.tls.handshake_closed()
-        elif self._early is not None:
-            self._early.append(None)
-        else:
-            self._modem.power.downlink(self, None)
-
-    # -- power.Receiver ---------------------------------------------------------------------
-
-    @property
-    def transport(self) -> Transport:
-        return Transport.TCP
-
-    def describe(self) -> str:
-        return f"SSL connection {self.name}"
-
     def on_data(self, data: bytes) -> None:
-        if self.tls is None or self._service.sockets.get(self.pair) is not self:
-            return
+        if self.tls is None:
+            return  # closed (the reception is detached then, but a call may be on its way)
         plain = self.tls.decrypt(data)
         if plain is None:
             self.on_closed()
@@ -175,20 +149,6 @@ class SslSocket:
         self._service.forget(self)
         self.close()
         self._service.urc(f'+QSSLURC: "closed",{self.name}')
-
-    def hold_reading(self) -> None:
-        if self.tls is not None and not self.paused:
-            self.paused = True
-            self.tls.pause_reading()
-
-    def maybe_resume(self) -> None:
-        if not self.paused or self.tls is None or self._modem.power.holding(self):
-            return
-        if self._modem.output_blocked:
-            self._modem.when_output_drains(self.maybe_resume)
-            return
-        self.paused = False
-        self.tls.resume_reading()
 
 
 class SslSockets:
@@ -216,9 +176,7 @@ class SslSockets:
             shown = piece.hex().upper().encode() if hex_data else piece
             head = f'+QSSLURC: "recv",{sock.name},{len(piece)},"'.encode()
             self.modem.emit_urc(line(head + shown + b'"'))
-        if self.modem.output_blocked:
-            sock.hold_reading()
-            self.modem.when_output_drains(sock.maybe_resume)
+        sock.reception.after_output()
 
     def holds_a_connection(self) -> bool:
         return bool(self.sockets)
