@@ -361,6 +361,35 @@ async def test_a_silent_broker_lapses_the_keepalive(modem: InProcessLink) -> Non
 LOAD = 10_000
 
 
+async def test_a_host_in_data_mode_holds_the_broker_back(
+    modem: InProcessLink, brokers: MqttBrokers, watch: Watch
+) -> None:
+    """While the host types a message, the module's URC queue fills; at its bound the
+    module stops reading the broker instead of queueing more, and afterwards every
+    message arrives, in order."""
+    await connected(modem, brokers.ports["plain"], "bc66-held")
+    await ok_then(modem, 'AT+QMTSUB=0,1,"bc66/flood",0', b"+QMTSUB: 0,1,0,0")
+    await modem.write(b'AT+QMTPUB=0,0,0,0,"bc66/typing"\r')  # data mode: URCs wait
+    await modem.read_until(b"\r\n> ")
+    publisher = watch()
+    count, body = 200, b"z" * 1000  # 200 KB: beyond the 64 KiB of URCs the module keeps
+    for number in range(count):
+        publisher.client.publish("bc66/flood", b"%03d" % number + body, qos=0)
+    client = modem.modem.mqtt.clients[0]
+    deadline = asyncio.get_running_loop().time() + 10
+    while not (client.reception is not None and client.reception.paused):
+        assert asyncio.get_running_loop().time() < deadline, "the module kept reading"
+        await asyncio.sleep(0.01)
+    assert modem.modem.output_blocked
+    await modem.write(b"x" + CTRL_Z)
+    received = re.compile(rb'\r\n\+QMTRECV: 0,0,"bc66/flood","(\d{3})z{1000}"\r\n')
+    numbers: list[int] = []
+    while len(numbers) < count:
+        got = await modem.read_until(received, timeout=10)
+        numbers += [int(n) for n in received.findall(got)]
+    assert numbers == list(range(count))
+
+
 async def test_ten_thousand_qos1_messages_each_way(
     modem: InProcessLink, brokers: MqttBrokers, watch: Watch
 ) -> None:

@@ -4,6 +4,8 @@ real TLS echo server on loopback, with the test CA's certificates checked by Ope
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import ssl
 from collections.abc import AsyncIterator
 
@@ -12,7 +14,7 @@ import pytest
 from support.links import InProcessLink
 from support.pki import Pki
 from support.servers import unused_port
-from test_mqtt import ERROR, OK, after_prompt, answer, ok_then, upload
+from test_mqtt import CTRL_Z, ERROR, OK, after_prompt, answer, ok_then, upload
 
 
 class TlsEcho:
@@ -158,3 +160,50 @@ async def test_errors(modem: InProcessLink, echo: TlsEcho) -> None:
     await send(modem, "AT+QSSLSEND=1,0", b"sent")
     assert (await modem.urcs(3))[2] == b'+QSSLURC: "recv",1,0,4,"sent"'  # only this
     await ok_then(modem, "AT+QSSLCLOSE=1,0", b"+QSSLCLOSE: 1,0,0")
+
+
+async def test_a_host_in_data_mode_holds_the_server_back(modem: InProcessLink, pki: Pki) -> None:
+    """While the host types data, the module's URC queue fills; at its bound the
+    module stops reading the server (TCP's window closes) instead of queueing more,
+    and afterwards every byte arrives, in order."""
+    talk = b"".join(b"%07d;" % n for n in range(40_000))  # 320,000 bytes, no CR or LF
+
+    async def talker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(talk)
+        await writer.drain()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await reader.read()  # until the module closes
+        writer.close()
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    server = await asyncio.start_server(talker, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        await modem.write(f'AT+QSSLOPEN=1,0,"127.0.0.1",{port}\r'.encode())
+        await modem.read_until(b"+QSSLOPEN: 1,0,0\r\n")
+        await modem.write(b"AT+QSSLSEND=1,0\r")  # data mode: URCs wait meanwhile
+        await modem.read_until(b"\r\n> ")
+        sock = modem.modem.mqtt.ssl_sockets.sockets[1, 0]
+        deadline = asyncio.get_running_loop().time() + 10
+        while not sock.reception.paused:
+            assert asyncio.get_running_loop().time() < deadline, "the module kept reading"
+            await asyncio.sleep(0.01)
+        assert modem.modem.output_blocked
+        await modem.write(b"x" + CTRL_Z)
+        await modem.expect(b"x" + OK)
+        got = bytearray()
+        # The held URCs come first, +QSSLSEND among them at its place in the queue.
+        pattern = re.compile(
+            rb'\r\n(?:\+QSSLURC: "recv",1,0,(\d+),"([^\r]*)"|\+QSSLSEND: 1,0,0)\r\n'
+        )
+        while len(got) < len(talk):
+            match = pattern.fullmatch(await modem.expect_match(pattern, timeout=10))
+            assert match is not None
+            length, data = match.groups()
+            if data is not None:
+                assert int(length) == len(data)
+                got += data
+        assert got == talk
+    finally:
+        server.close()
