@@ -31,6 +31,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -174,22 +175,16 @@ class Command:
     mqtt_format: tuple[int, bool, bool] | None = None
 
 
-def command_for(line: str, *, mqtt_send_hex: frozenset[int] = frozenset()) -> Command:
+def command_for(line: str, *, mqtt_send_hex: AbstractSet[int] = frozenset()) -> Command:
     """How the connection reads the answer to ``line``; ``mqtt_send_hex``: the MQTT
     clients whose messages are typed as hex digits."""
     upper = line.upper()
     if upper.endswith("=?"):  # the test form: information lines only (note Table 1)
         return Command(line, pending_for(line))
-    if publish := _MQTT_PUBLISH.fullmatch(upper):
-        hex_data = int(publish.group(1)) in mqtt_send_hex
-        prompting = Pending(line, prompt=True)
-        return Command(line, prompting, data_limit=MAX_MQTT_DATA_MODE_MESSAGE, data_hex=hex_data)
-    if _PEM_UPLOAD.fullmatch(upper):
-        prompting = Pending(line, prefix="+QSSLCFG:", prompt=True)
-        return Command(line, prompting, data_limit=MAX_PEM)
-    if mqtt_format := _MQTT_FORMAT.fullmatch(upper):
-        client, send, recv = (int(group) for group in mqtt_format.groups())
-        return Command(line, pending_for(line), mqtt_format=(client, bool(send), bool(recv)))
+    if upper.startswith(("AT+QMT", "AT+QSSL")):  # the MQTT and SSL notes' commands
+        special = _mqtt_or_ssl_command(line, upper, mqtt_send_hex)
+        if special is not None:
+            return special
     body = upper[2:]
     access_mode = _access_mode(upper)
     data_mode = _DATA_MODE.fullmatch(upper)
@@ -200,6 +195,21 @@ def command_for(line: str, *, mqtt_send_hex: frozenset[int] = frozenset()) -> Co
     trailers = () if data_mode is not None else _first(_TRAILERS, body) or ()
     service = _first(SERVICES, body)
     return Command(line, pending_for(line), trailers, service=service, access_mode=access_mode)
+
+
+def _mqtt_or_ssl_command(line: str, upper: str, mqtt_send_hex: AbstractSet[int]) -> Command | None:
+    """The data-mode forms of AT+QMTPUB and AT+QSSLCFG, and AT+QMTCFG="dataformat"."""
+    if publish := _MQTT_PUBLISH.fullmatch(upper):
+        hex_data = int(publish.group(1)) in mqtt_send_hex
+        prompting = Pending(line, prompt=True)
+        return Command(line, prompting, data_limit=MAX_MQTT_DATA_MODE_MESSAGE, data_hex=hex_data)
+    if _PEM_UPLOAD.fullmatch(upper):
+        prompting = Pending(line, prefix="+QSSLCFG:", prompt=True)
+        return Command(line, prompting, data_limit=MAX_PEM)
+    if mqtt_format := _MQTT_FORMAT.fullmatch(upper):
+        client, send, recv = (int(group) for group in mqtt_format.groups())
+        return Command(line, pending_for(line), mqtt_format=(client, bool(send), bool(recv)))
+    return None
 
 
 def _first(table: dict[str, T], body: str) -> T | None:
@@ -421,7 +431,7 @@ class Connection:
         if "\r" in command or "\n" in command:
             raise LocalProtocolError(f"{command!r}: a command is one line")
         wire = command.encode("latin-1") + b"\r"
-        expected = command_for(command, mqtt_send_hex=frozenset(self._mqtt_send_hex))
+        expected = command_for(command, mqtt_send_hex=self._mqtt_send_hex)
         self._move(Step.SEND_PROMPTING if expected.answer.prompt else Step.SEND)
         self._command, self._lines = expected, []
         self._parser.pending = expected.answer
