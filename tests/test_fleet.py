@@ -48,7 +48,10 @@ async def test_fleet_command_with_ptys(tmp_path: Path) -> None:
         "--attach-delay", "0", stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert process.stderr is not None
-    line = await asyncio.wait_for(process.stderr.readline(), 15)
+    line = b""
+    while b"ready on" not in line:  # after the control plane's address and the dashboard's
+        line = await asyncio.wait_for(process.stderr.readline(), 15)
+        assert line, "the fleet exited"
     assert b"BC66 fleet of 2 ready on" in line
     try:
         for index in range(2):

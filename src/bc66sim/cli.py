@@ -27,9 +27,14 @@ from bc66sim import __version__
 from bc66sim.clock import LoopClock, ScaledClock
 from bc66sim.console import run_console
 from bc66sim.control import ctl
-from bc66sim.control.options import ControlSetupError, add_serve_options, start_for_serve
+from bc66sim.control.options import (
+    ControlSetupError,
+    add_serve_options,
+    start_for_fleet,
+    start_for_serve,
+)
 from bc66sim.echo import serve_echo
-from bc66sim.fleet import Fleet, run_fleet
+from bc66sim.fleet import Fleet
 from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram, changed_settings
@@ -163,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_destinations(fleet)
     fleet.add_argument("-v", "--verbose", action="count", default=0,
                        help="every module's AT trace on stderr")  # fmt: skip
+    add_serve_options(fleet)
     console = commands.add_parser(
         "console", help="an interactive AT terminal (to PORT, or to an embedded module)"
     )
@@ -394,11 +400,24 @@ async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
     fleet = Fleet(args.count, attach_delay=config.attach_delay, state_dir=args.state_dir,
                   first_ip=config.ip_address, model=config.model, policy=config.policy,
                   **where)  # fmt: skip
+    stop = _stop_on_signals()
+    control = None
     try:
-        await run_fleet(fleet, _stop_on_signals())
-    except PortError as exc:
+        places = await fleet.start()
+        control = await start_for_fleet(fleet, args)
+    except (PortError, ControlSetupError) as exc:
         await fleet.close()
         raise UsageError(str(exc)) from exc
+    try:
+        if control is not None:
+            log.info("control plane on %s", control.describe())
+            log.info("dashboard: %s", control.dashboard_url)
+        log.info("BC66 fleet of %d ready on %s", fleet.count, ",".join(places))
+        await stop.wait()
+    finally:
+        await fleet.close()
+        if control is not None:
+            await control.close()
     return 0
 
 
@@ -445,7 +464,9 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
         _warn_beyond_loopback(choice.listen_host, config)
     player = ScenarioPlayer(scenario, modem) if scenario is not None else None
     if control is not None:  # before "ready on": a program that waits for it finds control.json
+        control.watches[0].place = where
         log.info("control plane on %s", control.describe())
+        log.info("dashboard: %s", control.dashboard_url)
     try:
         log.info("%s ready on %s%s", modem.model.name, where, choice.hint.format(where=where))
         log.info("link: %s%s", profile.name, "" if seed is None else f", seed {seed}")

@@ -8,7 +8,6 @@ loop, so one process on one core serves the fleet.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import resource
@@ -69,12 +68,13 @@ class Fleet:
         self._model = model
         self._policy = policy
         self.modems: list[Modem] = []
+        #: Each module's AT trace (the control plane's feed of it) and where it is.
+        self.traces: list[Trace] = []
+        self.places: list[str] = []
         self._ports: list[Port] = []
 
     async def start(self) -> list[str]:
         raise_fd_limit(64 + self.count * FDS_PER_MODULE)
-        trace = Trace()
-        places = []
         for index in range(self.count):
             # Each module is a device of its own: its own address, IMEI, IMSI and ICCID.
             config = ModemConfig(
@@ -93,22 +93,15 @@ class Fleet:
             else:
                 port = TcpPort(self._tcp_host, self._base_port + index if self._base_port else 0)
             self._ports.append(port)
-            places.append(await port.open(modem, trace))
+            trace = Trace()
+            self.places.append(await port.open(modem, trace))
+            self.traces.append(trace)
             self.modems.append(modem)
             modem.power_on()
-        return places
+        return self.places
 
     async def close(self) -> None:
         for modem in self.modems:
             await modem.close()
         for port in self._ports:
             await port.close()
-
-
-async def run_fleet(fleet: Fleet, stop: asyncio.Event) -> None:
-    places = await fleet.start()
-    log.info("BC66 fleet of %d ready on %s", fleet.count, ",".join(places))
-    try:
-        await stop.wait()
-    finally:
-        await fleet.close()

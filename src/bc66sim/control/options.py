@@ -18,6 +18,7 @@ from bc66sim.transport.trace import Trace
 
 if TYPE_CHECKING:
     from bc66sim.control.server import ControlServer
+    from bc66sim.fleet import Fleet
 
 log = logging.getLogger("bc66sim.control")
 
@@ -44,7 +45,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
 
 
 async def start_for_serve(
-    modem: Modem, trace: Trace, state_dir: Path, args: argparse.Namespace
+    modem: Modem, trace: Trace, state_dir: Path | None, args: argparse.Namespace, place: str = ""
 ) -> ControlServer | None:
     """``serve``'s control plane as its options ask (None with ``--no-control``)."""
     if args.no_control:
@@ -63,8 +64,23 @@ async def start_for_serve(
                     "token controls the module (and sees its traffic)", host)  # fmt: skip
     from bc66sim.control.server import ControlServer  # aiohttp only when it is used
 
-    server = ControlServer(modem, trace, host=host, port=port, state_dir=state_dir)
+    server = ControlServer(modem, trace, host=host, port=port, state_dir=state_dir, place=place)
+    if getattr(args, "battery_mah", None):  # serve's --battery-mah (a fleet has none)
+        server.battery_mah = args.battery_mah
     await server.start()
+    return server
+
+
+async def start_for_fleet(fleet: Fleet, args: argparse.Namespace) -> ControlServer | None:
+    """``fleet``'s control plane: every module, ``/modules/<n>/``, one token."""
+    if not fleet.modems:
+        return None
+    server = await start_for_serve(fleet.modems[0], fleet.traces[0], args.state_dir, args,
+                                   place=fleet.places[0])  # fmt: skip
+    if server is not None:
+        for modem, trace, place in zip(fleet.modems[1:], fleet.traces[1:], fleet.places[1:],
+                                       strict=True):  # fmt: skip
+            server.add(modem, trace, place)
     return server
 
 

@@ -1,15 +1,21 @@
 """The control plane's server: HTTP + JSON and a WebSocket feed, on aiohttp.
 
-Routes (every request needs ``Authorization: Bearer <token>``; ``/events`` also
-takes ``?token=`` for browsers):
+Routes (every request needs ``Authorization: Bearer <token>``; ``/events`` and the
+dashboard's pages also take ``?token=`` for browsers):
 
 - ``GET /status``: the module (status.py); ``GET /energy``: the energy summary.
 - ``POST /faults/<name>`` with a JSON object (faults.py): ``detach``, ``attach``,
   ``reset-peer``, ``override``, ``urc``, ``pin``, and the link's ``coverage-loss``,
   ``ce``, ``signal``, ``drop``, ``delay``, ``service-unreachable``.
 - ``DELETE /overrides``: every override removed.
-- ``GET /events``: a WebSocket of JSON events (stream.py): ``hello``, ``uart``
-  (bytes each way), ``urc``, ``power``, ``fault``.
+- ``GET /events``: a WebSocket of JSON events (stream.py, watch.py): ``hello``, the
+  recent past (watch.py's history), then live: ``uart`` (bytes each way), ``urc``,
+  ``power``, ``fault``.
+- A fleet serves every module: ``GET /modules`` (one row each), and each route
+  above under ``/modules/<n>/`` (the routes without it are module 0's).
+- ``GET /dashboard`` (``/`` redirects there) and ``/dashboard/<n>``: the live
+  dashboard's pages (dashboard.py); ``/static/…``: its script and style, the only
+  thing served without the token (they hold no data).
 
 Errors are JSON too: ``{"error": "..."}`` with 400 (bad input), 401 (token), 404,
 405, 409 (the module's state refuses it); a bug is a 500 and a log line, and the
@@ -32,11 +38,12 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from bc66sim import __version__
-from bc66sim.control import faults
+from bc66sim.control import dashboard, faults
 from bc66sim.control.client import INFO_FILE
 from bc66sim.control.options import ControlSetupError
 from bc66sim.control.status import energy, status
 from bc66sim.control.stream import EventStream, Subscriber
+from bc66sim.control.watch import Watch
 from bc66sim.module.modem import Modem
 from bc66sim.transport.trace import Trace
 
@@ -44,6 +51,8 @@ log = logging.getLogger("bc66sim.control")
 
 #: Request bodies are small JSON objects.
 MAX_BODY = 64 * 1024
+#: The battery a life is projected for, unless told (serve's ``--battery-mah``).
+DEFAULT_BATTERY_MAH = 2400.0
 #: Seconds a disconnected client gets to take its close frame.
 CLOSE_TIMEOUT = 5.0
 
@@ -59,22 +68,40 @@ class ControlServer:
 
     def __init__(self, modem: Modem, trace: Trace | None = None, *, host: str = "127.0.0.1",
                  port: int = 0, state_dir: Path | None = None,
-                 stream: EventStream | None = None) -> None:  # fmt: skip
-        self.modem = modem
-        self.trace = trace
+                 stream: EventStream | None = None, place: str = "",
+                 battery_mah: float = DEFAULT_BATTERY_MAH) -> None:  # fmt: skip
+        #: The modules it serves: one for serve, each of a fleet's (:meth:`add`).
+        self.watches = [Watch(modem, trace, place=place, stream=stream)]
         self.host, self.port = host, port
+        #: The battery the pages and ``/status`` project a life for (``--battery-mah``).
+        self.battery_mah = battery_mah
         self.state_dir = state_dir
-        self.stream = stream or EventStream()
         self.token = secrets.token_urlsafe(32)
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
-        self._unsubscribe: Callable[[], None] | None = None
+
+    @property
+    def modem(self) -> Modem:
+        return self.watches[0].modem
+
+    @property
+    def stream(self) -> EventStream:
+        return self.watches[0].stream
+
+    def add(self, modem: Modem, trace: Trace | None, place: str = "") -> None:
+        """Serve another module (a fleet's): it is ``/modules/<n>/``, n counting from 0."""
+        self.watches.append(Watch(modem, trace, place=place))
 
     @property
     def info_path(self) -> Path | None:
         """Where control.json is meant to be (None: no state dir)."""
         return self.state_dir / INFO_FILE if self.state_dir is not None else None
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard's address, token included: what a person opens in a browser."""
+        return f"{self.url}/dashboard?token={self.token}"
 
     def describe(self) -> str:
         """Where it is, for the serve's log: the URL, the token and control.json."""
@@ -86,12 +113,20 @@ class ControlServer:
     async def start(self) -> str:
         """Listen, hook the feed to the module and the trace, write control.json; the URL."""
         app = web.Application(middlewares=[self._guard], client_max_size=MAX_BODY)
+        for prefix in ("", "/modules/{index}"):
+            app.add_routes([
+                web.get(prefix + "/status", self._status),
+                web.get(prefix + "/energy", self._energy),
+                web.post(prefix + "/faults/{name}", self._fault),
+                web.delete(prefix + "/overrides", self._clear_overrides),
+                web.get(prefix + "/events", self._events),
+            ])  # fmt: skip
         app.add_routes([
-            web.get("/status", self._status),
-            web.get("/energy", self._energy),
-            web.post("/faults/{name}", self._fault),
-            web.delete("/overrides", self._clear_overrides),
-            web.get("/events", self._events),
+            web.get("/modules", self._modules),
+            web.get("/", self._root),
+            web.get("/dashboard", self._dashboard),
+            web.get("/dashboard/{index}", self._dashboard),
+            web.get("/static/{name}", self._static),
         ])  # fmt: skip
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -105,9 +140,6 @@ class ControlServer:
         port = self._runner.addresses[0][1]
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{host}:{port}"
-        self._unsubscribe = self.modem.events.subscribe(self.stream.module)
-        if self.trace is not None:
-            self.trace.listeners.append(self.stream.uart)
         try:
             self._write_info()
         except OSError as exc:  # the module still runs; the URL and token are in the log
@@ -117,10 +149,8 @@ class ControlServer:
 
     async def close(self) -> None:
         """Close every feed, stop listening, remove control.json (if it is still ours)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        if self.trace is not None and self.stream.uart in self.trace.listeners:
-            self.trace.listeners.remove(self.stream.uart)
+        for watch in self.watches:
+            watch.close()
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY,
@@ -157,9 +187,13 @@ class ControlServer:
     # -- requests ------------------------------------------------------------------------
 
     def _authorised(self, request: web.Request) -> bool:
+        if request.path.startswith("/static/"):
+            return True  # the dashboard's script and style: no data in them
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" and request.path == "/events":
+        if scheme.lower() != "bearer" and _browser_route(request):
+            # A browser cannot put a header on a page's address or a WebSocket; these
+            # GETs change nothing, so the token in their query is no CSRF risk.
             given = request.query.get("token", "")
         elif scheme.lower() != "bearer":
             return False
@@ -183,31 +217,47 @@ class ControlServer:
             log.exception("control request %s %s failed", request.method, request.path)
             return _error(500, "internal error (see the serve's log)")
 
+    def _watch(self, request: web.Request) -> Watch:
+        """The module a request is about: ``/modules/<n>/…``, or module 0."""
+        index = request.match_info.get("index", "0")
+        if not index.isdigit() or int(index) >= len(self.watches):
+            raise faults.FaultError(404, f"no module {index} (there are {len(self.watches)})")
+        return self.watches[int(index)]
+
     async def _status(self, request: web.Request) -> web.Response:
-        return web.json_response(status(self.modem))
+        return web.json_response(status(self._watch(request).modem, self.battery_mah))
 
     async def _energy(self, request: web.Request) -> web.Response:
-        return web.json_response(energy(self.modem))
+        return web.json_response(energy(self._watch(request).modem, self.battery_mah))
+
+    async def _modules(self, request: web.Request) -> web.Response:
+        return web.json_response([
+            {"index": index, **watch.summary()} for index, watch in enumerate(self.watches)
+        ])  # fmt: skip
 
     async def _fault(self, request: web.Request) -> web.Response:
+        watch = self._watch(request)
         name = request.match_info["name"]
         body = await _json_body(request)
-        result = await faults.apply(self.modem, name, body)
+        result = await faults.apply(watch.modem, name, body)
         log.info("control: fault %s %s", name, json.dumps(body) if body else "")
-        self.stream.publish({"type": "fault", "name": name, "body": body})
+        watch.publish({"type": "fault", "name": name, "body": body})
         return web.json_response({"ok": True, "fault": name, **result})
 
     async def _clear_overrides(self, request: web.Request) -> web.Response:
-        cleared = self.modem.overrides.clear()
-        self.stream.publish({"type": "fault", "name": "clear-overrides", "body": {}})
+        watch = self._watch(request)
+        cleared = watch.modem.overrides.clear()
+        watch.publish({"type": "fault", "name": "clear-overrides", "body": {}})
         return web.json_response({"ok": True, "cleared": cleared})
 
     async def _events(self, request: web.Request) -> web.WebSocketResponse:
+        watch = self._watch(request)
         ws = web.WebSocketResponse(heartbeat=30.0, compress=False, max_msg_size=4096)
         await ws.prepare(request)
-        subscriber = self.stream.subscribe()
         # Before any other event (no await in between): once a client has it, it sees all.
-        subscriber.offer(json.dumps({"type": "hello", "version": __version__}))
+        subscriber = watch.stream.subscribe(
+            [{"type": "hello", "version": __version__}, *watch.history]
+        )
         self._sockets.add(ws)
         sender = asyncio.create_task(self._send_events(request, ws, subscriber))
         try:
@@ -215,9 +265,27 @@ class ControlServer:
                 pass  # clients only listen; reading here sees their close and pings
         finally:
             sender.cancel()
-            self.stream.unsubscribe(subscriber)
+            watch.stream.unsubscribe(subscriber)
             self._sockets.discard(ws)
         return ws
+
+    # -- the dashboard (dashboard.py) ------------------------------------------------------
+
+    async def _root(self, request: web.Request) -> web.StreamResponse:
+        location = str(request.rel_url.with_path("/dashboard"))
+        return web.Response(status=302, headers={"Location": location})
+
+    async def _dashboard(self, request: web.Request) -> web.Response:
+        if "index" not in request.match_info and len(self.watches) > 1:
+            page = dashboard.fleet_page(self.watches, battery_mah=self.battery_mah)
+        else:
+            watch = self._watch(request)
+            page = dashboard.module_page(watch, self.watches.index(watch), len(self.watches),
+                                         battery_mah=self.battery_mah)  # fmt: skip
+        return dashboard.html_response(page)
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        return dashboard.static_response(request.match_info["name"])
 
     async def _send_events(
         self, request: web.Request, ws: web.WebSocketResponse, subscriber: Subscriber
@@ -235,6 +303,15 @@ class ControlServer:
         except (TimeoutError, ConnectionError):
             if request.transport is not None:
                 request.transport.abort()  # it does not even read its close
+
+
+def _browser_route(request: web.Request) -> bool:
+    """A page or the feed: what a browser opens by address, so with ``?token=``."""
+    path = request.path
+    return request.method == "GET" and (
+        path in ("/", "/events") or path.startswith("/dashboard")
+        or (path.startswith("/modules/") and path.endswith("/events"))
+    )  # fmt: skip
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

@@ -8,12 +8,14 @@ from bc66sim.module.modem import Modem
 from bc66sim.module.socket import AccessMode, Socket
 
 
-def status(modem: Modem) -> dict[str, Any]:
+def status(modem: Modem, battery_mah: float | None = None) -> dict[str, Any]:
     """Module, radio, power, energy, sockets, pins and overrides, in one document."""
     radio = modem.radio
     return {
         "model": modem.model.name,
         "powered": modem.powered,
+        #: Module time (seconds): what the power timeline is drawn on.
+        "clock": modem.clock.now(),
         "radio": {
             "cfun": radio.cfun,
             "attached": radio.attached,
@@ -21,7 +23,7 @@ def status(modem: Modem) -> dict[str, Any]:
             "ip": modem.config.ip_address if radio.attached else None,
         },
         "power": {"state": modem.power.state.value},
-        "energy": energy(modem),
+        "energy": energy(modem, battery_mah),
         "sockets": [_socket(sock) for sock in modem.sockets.table if sock is not None],
         "pins": modem.pins.describe(),
         "overrides": [override.describe() for override in modem.overrides.all()],
@@ -29,10 +31,15 @@ def status(modem: Modem) -> dict[str, Any]:
     }
 
 
-def energy(modem: Modem) -> dict[str, Any]:
-    """The energy meter's summary now: seconds and mAh per power state, and totals."""
+def energy(modem: Modem, battery_mah: float | None = None) -> dict[str, Any]:
+    """The energy meter's summary now: seconds and mAh per power state, and totals; with
+    ``battery_mah``, the days such a battery lasts at this average (None: forever)."""
     summary = modem.power.energy.summary(modem.clock.now())
+    life = {} if battery_mah is None else {
+        "battery_mah": battery_mah, "battery_days": summary.battery_days(battery_mah)
+    }  # fmt: skip
     return {
+        **life,
         "seconds": summary.seconds,
         "mah": summary.mah,
         "total_seconds": summary.total_seconds,
@@ -49,6 +56,7 @@ def _socket(sock: Socket) -> dict[str, Any]:
         "remote": f"{sock.host}:{sock.remote_port}",
         "local_port": sock.flow.local_port if sock.flow is not None else sock.local_port,
         "sent": sock.sent,
+        "received": sock.received,
         "buffered_nodes": len(sock.nodes),
         "access_mode": "push" if sock.access_mode is AccessMode.DIRECT_PUSH else "buffer",
     }

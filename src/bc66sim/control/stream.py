@@ -13,9 +13,8 @@ import asyncio
 import json
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
-
-from bc66sim.module.events import ModuleEvent, PowerChanged, UrcEmitted
 
 #: A client's queue: at most this many events, and this many bytes of them.
 MAX_QUEUED_EVENTS = 4096
@@ -75,8 +74,20 @@ class EventStream:
         self.max_bytes = max_bytes
         self._subscribers: set[Subscriber] = set()
 
-    def subscribe(self) -> Subscriber:
+    def subscribe(self, backlog: Sequence[dict[str, Any]] = ()) -> Subscriber:
+        """A new subscriber, which gets the newest of ``backlog`` (events from before)
+        first: at most half its bounds, so that it has room for what comes next."""
         subscriber = Subscriber(self.max_events, self.max_bytes)
+        texts: list[str] = []
+        size = 0
+        for event in reversed(backlog):
+            text = json.dumps(event)
+            size += len(text)
+            if size > self.max_bytes // 2 or len(texts) >= self.max_events // 2:
+                break
+            texts.append(text)
+        for text in reversed(texts):
+            subscriber.offer(text)
         self._subscribers.add(subscriber)
         return subscriber
 
@@ -84,26 +95,10 @@ class EventStream:
         self._subscribers.discard(subscriber)
 
     def publish(self, event: dict[str, Any]) -> None:
-        """Send ``event`` (a JSON object; its time is added) to every subscriber."""
+        """Send ``event`` (a JSON object; its time is added if it has none) to every
+        subscriber."""
         if not self._subscribers:
             return
-        text = json.dumps({"time": round(time.time(), 6), **event})
+        text = json.dumps(event if "time" in event else {"time": round(time.time(), 6), **event})
         for subscriber in list(self._subscribers):
             subscriber.offer(text)
-
-    # -- the sources -------------------------------------------------------------------
-
-    def uart(self, direction: str, data: bytes) -> None:
-        """A trace listener (transport/trace.py): bytes across the UART."""
-        if self._subscribers:
-            self.publish({"type": "uart", "direction": DIRECTIONS.get(direction, direction),
-                          "data": data.decode("latin-1")})  # fmt: skip
-
-    def module(self, event: ModuleEvent) -> None:
-        """A module event listener (module/events.py)."""
-        if not self._subscribers:
-            return
-        if isinstance(event, UrcEmitted):
-            self.publish({"type": "urc", "text": event.framed.decode("latin-1").strip("\r\n")})
-        elif isinstance(event, PowerChanged):
-            self.publish({"type": "power", "from": event.was, "to": event.now, "why": event.why})

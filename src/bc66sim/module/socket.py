@@ -82,6 +82,8 @@ class Socket:
     flow: Flow | None = None
     #: Total payload bytes handed to the stack (``<sent>`` of §2.3.4).
     sent: int = 0
+    #: Total payload bytes that arrived from the network for it (the dashboard's table).
+    received: int = 0
     #: Buffer access mode: one node per TCP read or UDP datagram (CLARIFICATIONS §16).
     nodes: deque[bytes] = field(default_factory=deque)
     #: Bytes already read from the head node.

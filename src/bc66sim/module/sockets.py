@@ -316,6 +316,7 @@ class SocketService:
             log.warning("socket %d: UDP datagram of %d bytes dropped: larger than %d bytes",
                         sock.connect_id, len(data), NODE_SIZE)  # fmt: skip
             return
+        sock.received += len(data)
         if sock.access_mode is AccessMode.DIRECT_PUSH:
             self._push(sock, data)
         else:

@@ -254,6 +254,11 @@ class LinkNetwork:
         self.down = _Direction(self, up=False)
         self._unreachable: dict[str, float] = {}
         self._flows: list[_LinkFlow] = []
+        #: The last round trip measured (a TCP handshake, an echo), in ms, and the
+        #: bytes that crossed each way: the dashboard's live RTT and rates.
+        self.rtt_ms: int | None = None
+        self.bytes_up = 0
+        self.bytes_down = 0
 
     # -- the link --------------------------------------------------------------------
 
@@ -325,6 +330,9 @@ class LinkNetwork:
             "coverage_back_in": max(0.0, self.outage_until - self.clock.now()),
             "signal": {"rsrp": s.rsrp, "rsrq": s.rsrq, "sinr": s.sinr, "ecl": s.ecl},
             "unreachable": sorted(name for name in ("dns", "ntp") if self._service_down(name)),
+            "rtt_ms": self.rtt_ms,
+            "bytes_up": self.bytes_up,
+            "bytes_down": self.bytes_down,
         }
 
     def set_profile(self, profile: LinkProfile) -> None:
@@ -394,6 +402,7 @@ class LinkNetwork:
         if self.outage_until - self.clock.now() > timeout:  # no SYN-ACK before the timeout
             await self.clock.sleep_until(self.clock.now() + timeout)
             raise NetError(Err.TIMEOUT, f"no answer from {address}:{port}: no coverage")
+        started = self.clock.now()
         if transport is Transport.TCP:  # the SYN crosses the link before the peer sees it
             await self._cross(self.up, 60)
         flow.inner = await self.inner.open_flow(
@@ -402,6 +411,7 @@ class LinkNetwork:
         )  # fmt: skip
         if transport is Transport.TCP:
             await self._cross(self.down, 60)  # and the SYN-ACK comes back
+            self.rtt_ms = round((self.clock.now() - started) * 1000)
         self._flows.append(flow)
         return flow
 
@@ -471,6 +481,7 @@ class _LinkPinger:
             return None
         elapsed = link.clock.now() - start
         milliseconds = max(reply.milliseconds, round(elapsed * 1000))
+        link.rtt_ms = milliseconds
         return Echo(milliseconds, max(1, reply.ttl - link.profile.core_hops))
 
     def close(self) -> None:
@@ -559,6 +570,7 @@ class _LinkFlow(Flow):
 
     def _arrive_up(self, data: bytes) -> None:
         self._up_bytes -= len(data)
+        self._link.bytes_up += len(data)
         if self.inner is None:
             return
         if not self.inner.send(data):
@@ -603,6 +615,7 @@ class _LinkFlow(Flow):
     def _arrive_down(self, data: bytes | None, reason: str = "") -> None:
         if self._closed:
             return
+        self._link.bytes_down += len(data or b"")
         self._down.append(data)
         self._deliver(reason)
 

@@ -1,0 +1,95 @@
+"""One module as the control plane watches it: its feed, its recent past, its counters.
+
+The live feed (stream.py) only reaches clients connected when an event happens; a
+dashboard opened later still wants the last minutes of the AT trace and the power
+timeline.  So every event is also kept in a bounded history (the newest
+:data:`HISTORY_EVENTS`), which a new feed client gets first, and the watch counts
+what the fleet table shows (traffic, errors) as events pass.
+
+Every event carries ``time`` (wall clock, added by the stream) and ``mt``: module
+time in seconds (module/clock), which is what the power timeline is drawn on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from bc66sim.control.stream import DIRECTIONS, EventStream
+from bc66sim.module.events import ModuleEvent, PowerChanged, UrcEmitted
+from bc66sim.module.modem import Modem
+from bc66sim.transport.trace import Trace
+
+#: Events kept for feed clients that connect later (each at most a UART chunk).
+HISTORY_EVENTS = 2000
+#: A final result that is an error, in what the module writes (§3 of the note).
+_ERROR = re.compile(rb"(?:^|\r\n)(?:ERROR|\+CME ERROR: \d+)\r\n")
+
+
+class Watch:
+    """The feed, history and counters of one module; :meth:`close` unhooks it."""
+
+    def __init__(self, modem: Modem, trace: Trace | None, *, place: str = "",
+                 stream: EventStream | None = None) -> None:  # fmt: skip
+        self.modem = modem
+        self.trace = trace
+        #: Where a host reaches it (a pty path, a TCP address), for the fleet table.
+        self.place = place
+        self.stream = stream or EventStream()
+        #: Events as dicts: encoded only when a client asks for them.
+        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_EVENTS)
+        self.errors = 0
+        self.uart_bytes = {"to_module": 0, "to_host": 0}
+        self._unsubscribe: Callable[[], None] | None = modem.events.subscribe(self._module)
+        if trace is not None:
+            trace.listeners.append(self._uart)
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.trace is not None and self._uart in self.trace.listeners:
+            self.trace.listeners.remove(self._uart)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Into the history and out to every feed client."""
+        event = {"time": round(time.time(), 6), "mt": round(self.modem.clock.now(), 6), **event}
+        self.history.append(event)
+        self.stream.publish(event)
+
+    # -- the sources -------------------------------------------------------------------
+
+    def _uart(self, direction: str, data: bytes) -> None:
+        """A trace listener (transport/trace.py): bytes across the UART."""
+        name = DIRECTIONS.get(direction, direction)
+        self.uart_bytes[name] = self.uart_bytes.get(name, 0) + len(data)
+        if name == "to_host" and b"ERROR" in data:
+            self.errors += len(_ERROR.findall(data))
+        # latin-1: one code point per byte, so the page shows exactly what crossed.
+        self.publish({"type": "uart", "direction": name, "data": data.decode("latin-1")})
+
+    def _module(self, event: ModuleEvent) -> None:
+        """A module event listener (module/events.py)."""
+        if isinstance(event, UrcEmitted):
+            self.publish({"type": "urc", "text": event.framed.decode("latin-1").strip("\r\n")})
+        elif isinstance(event, PowerChanged):
+            self.publish({"type": "power", "from": event.was, "to": event.now, "why": event.why})
+
+    def summary(self) -> dict[str, Any]:
+        """One row of the fleet table."""
+        modem = self.modem
+        energy = modem.power.energy.summary(modem.clock.now())
+        return {
+            "place": self.place,
+            "model": modem.model.name,
+            "powered": modem.powered,
+            "attached": modem.radio.attached,
+            "power": modem.power.state.value,
+            "sockets": sum(1 for sock in modem.sockets.table if sock is not None),
+            "uart_bytes": dict(self.uart_bytes),
+            "errors": self.errors,
+            "mah": round(energy.total_mah, 6),
+        }
