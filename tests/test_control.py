@@ -504,7 +504,7 @@ async def test_the_event_stream_shows_a_command_typed_at_the_host(uart: Controll
         async with session.ws_connect(url + "/events", headers=headers) as ws:
             assert (await next_event(ws, "hello"))["type"] == "hello"
             # A client that connects later gets what happened before it.
-            assert (await next_event(ws, "urc"))["text"] == "+HELLO: 1"
+            assert await next_event(ws, "urc", text="+HELLO: 1")
 
 
 async def test_a_slow_event_client_is_disconnected_with_a_reason() -> None:
