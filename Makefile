@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: serve test lint bench clean test-servers docs
+.PHONY: serve test lint bench clean test-servers docs screenshots
 
 SERVE_STAMP := $(VENV)/.installed-serve
 
@@ -51,6 +51,10 @@ bench: $(BENCH_STAMP)
 # docs/COMMANDS.md is generated from the command table (a test checks it is current).
 docs: $(STAMP)
 	$(BIN)/python -m bc66sim.docs > docs/COMMANDS.md
+
+# docs/images/: the dashboard's views, as its browser tests see them.
+screenshots: $(STAMP) test-servers
+	BC66SIM_SCREENSHOTS=docs/images $(BIN)/pytest -q tests/test_dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

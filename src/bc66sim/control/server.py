@@ -53,6 +53,8 @@ log = logging.getLogger("bc66sim.control")
 MAX_BODY = 64 * 1024
 #: The battery a life is projected for, unless told (serve's ``--battery-mah``).
 DEFAULT_BATTERY_MAH = 2400.0
+#: The cookie that carries the token from one dashboard page to the next.
+TOKEN_COOKIE = "bc66sim-token"
 #: Seconds a disconnected client gets to take its close frame.
 CLOSE_TIMEOUT = 5.0
 
@@ -193,8 +195,9 @@ class ControlServer:
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" and _browser_route(request):
             # A browser cannot put a header on a page's address or a WebSocket; these
-            # GETs change nothing, so the token in their query is no CSRF risk.
-            given = request.query.get("token", "")
+            # GETs change nothing, so the token in their query (or the cookie a page
+            # with it set: the links between pages carry none) is no CSRF risk.
+            given = request.query.get("token") or request.cookies.get(TOKEN_COOKIE, "")
         elif scheme.lower() != "bearer":
             return False
         return secrets.compare_digest(given.strip().encode(), self.token.encode())
@@ -282,7 +285,11 @@ class ControlServer:
             watch = self._watch(request)
             page = dashboard.module_page(watch, self.watches.index(watch), len(self.watches),
                                          battery_mah=self.battery_mah)  # fmt: skip
-        return dashboard.html_response(page)
+        response = dashboard.html_response(page)
+        # Same-site only, out of scripts' reach: the pages' links work without the token.
+        response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="Strict",
+                            path="/")  # fmt: skip
+        return response
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         return dashboard.static_response(request.match_info["name"])

@@ -107,6 +107,7 @@
     let dataLine = null; // the host's payload after a ">" prompt, shown as one line
     let power = []; // [module time, state] from the feed's power events
     let lastLink = null;
+    let lastStatus = null;
 
     function matches(node) {
       const wanted = search.value.toLowerCase();
@@ -129,7 +130,8 @@
 
     function line(direction, text, extra) {
       const item = element("li", undefined, direction + (extra ? " " + extra : ""));
-      item.append(element("span", direction === "to_module" ? "→ " : "← ", "arrow"));
+      const arrow = { to_module: "→ ", to_host: "← " }[direction] || "• ";
+      item.append(element("span", arrow, "arrow"));
       item.append(element("span", text, "text"));
       return item;
     }
@@ -186,8 +188,9 @@
         } else if (event.type === "power") {
           power.push([event.mt, event.to]);
           if (power.length > 1000) power.shift();
+          if (lastStatus !== null) timeline(Math.max(lastStatus.clock, event.mt), event.to);
         } else if (event.type === "fault") {
-          show(line("fault", "fault: " + event.name + " " + JSON.stringify(event.body), "fault"));
+          show(line("fault", "fault: " + event.name + " " + JSON.stringify(event.body)));
         } else if (event.type === "hello") {
           list.replaceChildren();
           power = [];
@@ -267,6 +270,7 @@
         return row;
       });
       document.getElementById("socket-rows").replaceChildren(...rows);
+      lastStatus = status;
       timeline(status.clock, status.power.state);
     }
 
