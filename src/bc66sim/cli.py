@@ -19,12 +19,12 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from bc66sim import __version__
-from bc66sim.clock import LoopClock, ScaledClock
+from bc66sim.clock import Clock, LoopClock, ScaledClock
 from bc66sim.console import run_console
 from bc66sim.control import ctl
 from bc66sim.control.options import (
@@ -39,6 +39,7 @@ from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram, changed_settings
 from bc66sim.module.power import PowerConfig
+from bc66sim.net.base import Network
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.link import LinkNetwork, LinkProfile, load_profile, with_category
 from bc66sim.net.policy import DestinationPolicy
@@ -56,6 +57,9 @@ from bc66sim.transport.pty import DEFAULT_PTY_LINK
 from bc66sim.transport.tcp import parse_address
 from bc66sim.transport.trace import Trace, TraceFile
 from bc66sim.transport.url import port_for_url
+
+if TYPE_CHECKING:
+    from bc66sim.recording.recorder import Recorder
 
 log = logging.getLogger("bc66sim")
 
@@ -149,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--trace", metavar="FILE", help="write the AT trace (as -v shows it) to FILE, appended"
     )
+    serve.add_argument(
+        "--record", metavar="DIR",
+        help="record the session in DIR: session.jsonl (AT bytes, events) and session.pcapng "
+        "(the module's IP packets with its AT lines, for Wireshark)",
+    )  # fmt: skip
     add_serve_options(serve)
     fleet = commands.add_parser("fleet", help="many emulated modules in one process")
     fleet.add_argument("count", type=int, help="how many modules")
@@ -436,7 +445,12 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     assert profile is not None
     scenario = _scenario(args)
     seed = args.seed if args.seed is not None or scenario is None else scenario.seed
-    network = LinkNetwork(HostNetwork(), profile, clock, seed=seed)
+    network: Network = LinkNetwork(HostNetwork(), profile, clock, seed=seed)
+    recorder = _recorder(args, config, clock)
+    if recorder is not None:  # on the module's side of the link: what its radio sees
+        from bc66sim.recording.network import RecordingNetwork  # scapy only when recording
+
+        network = RecordingNetwork(network, recorder, lambda: config.ip_address)
     nvram = Nvram(args.state_dir)
     if args.factory_reset and nvram.factory_reset():
         log.info("factory reset: the saved settings in %s are forgotten", nvram.path)
@@ -447,11 +461,16 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     trace_file = _trace_file(args)
     if trace_file is not None:
         trace.listeners.append(trace_file)
+    if recorder is not None:
+        trace.listeners.append(recorder.uart)
+        modem.events.subscribe(recorder.module)
     stop = _stop_on_signals()
     try:  # before the UART opens: nothing may wait between its opening and the power-on
         control = await start_for_serve(modem, trace, args.state_dir, args)
     except ControlSetupError as exc:
         raise UsageError(str(exc)) from exc
+    if control is not None and recorder is not None:
+        control.fault_listeners.append(recorder.fault)
     try:
         choice = port_for_url(_uart_url(args), args.baud)
         port = choice.port
@@ -493,6 +512,9 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
             await control.close()
         if trace_file is not None:
             trace_file.close()
+        if recorder is not None:
+            recorder.close()
+            log.info("recorded in %s", recorder.directory)
         for text in summary.lines(args.battery_mah):
             log.info("%s", text)
         if saved:
@@ -505,6 +527,17 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
 def _check_power_on(args: argparse.Namespace) -> None:
     if args.power_on_at_connect and not _uart_url(args).startswith(("tcp:", "pty:")):
         raise UsageError("--power-on-at-connect needs a port a host connects to (--tcp or --pty)")
+
+
+def _recorder(args: argparse.Namespace, config: ModemConfig, clock: Clock) -> Recorder | None:
+    if args.record is None:
+        return None
+    from bc66sim.recording.recorder import Recorder  # scapy and pcapng only when recording
+
+    try:
+        return Recorder(Path(args.record), source="serve", model=config.model, clock=clock)
+    except OSError as exc:
+        raise UsageError(f"--record: cannot write in {args.record}: {exc.strerror}") from exc
 
 
 def _trace_file(args: argparse.Namespace) -> TraceFile | None:

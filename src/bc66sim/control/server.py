@@ -80,6 +80,8 @@ class ControlServer:
         self.state_dir = state_dir
         self.token = secrets.token_urlsafe(32)
         self.url = ""
+        #: Told every fault applied (name, body): a recording (recording/recorder.py).
+        self.fault_listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
 
@@ -245,6 +247,8 @@ class ControlServer:
         result = await faults.apply(watch.modem, name, body)
         log.info("control: fault %s %s", name, json.dumps(body) if body else "")
         watch.publish({"type": "fault", "name": name, "body": body})
+        for listener in self.fault_listeners:
+            listener(name, body)
         return web.json_response({"ok": True, "fault": name, **result})
 
     async def _clear_overrides(self, request: web.Request) -> web.Response:
