@@ -43,6 +43,7 @@ from bc66sim.net.base import Network
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.link import LinkNetwork, LinkProfile, load_profile, with_category
 from bc66sim.net.policy import DestinationPolicy
+from bc66sim.recording import commands as recording_commands
 from bc66sim.scenario import (
     Scenario,
     ScenarioError,
@@ -53,10 +54,9 @@ from bc66sim.scenario import (
 )
 from bc66sim.transport.base import PortError
 from bc66sim.transport.pacing import piece_time
-from bc66sim.transport.pty import DEFAULT_PTY_LINK
 from bc66sim.transport.tcp import parse_address
 from bc66sim.transport.trace import Trace, TraceFile
-from bc66sim.transport.url import port_for_url
+from bc66sim.transport.url import UrlError, add_uart_options, port_for_url, uart_url
 
 if TYPE_CHECKING:
     from bc66sim.recording.recorder import Recorder
@@ -73,22 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bc66sim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run an emulated BC66 on a UART")
-    where = serve.add_mutually_exclusive_group()
-    where.add_argument(
-        "--pty",
-        metavar="PATH",
-        type=Path,
-        help=f"a pseudo-terminal linked at PATH (the default, at {DEFAULT_PTY_LINK})",
-    )
-    where.add_argument("--tcp", metavar="HOST:PORT", help="one TCP connection is the UART")
-    where.add_argument("--serial", metavar="DEVICE", help="a real serial port (pyserial)")
-    where.add_argument("--stdio", action="store_true", help="standard input and output")
-    where.add_argument(
-        "--uart",
-        metavar="URL",
-        help="the UART by URL: pty:PATH, tcp://HOST:PORT, serial:DEVICE or stdio: "
-        "(the options above are shorthands for these)",
-    )
+    add_uart_options(serve)
     serve.add_argument(
         "--baud",
         type=int,
@@ -178,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("-v", "--verbose", action="count", default=0,
                        help="every module's AT trace on stderr")  # fmt: skip
     add_serve_options(fleet)
+    recording_commands.add_parsers(commands)
     console = commands.add_parser(
         "console", help="an interactive AT terminal (to PORT, or to an embedded module)"
     )
@@ -283,6 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "echo-server":
         logging.basicConfig(level=logging.INFO, format="bc66sim: %(message)s", stream=sys.stderr)
         return _echo_server(args)
+    if args.command in ("replay", "tap", "diff"):
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                            format="bc66sim: %(message)s", stream=sys.stderr)  # fmt: skip
+        return recording_commands.run(args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else _quiet_in_console(args),
         format="bc66sim: %(message)s",
@@ -559,19 +549,10 @@ def _report_saved_settings(modem: Modem) -> None:
 
 def _uart_url(args: argparse.Namespace) -> str:
     """The UART's URL (transport/url.py): ``--uart``, or what a shorthand option means."""
-    if args.uart:
-        return str(args.uart)
-    if args.tcp:
-        try:
-            parse_address(args.tcp)
-        except ValueError as exc:
-            raise UsageError(f"--tcp: {exc}") from exc
-        return f"tcp://{args.tcp}"
-    if args.serial:
-        return f"serial:{args.serial}"
-    if args.stdio:
-        return "stdio:"
-    return f"pty:{args.pty or ''}"
+    try:
+        return uart_url(args)
+    except UrlError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _warn_beyond_loopback(host: str, config: ModemConfig) -> None:

@@ -32,7 +32,13 @@ class PowerChanged:
     why: str
 
 
-ModuleEvent = UrcEmitted | PowerChanged
+@dataclass(frozen=True, slots=True)
+class HostConnected:
+    """A host opened the UART's pty or connected to its TCP port: a recording's replay
+    begins its timing there (recording/replay.py)."""
+
+
+ModuleEvent = UrcEmitted | PowerChanged | HostConnected
 Listener = Callable[[ModuleEvent], None]
 
 

@@ -25,7 +25,7 @@ from bc66sim.module import dns, general, network, ntp, ping, powersave, sockets,
 from bc66sim.module.commands import BadParameter, CommandTable, DataPrompt, Reply, Spec
 from bc66sim.module.energy import Currents
 from bc66sim.module.errors import CmeError, CommandError, Err
-from bc66sim.module.events import EventHub, UrcEmitted
+from bc66sim.module.events import EventHub, HostConnected, UrcEmitted
 from bc66sim.module.identity import MODELS, iccid_for
 from bc66sim.module.mqtt import commands as mqtt_commands
 from bc66sim.module.mqtt.service import MqttService
@@ -164,6 +164,7 @@ class Modem:
         """A new host is on the UART, ready to hear the module (a TCP connection): what
         was learnt of the last one is forgotten, and a module waiting for its first host
         boots now."""
+        self.events.publish(HostConnected())
         self._framer.crlf_host = True
         if self._waiting_for_host:
             self._waiting_for_host = False

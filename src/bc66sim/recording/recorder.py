@@ -23,7 +23,7 @@ from typing import Any
 
 from bc66sim.clock import Clock
 from bc66sim.control.stream import DIRECTIONS
-from bc66sim.module.events import ModuleEvent, PowerChanged, UrcEmitted
+from bc66sim.module.events import HostConnected, ModuleEvent, PowerChanged, UrcEmitted
 from bc66sim.net.base import LinkConditions
 from bc66sim.recording import pcap
 from bc66sim.recording.format import FORMAT, JSONL, PCAPNG, VERSION
@@ -123,6 +123,8 @@ class Recorder:
         if isinstance(event, UrcEmitted):
             text = event.framed.decode("latin-1").strip("\r\n")
             self.event("urc", f"urc: {text}", text=text)
+        elif isinstance(event, HostConnected):
+            self.event("host", "host: connected", event="connected")
         elif isinstance(event, PowerChanged):
             self.event("power", f"power: {event.was} -> {event.now} ({event.why})",
                        **{"from": event.was, "to": event.now, "why": event.why})  # fmt: skip

@@ -21,7 +21,6 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from bc66sim.module.modem import Modem
 from bc66sim.transport.pacing import Pacer
 from bc66sim.transport.trace import Trace
 
@@ -34,6 +33,28 @@ LOW_WATER = 64 * 1024
 MAX_OUTPUT_BACKLOG = 1024 * 1024
 
 
+class UartDevice(Protocol):
+    """The far side of the UART, as a transport sees it: the emulated module
+    (:class:`~bc66sim.module.modem.Modem`), or a recording played back
+    (recording/replay.py), or a tap's real module (recording/tap.py)."""
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes the host sent."""
+        ...
+
+    def attach_output(self, writer: Callable[[bytes], None] | None) -> None:
+        """Where its bytes for the host go; None: nowhere (no host)."""
+        ...
+
+    def set_output_congested(self, source: str, congested: bool) -> None:
+        """The host does not keep up (True) or does again (False): hold back output."""
+        ...
+
+    def host_connected(self) -> None:
+        """A host opened the port (a pty) or connected (TCP)."""
+        ...
+
+
 class PortError(Exception):
     """A port that cannot be used: one clear line for the user (exit code 2)."""
 
@@ -44,7 +65,7 @@ class Port(Protocol):
     #: Set when the host side ended for good (end of standard input); never for the others.
     ended: asyncio.Event
 
-    async def open(self, modem: Modem, trace: Trace) -> str:
+    async def open(self, modem: UartDevice, trace: Trace) -> str:
         """Start serving ``modem``; where the UART is, for the "ready on" line.
 
         Raises :class:`PortError`.
@@ -69,7 +90,7 @@ class UartLink:
 
     def __init__(
         self,
-        modem: Modem,
+        modem: UartDevice,
         trace: Trace,
         deliver: Callable[[bytes], None],
         waiting: Callable[[], int],

@@ -11,8 +11,7 @@ import asyncio
 import logging
 import os
 
-from bc66sim.module.modem import Modem
-from bc66sim.transport.base import UartLink
+from bc66sim.transport.base import UartDevice, UartLink
 from bc66sim.transport.trace import Trace
 
 log = logging.getLogger(__name__)
@@ -25,7 +24,7 @@ class FdLink:
 
     def __init__(
         self,
-        modem: Modem,
+        modem: UartDevice,
         read_fd: int,
         write_fd: int,
         trace: Trace,

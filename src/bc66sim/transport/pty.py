@@ -24,8 +24,7 @@ import tty
 from collections.abc import Callable
 from pathlib import Path
 
-from bc66sim.module.modem import Modem
-from bc66sim.transport.base import PortError
+from bc66sim.transport.base import PortError, UartDevice
 from bc66sim.transport.fdlink import FdLink
 from bc66sim.transport.trace import Trace
 
@@ -97,7 +96,7 @@ class PtyPort:
         self._watch: _OpenWatch | None = None
         self.ended = asyncio.Event()  # a pty never ends: hosts may close and reopen it
 
-    async def open(self, modem: Modem, trace: Trace) -> str:
+    async def open(self, modem: UartDevice, trace: Trace) -> str:
         """Open the pty, link it and start serving; returns the link's path."""
         self._take_the_path()
         try:

@@ -10,8 +10,7 @@ import asyncio
 
 import serial as pyserial
 
-from bc66sim.module.modem import Modem
-from bc66sim.transport.base import PortError
+from bc66sim.transport.base import PortError, UartDevice
 from bc66sim.transport.fdlink import FdLink
 from bc66sim.transport.trace import Trace
 
@@ -28,7 +27,7 @@ class SerialPort:
         self._link: FdLink | None = None
         self.ended = asyncio.Event()
 
-    async def open(self, modem: Modem, trace: Trace) -> str:
+    async def open(self, modem: UartDevice, trace: Trace) -> str:
         try:
             port = pyserial.Serial(self.device, self.baud, timeout=0, exclusive=True)
         except (pyserial.SerialException, ValueError, OSError) as exc:

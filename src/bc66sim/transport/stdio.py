@@ -17,7 +17,7 @@ import termios
 import tty
 from typing import Any
 
-from bc66sim.module.modem import Modem
+from bc66sim.transport.base import UartDevice
 from bc66sim.transport.fdlink import FdLink
 from bc66sim.transport.trace import Trace
 
@@ -35,7 +35,7 @@ class StdioPort:
         #: End of standard input: the emulator stops.
         self.ended = asyncio.Event()
 
-    async def open(self, modem: Modem, trace: Trace) -> str:
+    async def open(self, modem: UartDevice, trace: Trace) -> str:
         stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
         escape = None
         if os.isatty(stdin):

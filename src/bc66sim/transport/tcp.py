@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bc66sim.module.modem import Modem
-from bc66sim.transport.base import HIGH_WATER, LOW_WATER, PortError, UartLink
+from bc66sim.transport.base import HIGH_WATER, LOW_WATER, PortError, UartDevice, UartLink
 from bc66sim.transport.trace import Trace
 
 log = logging.getLogger(__name__)
@@ -42,11 +41,11 @@ class TcpPort:
         self.baud = baud
         self._server: asyncio.Server | None = None
         self._active: _HostConnection | None = None
-        self._modem: Modem | None = None
+        self._modem: UartDevice | None = None
         self._trace = Trace()
         self.ended = asyncio.Event()  # hosts come and go; the port stays
 
-    async def open(self, modem: Modem, trace: Trace) -> str:
+    async def open(self, modem: UartDevice, trace: Trace) -> str:
         self._modem, self._trace = modem, trace
         loop = asyncio.get_running_loop()
         try:

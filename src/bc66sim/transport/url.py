@@ -19,6 +19,7 @@ shorthands for these URLs:
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,3 +79,40 @@ def port_for_url(url: str, baud: int | None = None) -> PortChoice:
         return PortChoice(StdioPort(), scheme, hint=" (stdio)")
     link = Path(rest) if rest else DEFAULT_PTY_LINK
     return PortChoice(PtyPort(link, baud), scheme, hint=" (pty)" + _MINITERM)
+
+
+def add_uart_options(parser: argparse.ArgumentParser) -> None:
+    """``--pty``, ``--tcp``, ``--serial``, ``--stdio`` and ``--uart``: where the UART is."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--pty",
+        metavar="PATH",
+        type=Path,
+        help=f"a pseudo-terminal linked at PATH (the default, at {DEFAULT_PTY_LINK})",
+    )
+    where.add_argument("--tcp", metavar="HOST:PORT", help="one TCP connection is the UART")
+    where.add_argument("--serial", metavar="DEVICE", help="a real serial port (pyserial)")
+    where.add_argument("--stdio", action="store_true", help="standard input and output")
+    where.add_argument(
+        "--uart",
+        metavar="URL",
+        help="the UART by URL: pty:PATH, tcp://HOST:PORT, serial:DEVICE or stdio: "
+        "(the options above are shorthands for these)",
+    )
+
+
+def uart_url(args: argparse.Namespace) -> str:
+    """The URL :func:`add_uart_options`' options mean; :class:`UrlError` if it is bad."""
+    if args.uart:
+        return str(args.uart)
+    if args.tcp:
+        try:
+            parse_address(args.tcp)
+        except ValueError as exc:
+            raise UrlError(f"--tcp: {exc}") from exc
+        return f"tcp://{args.tcp}"
+    if args.serial:
+        return f"serial:{args.serial}"
+    if args.stdio:
+        return "stdio:"
+    return f"pty:{args.pty or ''}"
