@@ -3,10 +3,22 @@
 Each recording's AT bytes are cut into *exchanges*: a command line the host sent
 (up to its CR), any data-mode payload it sent after the module's ``>`` prompt,
 and every line the module wrote until the host's next command (its echo left
-out).  The first exchange whose command, payload or module lines differ is the
-divergence (what the module wrote before the first command counts only when both
-recordings have some); the report shows both sides as a unified diff, and the time each
-module took to answer.
+out).  Those lines are of two kinds:
+
+- the *answer*: the lines up to the final result code (``OK``, ``ERROR``,
+  ``+CME ERROR: <n>``) and the trailer a command has (``SEND OK``, ``SEND FAIL``,
+  ``CLOSE OK``), less any URC among them (a ``+NAME:`` line of another command's
+  name, or ``RDY``);
+- what the module says *unasked*: those URCs, and every line after the answer
+  (``+QIOPEN: 0,0``, ``+QIURC: "recv",…`` and its data).
+
+Answers are compared exchange by exchange; the unasked lines as one sequence over
+the session, because when they come depends on the network (on an NB-IoT link a
+``+QIURC`` may come after the host's next command, on a LAN before it).  The
+first exchange whose command, payload or answer differ, or in which the unasked
+lines first differ, is the divergence (what the module wrote before the first
+command counts only when both recordings have some); the report shows both sides
+as a unified diff, and the time each module took to answer.
 
 What legitimately differs between two sessions (an IMEI, the time in
 ``AT+CCLK?``, an address) is left out of the comparison with ``--ignore REGEX``:
@@ -27,6 +39,13 @@ from bc66sim.transport.trace import escape
 _DATA_END = (0x1A, 0x1B)
 
 
+_FINAL = re.compile(r"OK|ERROR|\+CME ERROR: .*")
+#: Commands whose answer ends with a trailer after OK (note §2.3.2, §2.3.4).
+_TRAILERS = {"+QISEND": ("SEND OK", "SEND FAIL"), "+QISENDEX": ("SEND OK", "SEND FAIL"),
+             "+QICLOSE": ("CLOSE OK",)}  # fmt: skip
+_NAME = re.compile(r"AT([+$^][A-Z0-9]+)", re.IGNORECASE)
+
+
 @dataclass
 class Exchange:
     """One command and what the module wrote until the next one."""
@@ -36,17 +55,34 @@ class Exchange:
     #: Wall time the command's CR arrived (or the first byte, for the boot).
     at: float
     payload: bytes = b""
+    #: The answer's lines (see the module docstring), escaped for reading.
     lines: list[str] = field(default_factory=list)
+    #: What the module said unasked meanwhile.
+    unasked: list[str] = field(default_factory=list)
     #: Seconds from the command to the module's first line after it.
     answered_after: float | None = None
     _output: bytearray = field(default_factory=bytearray)
 
     def finish(self) -> None:
         text = self._output.decode("latin-1")
-        lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+        lines = [escape(line.encode("latin-1")) for line in re.split(r"\r\n|\r|\n", text)]
+        lines = [line for line in lines if line.strip() and line != "> "]
         if self.command is not None and lines and lines[0] == self.command:
             lines = lines[1:]  # the module's echo (ATE1)
-        self.lines = [escape(line.encode("latin-1")) for line in lines]
+        match = _NAME.match(self.command or "")
+        name = match.group(1).upper() if match else None
+        trailers = _TRAILERS.get(name or "", ())
+        answering = self.command is not None
+        for line in lines:
+            urc = line == "RDY" or (line.startswith("+") and line.split(":")[0] != name)
+            if not answering or urc:
+                self.unasked.append(line)
+                continue
+            self.lines.append(line)
+            if _FINAL.fullmatch(line):
+                answering = bool(trailers) and line == "OK"
+            elif line in trailers:
+                answering = False
 
 
 def exchanges(recording: Recording) -> list[Exchange]:
@@ -107,11 +143,23 @@ def compare(a: Recording, b: Recording, *, ignore: Sequence[str] = (),
     if (left and left[0].command is None) != (right and right[0].command is None):
         left = [x for x in left if x.command is not None]
         right = [y for y in right if y.command is not None]
+    x_unasked = [(i, masked(line)) for i, x in enumerate(left) for line in x.unasked]
+    y_unasked = [(i, masked(line)) for i, y in enumerate(right) for line in y.unasked]
+    # The first unasked line that differs, and in which exchange of each it came.
+    odd = next(((xi, yi) for (xi, xl), (yi, yl) in zip(x_unasked, y_unasked, strict=False)
+                if xl != yl), None)  # fmt: skip
+    if odd is None and len(x_unasked) != len(y_unasked):
+        shorter = min(len(x_unasked), len(y_unasked))
+        extra = x_unasked[shorter:] or y_unasked[shorter:]
+        odd = (extra[0][0], extra[0][0])
     for index, (x, y) in enumerate(zip(left, right, strict=False)):
         x_side = (masked(x.command or ""), masked(escape(x.payload)), [masked(s) for s in x.lines])
         y_side = (masked(y.command or ""), masked(escape(y.payload)), [masked(s) for s in y.lines])
         if x_side != y_side:
             return Divergence(index, _report(index, x, y, names))
+        if odd is not None and index == max(odd):
+            return Divergence(index, _report(index, left[odd[0]], right[odd[1]], names,
+                                             unasked=True))  # fmt: skip
     if len(left) != len(right):
         index = min(len(left), len(right))
         longer, name = (left, names[0]) if len(left) > len(right) else (right, names[1])
@@ -123,18 +171,21 @@ def compare(a: Recording, b: Recording, *, ignore: Sequence[str] = (),
     return None
 
 
-def _report(index: int, x: Exchange, y: Exchange, names: tuple[str, str]) -> str:
+def _report(index: int, x: Exchange, y: Exchange, names: tuple[str, str], *,
+            unasked: bool = False) -> str:  # fmt: skip
     def side(exchange: Exchange) -> list[str]:
         lines = [f"> {exchange.command}" if exchange.command is not None else "(boot)"]
         if exchange.payload:
             lines.append(f"> data: {escape(exchange.payload)}")
-        return lines + exchange.lines
+        return lines + exchange.lines + [f"(unasked) {line}" for line in exchange.unasked]
 
     def timing(exchange: Exchange) -> str:
         after = exchange.answered_after
         return "no answer" if after is None else f"answered after {after * 1000:.0f} ms"
 
     what = f"command {x.command!r}" if x.command == y.command else "the command"
+    if unasked:
+        what = "what the modules said unasked (URCs) differs; around " + what
     diff = difflib.unified_diff(side(x), side(y), fromfile=names[0], tofile=names[1],
                                 lineterm="", n=10)  # fmt: skip
     return "\n".join([
