@@ -10,10 +10,14 @@ recording's replay and must see the same bytes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tty
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -75,11 +79,17 @@ async def boot(host: TcpHost) -> None:
     await host.read_until(b"+IP: 10.20.30.40\r\n", timeout=10)
 
 
-def make_session(tcp_port: int, udp_port: int) -> Host:
-    """A host program: sockets both ways, a ping, a refused open, data mode."""
+def make_session(tcp_port: int, udp_port: int, *, boot_first: bool = True) -> Host:
+    """A host program: sockets both ways, a ping, a refused open, data mode.  It waits
+    for the module's boot (``+IP:``), or with ``boot_first=False`` for its attach (as
+    a host that comes later does: it asks until ``+CGATT: 1``)."""
 
     async def session(host: TcpHost) -> None:
-        await boot(host)
+        if boot_first:
+            await boot(host)
+        else:
+            while b"+CGATT: 1" not in await host.command("AT+CGATT?"):
+                await asyncio.sleep(0.05)
         assert await host.command("ATE0") == b"ATE0\r" + OK
         assert (await host.command("AT+CGMR")).endswith(OK)
         assert await host.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{tcp_port},0,1') == OK
@@ -312,3 +322,224 @@ async def _record_for_tshark(tmp_path: Path) -> Path:
         await tcp.stop()
         await udp.stop()
     return directory
+
+
+# -- replay -------------------------------------------------------------------------------
+
+
+class Command:
+    """A ``bc66sim`` command in a child process; ``where`` from its log line."""
+
+    def __init__(self, *args: str, ready: str) -> None:
+        self.args = args
+        self.ready = re.compile(ready)
+        self.log: list[str] = []
+        self.where = ""
+        self.process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> Command:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bc66sim", *self.args, stdin=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert self.process.stderr is not None
+        while not self.where:
+            line = await asyncio.wait_for(self.process.stderr.readline(), 15)
+            assert line, "exited early:\n" + "\n".join(self.log)
+            self.log.append(line.decode().rstrip())
+            match = self.ready.search(self.log[-1])
+            if match:
+                self.where = match.group(1)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        while line := await self.process.stderr.readline():
+            self.log.append(line.decode().rstrip())
+
+    async def wait(self, timeout: float = 30) -> int:
+        assert self.process is not None
+        code = await asyncio.wait_for(self.process.wait(), timeout)
+        if self._reader is not None:
+            await self._reader
+        return code
+
+    async def stop(self) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.terminate()
+        return await self.wait()
+
+
+def replay(directory: Path, *extra: str) -> Command:
+    return Command("replay", str(directory), "--tcp", "127.0.0.1:0", *extra,
+                   ready=r" on (\S+) \(tcp\)")  # fmt: skip
+
+
+async def test_a_replay_gives_the_same_host_program_the_same_bytes(
+    tmp_path: Path, echo_peers: tuple[TcpPeer, UdpPeer]
+) -> None:
+    tcp, udp = echo_peers
+    session = make_session(tcp.port, udp.port)
+    directory, seen, _ = await record(tmp_path, session, "--network", "ce0", "--seed", "3")
+    for timing in ((), ("--fast",), ("--speed", "4")):
+        player = await replay(directory, *timing).start()
+        host = await TcpHost().connect(player.where)
+        await session(host)  # the same program, unchanged
+        assert await player.wait() == 0, player.log
+        await host.close()
+        assert bytes(host.everything) == seen, timing
+        assert any("the host's bytes matched the recording" in line for line in player.log)
+
+
+async def test_a_host_that_goes_its_own_way_is_a_divergence(
+    tmp_path: Path, echo_peers: tuple[TcpPeer, UdpPeer]
+) -> None:
+    tcp, udp = echo_peers
+    directory, _, _ = await record(tmp_path, make_session(tcp.port, udp.port))
+    player = await replay(directory, "--fast").start()
+    host = await TcpHost().connect(player.where)
+    await boot(host)
+    assert await host.command("ATE0") == b"ATE0\r" + OK
+    await host.write(b"AT+CGMM\r")  # the recording has AT+CGMR here
+    assert await player.wait() == 1
+    await host.close()
+    report = "\n".join(player.log)
+    assert "step" in report and "'AT+CGMM'" in report and "'AT+CGMR'" in report
+
+
+async def test_the_replay_keeps_the_recorded_timing_on_its_clock() -> None:
+    """On a manual clock: each answer at its recorded delay after the host's command
+    (halved at speed 2), the host's own slowness not counted."""
+    from bc66sim.clock import ManualClock
+    from bc66sim.recording.replay import Replayer, Step
+
+    clock = ManualClock()
+    steps = [Step(True, b"RDY\r\n", 1.0), Step(False, b"AT\r", 5.0),
+             Step(True, b"\r\nOK\r\n", 0.25), Step(True, b"\r\n+URC\r\n", 2.0)]  # fmt: skip
+    written: list[tuple[float, bytes]] = []
+    player = Replayer(steps, clock=clock, speed=2.0)
+    player.attach_output(lambda data: written.append((clock.now(), data)))
+    player.host_connected()
+    await clock.advance(0.49)
+    assert written == []
+    await clock.advance(0.01)
+    assert written == [(0.5, b"RDY\r\n")]
+    await clock.advance(30)  # the host takes its time
+    player.receive_data(b"A")
+    player.receive_data(b"T\r")
+    await clock.advance(0)
+    start = clock.now()
+    await clock.advance(0.125)
+    assert written[-1] == (start + 0.125, b"\r\nOK\r\n")
+    await clock.advance(1.0)
+    assert written[-1] == (start + 1.125, b"\r\n+URC\r\n") and player.done.is_set()
+    player.set_output_congested("test", True)
+    assert player.divergence is None
+    await player.close()
+
+
+# -- diff ---------------------------------------------------------------------------------
+
+
+def seeded(directory: Path, target: Path, old: str, new: str) -> Path:
+    """A copy of a recording with one of the module's answers changed."""
+    target.mkdir()
+    lines = []
+    for line in (directory / "session.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event["type"] == "at" and event["dir"] == "to_host" and old in event["data"]:
+            event["data"] = event["data"].replace(old, new)
+        lines.append(json.dumps(event))
+    (target / "session.jsonl").write_text("\n".join(lines) + "\n")
+    return target
+
+
+async def test_diff_finds_a_seeded_divergence_and_agrees_across_links(
+    tmp_path: Path, echo_peers: tuple[TcpPeer, UdpPeer]
+) -> None:
+    tcp, udp = echo_peers
+    session = make_session(tcp.port, udp.port)
+    lan, _, _ = await record(tmp_path / "lan", session)
+    nbiot, _, _ = await record(tmp_path / "nbiot", session, "--network", "ce0")
+    # The same host program on a LAN and on NB-IoT: the URCs come at other moments
+    # (after the next command, on the slow link), the session is the same but for
+    # the echo's round trip and TTL.
+    result = bc66sim("diff", str(lan), str(nbiot))
+    assert result.returncode == 1 and "+(unasked) +QPING: 0,1,1,0," in result.stdout
+    times = r"(?<=\+QPING: 0,)(\"127\.0\.0\.1\",32,\d+,\d+|1,1,0,\d+,\d+,\d+)"
+    result = bc66sim("diff", str(lan), str(nbiot), "--ignore", times)
+    assert result.returncode == 0, result.stdout
+    changed = seeded(nbiot, tmp_path / "changed", "BC66NBR01A10", "BC66NBR01A07")
+    result = bc66sim("diff", str(lan), str(changed), "--ignore", times)
+    assert result.returncode == 1
+    report = result.stdout
+    assert "first divergence: exchange 2, command 'AT+CGMR'" in report
+    assert "-Revision: BC66NBR01A10" in report and "+Revision: BC66NBR01A07" in report
+    ignored = bc66sim("diff", str(lan), str(changed), "--ignore", times, "--ignore", r"A\d\d$")
+    assert ignored.returncode == 0, ignored.stdout
+    urc = seeded(nbiot, tmp_path / "urc", '"recv",0,5', '"recv",0,6')
+    result = bc66sim("diff", str(lan), str(urc), "--ignore", times)
+    assert result.returncode == 1 and "unasked" in result.stdout
+    assert '+(unasked) +QIURC: "recv",0,6' in result.stdout
+
+
+# -- tap ----------------------------------------------------------------------------------
+
+
+class PtyHost(TcpHost):
+    """The same host program, on a pty."""
+
+    async def connect(self, where: str) -> PtyHost:
+        self._fd = os.open(where, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(self._fd)
+        asyncio.get_running_loop().add_reader(self._fd, self._readable)
+        return self
+
+    def _readable(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            if data := os.read(self._fd, 65536):
+                self.everything += data
+                self.feed(data)
+
+    async def write(self, data: bytes) -> None:
+        os.write(self._fd, data)  # small commands: a pty takes them whole
+
+    async def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self._fd)
+        os.close(self._fd)
+
+
+async def test_a_tap_passes_every_byte_and_records_the_same_session(
+    tmp_path: Path, echo_peers: tuple[TcpPeer, UdpPeer]
+) -> None:
+    tcp, udp = echo_peers
+    module_recording, tap_recording = tmp_path / "module", tmp_path / "tap"
+    # The "real module": an emulated one on TCP, which pyserial reaches as socket://.
+    module = await ServeProcess(
+        "--tcp", "127.0.0.1:0", "--attach-delay", "0.05", "--state-dir", str(tmp_path / "s"),
+        "--record", str(module_recording),
+    ).start()  # fmt: skip
+    pty = tmp_path / "ttyTap"
+    tap = Command("tap", f"socket://{module.where}", "--pty", str(pty), "--record",
+                  str(tap_recording), ready=r"host's port on (\S+) \(pty\)")  # fmt: skip
+    await tap.start()
+    host = await PtyHost().connect(str(pty))
+    try:
+        await make_session(tcp.port, udp.port, boot_first=False)(host)
+    finally:
+        await host.close()
+        assert await tap.stop() == 0, tap.log
+        assert await module.stop() == 0
+    seen = bytes(host.everything)
+    tapped, served = read(tap_recording), read(module_recording)
+    assert tapped.header["source"] == "tap" and tapped.host_bytes() == seen
+    assert b"".join(d for way, d, _ in tapped.uart() if way == "to_module") == b"".join(
+        d for way, d, _ in served.uart() if way == "to_module"
+    )  # every byte the host sent reached the module, unchanged
+    assert served.host_bytes().endswith(seen)  # and the module's, from when the host came
+    result = bc66sim("diff", str(tap_recording), str(module_recording))
+    assert result.returncode == 0, result.stdout
+    assert (tap_recording / "session.pcapng").stat().st_size > 0
