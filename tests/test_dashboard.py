@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
@@ -94,6 +95,8 @@ async def test_a_command_typed_at_the_host_shows_within_a_second(
     await expect(page.locator("#power-state")).to_have_text(re.compile("connected|idle"))
     await expect(page.locator("#energy")).to_contain_text("mAh")
     await expect(page.locator("#battery-life")).to_contain_text("2400 mAh lasts")
+    await expect(page.locator("#energy-states")).to_contain_text("connected")
+    assert await page.locator("#timeline rect").count() >= 1
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -177,3 +180,31 @@ async def test_the_fleet_page_lists_every_module_and_opens_one(
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 15)
+
+
+async def test_the_pages_need_the_token_and_forbid_inline_script(uart: ControlledLink) -> None:
+    url, token = uart.control.url, uart.control.token
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/dashboard") as response:
+            assert response.status == 401
+        async with session.get(f"{url}/status?token={token}") as response:
+            assert response.status == 401  # the API takes the header only
+        async with session.get(f"{url}/?token={token}", allow_redirects=False) as response:
+            assert response.status == 302
+            assert response.headers["Location"] == f"/dashboard?token={token}"
+        async with session.get(f"{url}/dashboard?token={token}") as response:
+            assert response.status == 200
+            policy = response.headers["Content-Security-Policy"]
+            assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+            assert response.headers["Referrer-Policy"] == "no-referrer"
+            cookie = response.cookies["bc66sim-token"]
+            assert cookie["httponly"] and cookie["samesite"] == "Strict"
+        async with session.get(f"{url}/dashboard/0") as response:
+            assert response.status == 200  # the cookie, as a browser sends it
+        async with session.get(f"{url}/dashboard/7") as response:
+            assert response.status == 404
+        session.cookie_jar.clear()
+        async with session.get(f"{url}/static/dashboard.js") as response:
+            assert response.status == 200 and "textContent" in await response.text()
+        async with session.get(f"{url}/static/..%2Fserver.py") as response:
+            assert response.status == 404

@@ -118,6 +118,7 @@ def module_page(watch: Watch, index: int, count: int, *, battery_mah: float) -> 
 <dt>address</dt><dd id="ip">{_e(state["radio"]["ip"] or "–")}</dd>
 <dt>energy</dt><dd id="energy">{state["energy"]["total_mah"]:.6f} mAh</dd>
 <dt>average</dt><dd id="average">{state["energy"]["average_ma"] * 1000:.1f} µA</dd>
+<dt>by state</dt><dd id="energy-states">–</dd>
 <dt>battery</dt><dd id="battery-life">–</dd>
 </dl>
 <svg id="timeline" role="img" aria-label="power states over module time"

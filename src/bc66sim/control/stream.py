@@ -19,8 +19,6 @@ from typing import Any
 #: A client's queue: at most this many events, and this many bytes of them.
 MAX_QUEUED_EVENTS = 4096
 MAX_QUEUED_BYTES = 1024 * 1024
-#: The trace's directions, as the feed names them.
-DIRECTIONS = {"host>": "to_module", "<host": "to_host"}
 
 
 class Subscriber:

@@ -18,13 +18,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from bc66sim.control.stream import DIRECTIONS, EventStream
+from bc66sim.control.stream import EventStream
 from bc66sim.module.events import ModuleEvent, PowerChanged, UrcEmitted
 from bc66sim.module.modem import Modem
-from bc66sim.transport.trace import Trace
+from bc66sim.transport.trace import DIRECTIONS, Trace
 
-#: Events kept for feed clients that connect later (each at most a UART chunk).
+#: Events kept for feed clients that connect later, and the bytes of UART data in
+#: them at most (a chunk can be large: data mode, a 1460-byte read).
 HISTORY_EVENTS = 2000
+HISTORY_BYTES = 256 * 1024
 #: A final result that is an error, in what the module writes (§3 of the note).
 _ERROR = re.compile(rb"(?:^|\r\n)(?:ERROR|\+CME ERROR: \d+)\r\n")
 
@@ -40,7 +42,8 @@ class Watch:
         self.place = place
         self.stream = stream or EventStream()
         #: Events as dicts: encoded only when a client asks for them.
-        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_EVENTS)
+        self.history: deque[dict[str, Any]] = deque()
+        self._history_bytes = 0
         self.errors = 0
         self.uart_bytes = {"to_module": 0, "to_host": 0}
         self._unsubscribe: Callable[[], None] | None = modem.events.subscribe(self._module)
@@ -58,6 +61,9 @@ class Watch:
         """Into the history and out to every feed client."""
         event = {"time": round(time.time(), 6), "mt": round(self.modem.clock.now(), 6), **event}
         self.history.append(event)
+        self._history_bytes += len(event.get("data", ""))
+        while len(self.history) > HISTORY_EVENTS or self._history_bytes > HISTORY_BYTES:
+            self._history_bytes -= len(self.history.popleft().get("data", ""))
         self.stream.publish(event)
 
     # -- the sources -------------------------------------------------------------------
@@ -76,7 +82,8 @@ class Watch:
         if isinstance(event, UrcEmitted):
             self.publish({"type": "urc", "text": event.framed.decode("latin-1").strip("\r\n")})
         elif isinstance(event, PowerChanged):
-            self.publish({"type": "power", "from": event.was, "to": event.now, "why": event.why})
+            self.publish({"type": "power", "from": event.was, "to": event.now, "why": event.why,
+                          "meter": event.meter or event.now})  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         """One row of the fleet table."""

@@ -30,6 +30,9 @@ class PowerChanged:
     was: str
     now: str
     why: str
+    #: What the energy meter calls the new state: ``now``, or "edrx" for idle with
+    #: eDRX on (the dashboard's timeline shows it apart).
+    meter: str = ""
 
 
 @dataclass(frozen=True, slots=True)

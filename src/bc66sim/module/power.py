@@ -233,7 +233,7 @@ class Power:
             label = "edrx"
         self.energy.enter(label, now)
         log.debug("power: %s -> %s (%s)", was.value, state.value, event.value)
-        self._modem.events.publish(PowerChanged(was.value, state.value, event.value))
+        self._modem.events.publish(PowerChanged(was.value, state.value, event.value, label))
 
     def _arm(self, name: str, delay: float | None, callback: Callable[[], None]) -> None:
         """(Re)arm the timer ``name``; ``delay`` None leaves it unarmed (a timer deactivated)."""

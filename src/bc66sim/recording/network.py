@@ -82,13 +82,12 @@ class RecordingNetwork:
                 raise
             shape = packets.FlowPackets(tcp, self._address(), flow.local_port, address, port,
                                         seed=number)  # fmt: skip
-            tap.start(number, shape)
             if tcp:
                 syn, syn_ack, ack = shape.handshake()
                 self.recorder.packets([syn], inbound=False, when=started)
                 self.recorder.packets([syn_ack], inbound=True)
                 self.recorder.packets([ack], inbound=False)
-            tap.say("open")
+            tap.start(number, shape)
         finally:
             self.recorder.release()
         return _Flow(flow, tap)
@@ -165,9 +164,19 @@ class _Listener:
         self.number = -1
         self.shape: packets.FlowPackets | None = None
         self.ended = False
+        #: What arrived before the open was complete (a server that speaks first).
+        self._early: list[bytes | str] = []
 
     def start(self, number: int, shape: packets.FlowPackets) -> None:
+        """The flow is open: say so, then what already arrived."""
         self.number, self.shape = number, shape
+        self.say("open")
+        early, self._early = self._early, []
+        for item in early:
+            if isinstance(item, bytes):
+                self._record_data(item)
+            else:
+                self._record_close(item)
 
     def say(self, event: str, size: int | None = None, summary: str = "") -> None:
         shape = self.shape
@@ -181,20 +190,34 @@ class _Listener:
                             remote=remote, **fields)  # fmt: skip
 
     def flow_data(self, data: bytes) -> None:
-        if self.shape is not None:
-            self.recorder.packets(self.shape.data(False, data), inbound=True)
-            self.say("receive", len(data))
+        if self.shape is None:
+            self._early.append(data)
+        else:
+            self._record_data(data)
         self.owner.flow_data(data)
 
     def flow_closed(self, reason: str) -> None:
-        if self.shape is not None and not self.ended:
-            self.ended = True
-            if self.shape.tcp:
-                reset = "reset" in reason.lower()
-                self.recorder.packets([self.shape.reset(False) if reset else self.shape.fin(False)],
-                                      inbound=True)  # fmt: skip
-            self.say("peer-closed")
+        if self.shape is None:
+            self._early.append(reason)
+        else:
+            self._record_close(reason)
         self.owner.flow_closed(reason)
+
+    def _record_data(self, data: bytes) -> None:
+        assert self.shape is not None
+        self.recorder.packets(self.shape.data(False, data), inbound=True)
+        self.say("receive", len(data))
+
+    def _record_close(self, reason: str) -> None:
+        assert self.shape is not None
+        if self.ended:
+            return
+        self.ended = True
+        if self.shape.tcp:
+            reset = "reset" in reason.lower()
+            self.recorder.packets([self.shape.reset(False) if reset else self.shape.fin(False)],
+                                  inbound=True)  # fmt: skip
+        self.say("peer-closed")
 
 
 class _Flow(Flow):

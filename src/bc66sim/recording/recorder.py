@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from bc66sim.clock import Clock
-from bc66sim.control.stream import DIRECTIONS
 from bc66sim.module.events import HostConnected, ModuleEvent, PowerChanged, UrcEmitted
 from bc66sim.net.base import LinkConditions
 from bc66sim.recording import pcap
 from bc66sim.recording.format import FORMAT, JSONL, PCAPNG, VERSION
+from bc66sim.transport.trace import DIRECTIONS
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ class Recorder:
             self.event("host", "host: connected", event="connected")
         elif isinstance(event, PowerChanged):
             self.event("power", f"power: {event.was} -> {event.now} ({event.why})",
-                       **{"from": event.was, "to": event.now, "why": event.why})  # fmt: skip
+                       **{"from": event.was, "to": event.now, "why": event.why,
+                          "meter": event.meter or event.now})  # fmt: skip
 
     def link(self, conditions: LinkConditions) -> None:
         """The link's conditions changed (net/base.py)."""

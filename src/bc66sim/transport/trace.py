@@ -24,6 +24,9 @@ def escape(data: bytes) -> str:
     return "".join(out)
 
 
+#: The trace's directions, as the control plane's feed and recordings name them.
+DIRECTIONS = {"host>": "to_module", "<host": "to_host"}
+
 #: Told every chunk that crosses the UART: its direction (``host>`` / ``<host``) and bytes.
 TraceListener = Callable[[str, bytes], None]
 

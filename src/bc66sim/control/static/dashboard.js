@@ -8,7 +8,8 @@
   const MAX_LINES = 5000; // trace lines kept in the page (and held while paused)
   const POLL_MS = 1000;
   const STATE_COLOURS = {
-    connected: "#d9534f", idle: "#f0ad4e", psm: "#5bc0de", deep_sleep: "#337ab7", off: "#999",
+    connected: "#d9534f", idle: "#f0ad4e", edrx: "#9b59b6", psm: "#5bc0de",
+    deep_sleep: "#337ab7", off: "#999",
   };
 
   const params = new URLSearchParams(location.search);
@@ -186,9 +187,11 @@
           pendingUrcs.push(event.text);
           if (pendingUrcs.length > 100) pendingUrcs.shift();
         } else if (event.type === "power") {
-          power.push([event.mt, event.to]);
+          power.push([event.mt, event.meter || event.to]);
           if (power.length > 1000) power.shift();
-          if (lastStatus !== null) timeline(Math.max(lastStatus.clock, event.mt), event.to);
+          if (lastStatus !== null) {
+            timeline(Math.max(lastStatus.clock, event.mt), event.meter || event.to);
+          }
         } else if (event.type === "fault") {
           show(line("fault", "fault: " + event.name + " " + JSON.stringify(event.body)));
         } else if (event.type === "hello") {
@@ -240,6 +243,10 @@
       const energy = status.energy;
       setText("energy", energy.total_mah.toFixed(6) + " mAh");
       setText("average", (energy.average_ma * 1000).toFixed(1) + " µA");
+      setText("energy-states", Object.entries(energy.mah)
+        .filter(([state]) => energy.seconds[state] > 0)
+        .map(([state, mah]) => state + " " + energy.seconds[state].toFixed(0) + " s " +
+          mah.toFixed(4) + " mAh").join(" · "));
       if (energy.battery_mah) {
         setText("battery-life", energy.battery_days === null ? "forever" :
           energy.battery_mah + " mAh lasts " + energy.battery_days.toFixed(0) + " days (" +
