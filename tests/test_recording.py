@@ -28,43 +28,11 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 
 from bc66sim.control.client import ControlClient
 from bc66sim.recording.format import RecordingError, read
-from support.links import Link, ServeProcess
+from support.links import ServeProcess, TcpHost
 from support.peers import TcpPeer, UdpPeer
 
 OK = b"\r\nOK\r\n"
 Host = Callable[["TcpHost"], Awaitable[None]]
-
-
-class TcpHost(Link):
-    """A host program on a TCP UART that keeps every byte it was sent."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.everything = bytearray()
-        self._writer: asyncio.StreamWriter | None = None
-        self._pump: asyncio.Task[None] | None = None
-
-    async def connect(self, where: str) -> TcpHost:
-        host, port = where.rsplit(":", 1)
-        reader, self._writer = await asyncio.open_connection(host, int(port))
-        self._pump = asyncio.create_task(self._read(reader))
-        return self
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        while data := await reader.read(65536):
-            self.everything += data
-            self.feed(data)
-
-    async def write(self, data: bytes) -> None:
-        assert self._writer is not None
-        self._writer.write(data)
-        await self._writer.drain()
-
-    async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        if self._pump is not None:
-            self._pump.cancel()
 
 
 async def serve(tmp_path: Path, record: Path, *extra: str) -> ServeProcess:

@@ -289,26 +289,24 @@ class ServeProcess:
         return code
 
 
-class TcpLink(Link):
-    name = "tcp"
+class TcpHost(Link):
+    """A host on a TCP UART (``HOST:PORT``); ``everything`` keeps every byte it got."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.server = ServeProcess(
-            "--tcp", "127.0.0.1:0", "--attach-delay", "0.05", "--state-dir", str(state_dir)
-        )
+        self.everything = bytearray()
         self._writer: asyncio.StreamWriter | None = None
         self._pump: asyncio.Task[None] | None = None
 
-    async def start(self) -> TcpLink:
-        await self.server.start()
-        host, port = self.server.where.rsplit(":", 1)
+    async def connect(self, where: str) -> TcpHost:
+        host, port = where.rsplit(":", 1)
         reader, self._writer = await asyncio.open_connection(host, int(port))
         self._pump = asyncio.create_task(self._read(reader))
         return self
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         while data := await reader.read(65536):
+            self.everything += data
             self.feed(data)
 
     async def write(self, data: bytes) -> None:
@@ -321,6 +319,24 @@ class TcpLink(Link):
             self._writer.close()
         if self._pump is not None:
             self._pump.cancel()
+
+
+class TcpLink(TcpHost):
+    name = "tcp"
+
+    def __init__(self, state_dir: Path) -> None:
+        super().__init__()
+        self.server = ServeProcess(
+            "--tcp", "127.0.0.1:0", "--attach-delay", "0.05", "--state-dir", str(state_dir)
+        )
+
+    async def start(self) -> TcpLink:
+        await self.server.start()
+        await self.connect(self.server.where)
+        return self
+
+    async def close(self) -> None:
+        await super().close()
         await self.server.stop()
 
 

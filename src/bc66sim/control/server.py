@@ -115,7 +115,8 @@ class ControlServer:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> str:
-        """Listen, hook the feed to the module and the trace, write control.json; the URL."""
+        """Listen and write control.json; the URL.  (Each module's feed is hooked to it
+        from the start, in :class:`Watch`: a page opened later sees its boot.)"""
         app = web.Application(middlewares=[self._guard], client_max_size=MAX_BODY)
         for prefix in ("", "/modules/{index}"):
             app.add_routes([
@@ -279,7 +280,7 @@ class ControlServer:
     # -- the dashboard (dashboard.py) ------------------------------------------------------
 
     async def _root(self, request: web.Request) -> web.StreamResponse:
-        location = str(request.rel_url.with_path("/dashboard"))
+        location = str(request.rel_url.with_path("/dashboard").with_query(request.query))
         return web.Response(status=302, headers={"Location": location})
 
     async def _dashboard(self, request: web.Request) -> web.Response:
