@@ -184,7 +184,8 @@ async def test_the_fleet_page_lists_every_module_and_opens_one(
 
 async def test_the_pages_need_the_token_and_forbid_inline_script(uart: ControlledLink) -> None:
     url, token = uart.control.url, uart.control.token
-    async with aiohttp.ClientSession() as session:
+    # unsafe: aiohttp keeps cookies of an IP address only when told (browsers do)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         async with session.get(f"{url}/dashboard") as response:
             assert response.status == 401
         async with session.get(f"{url}/status?token={token}") as response:
