@@ -22,15 +22,12 @@ the host does not keep up, the replay waits (flow control), it never drops.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bc66sim.clock import Clock
 from bc66sim.recording.format import Recording
 from bc66sim.transport.trace import escape
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
