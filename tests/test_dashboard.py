@@ -123,6 +123,21 @@ async def test_fault_buttons_change_the_module_state(
     await expect(page.locator("#trace-lines li.fault", has_text="coverage-loss")).to_have_count(1)
 
 
+async def test_the_page_says_a_urc_and_resets_a_peer(
+    browser: Browser, uart: ControlledLink, peer: TcpPeer
+) -> None:
+    await open_socket(uart, peer.port)
+    page = await open_dashboard(browser, f"{uart.control.url}/dashboard?token={uart.control.token}")
+    await page.fill("#urc-text", '+QIURC: "pdpdeact",1')
+    await page.click("#urc-send")
+    await uart.expect(b'\r\n+QIURC: "pdpdeact",1\r\n')
+    await page.click("#socket-rows button:has-text('Peer reset')")
+    await uart.expect(b'\r\n+QIURC: "closed",0\r\n')
+    await asyncio.wait_for(peer.closed.wait(), 5)
+    await expect(page.locator("#socket-rows tr").first).to_contain_text("remote_closing")
+    await expect(page.locator("#fault-result")).to_contain_text("reset-peer")
+
+
 async def test_host_supplied_markup_is_shown_not_run(
     browser: Browser, uart: ControlledLink, peer: TcpPeer
 ) -> None:

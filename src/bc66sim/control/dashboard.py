@@ -141,13 +141,17 @@ def module_page(watch: Watch, index: int, count: int, *, battery_mah: float) -> 
 <div class="buttons">
 {buttons}
 </div>
+<div class="tools">
+<input id="urc-text" type="text" placeholder='+QIURC: "pdpdeact",1' aria-label="URC text">
+<button type="button" id="urc-send">Say URC</button>
+</div>
 <p id="fault-result" class="muted" role="status"></p>
 </section>
 <section id="sockets" class="card wide">
 <h2>Sockets</h2>
 <table>
 <thead><tr><th>id</th><th>type</th><th>state</th><th>remote</th><th>local port</th>
-<th>sent</th><th>received</th><th>buffered nodes</th><th>mode</th></tr></thead>
+<th>sent</th><th>received</th><th>buffered nodes</th><th>mode</th><th></th></tr></thead>
 <tbody id="socket-rows">
 {rows}
 </tbody>
@@ -174,7 +178,7 @@ def _socket_row(sock: dict[str, Any]) -> str:
     cells = (sock["id"], sock["type"], sock["state"], sock["remote"], sock["local_port"],
              sock["sent"], sock.get("received", "–"), sock["buffered_nodes"],
              sock["access_mode"])  # fmt: skip
-    return "<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in cells) + "</tr>"
+    return "<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in cells) + "<td></td></tr>"
 
 
 def fleet_page(watches: list[Watch], *, battery_mah: float) -> str:

@@ -274,6 +274,16 @@
           sock.sent, sock.received, sock.buffered_nodes, sock.access_mode]) {
           row.append(element("td", String(cell)));
         }
+        const last = element("td");
+        if (sock.type === "TCP" && sock.state === "connected") {
+          const reset = element("button", "Peer reset", "fault");
+          reset.type = "button";
+          reset.title = "the peer resets the connection (a RST)";
+          reset.addEventListener("click", () => fault("reset-peer", JSON.stringify({ id: sock.id }),
+            "Peer reset"));
+          last.append(reset);
+        }
+        row.append(last);
         return row;
       });
       document.getElementById("socket-rows").replaceChildren(...rows);
@@ -289,18 +299,24 @@
       }
     }
 
-    for (const button of document.querySelectorAll("button.fault")) {
-      button.addEventListener("click", async () => {
-        try {
-          const answer = await request("POST", api + "/faults/" + button.dataset.fault,
-            button.dataset.body);
-          setText("fault-result", "done: " + JSON.stringify(answer));
-        } catch (error) {
-          setText("fault-result", button.textContent + ": " + error.message);
-        }
-        poll();
-      });
+    async function fault(name, body, label) {
+      try {
+        const answer = await request("POST", api + "/faults/" + name, body);
+        setText("fault-result", "done: " + JSON.stringify(answer));
+      } catch (error) {
+        setText("fault-result", label + ": " + error.message);
+      }
+      poll();
     }
+
+    for (const button of document.querySelectorAll("button.fault[data-fault]")) {
+      button.addEventListener("click", () =>
+        fault(button.dataset.fault, button.dataset.body, button.textContent));
+    }
+    document.getElementById("urc-send").addEventListener("click", () => {
+      const text = document.getElementById("urc-text").value;
+      fault("urc", JSON.stringify({ text }), "Say URC");
+    });
     search.addEventListener("input", () => {
       for (const node of list.children) node.hidden = !matches(node);
     });
