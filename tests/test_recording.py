@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from pcapng import FileScanner, blocks
 from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
 
 from bc66sim.control.client import ControlClient
 from bc66sim.recording.format import RecordingError, read
@@ -511,3 +512,50 @@ async def test_a_tap_passes_every_byte_and_records_the_same_session(
     result = bc66sim("diff", str(tap_recording), str(module_recording))
     assert result.returncode == 0, result.stdout
     assert (tap_recording / "session.pcapng").stat().st_size > 0
+
+
+async def test_ipv6_and_a_connection_closed_one_way_at_a_time(tmp_path: Path) -> None:
+    """A module's IPv6 flow is recorded as IPv6 (its address in fd00:bc66::/96) and the
+    socket still works; the peer's FIN is in the capture.  (The module hands a flow the
+    peer closed back to the network at once, so its own FIN is not seen.)"""
+    peer = await TcpPeer(echo=True).start("::1")
+
+    async def session(host: TcpHost) -> None:
+        await boot(host)
+        assert await host.command("ATE0") == b"ATE0\r" + OK
+        assert await host.command(f'AT+QIOPEN=1,0,"TCP","::1",{peer.port},0,1,1') == OK
+        await host.expect(b"\r\n+QIOPEN: 0,0\r\n")
+        assert (await host.command("AT+QISEND=0,2,hi")).endswith(OK)
+        await host.read_until(b'+QIURC: "recv",0,2\r\nhi\r\n')
+        await peer.close_connection()
+        await host.read_until(b'+QIURC: "closed",0\r\n')
+        assert await host.command("AT+QICLOSE=0") == OK
+        await host.expect(b"\r\nCLOSE OK\r\n")
+
+    try:
+        directory, _, _ = await record(tmp_path, session)
+    finally:
+        await peer.stop()
+    _, blocks_ = radio_and_uart(directory / "session.pcapng")
+    ip6 = [IPv6(data) for name, _, data, _ in blocks_ if name == "radio"]
+    out = [p for p in ip6 if p.src == "fd00:bc66::a14:1e28"]
+    back = [p for p in ip6 if p.dst == "fd00:bc66::a14:1e28"]
+    assert [str(p[TCP].flags) for p in out] == ["S", "A", "PA"]
+    assert [str(p[TCP].flags) for p in back] == ["SA", "PA", "FA"]
+    assert back[2][TCP].seq == back[1][TCP].seq + 2  # the FIN after the two bytes
+    events = [e["event"] for e in read(directory).events if e["type"] == "net"]
+    assert events == ["open", "send", "receive", "peer-closed"]
+
+
+async def test_a_scenario_changes_the_link_of_a_recorded_serve(tmp_path: Path) -> None:
+    """The recording's network wrapper does not hide the link from a scenario's steps."""
+    server = await serve(tmp_path, tmp_path / "recording", "--scenario", "quiet-cell")
+    host = await TcpHost().connect(server.where)
+    try:
+        await boot(host)  # the scenario's first step (the ideal link) was at 0 s
+        control = ControlClient.from_state_dir(tmp_path / "state")
+        assert control.status()["link"]["profile"] == "ideal"
+    finally:
+        await host.close()
+        await server.stop()
+    assert not any("needs --network" in line for line in server.log), server.log

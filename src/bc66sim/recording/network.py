@@ -45,7 +45,7 @@ class RecordingNetwork:
         #: The same conditions as the link's: the module reports them, faults change them.
         self.conditions: LinkConditions = inner.conditions
         self.recorder = recorder
-        self._address = address
+        self.module_address = address
         self._flows = itertools.count()
         self._queries = itertools.count()
         inner.conditions.subscribe(lambda: recorder.link(inner.conditions))
@@ -68,25 +68,26 @@ class RecordingNetwork:
                                                   local_port=local_port, family=family,
                                                   listener=tap, timeout=timeout)  # fmt: skip
             except NetError as exc:
-                shape = packets.FlowPackets(tcp, self._address(), local_port or 0, address, port,
-                                            seed=number)  # fmt: skip
+                shape = packets.FlowPackets(tcp, self.module_address(), local_port or 0, address,
+                                            port, seed=number)  # fmt: skip
                 if tcp:
-                    self.recorder.packets([shape.syn()], inbound=False, when=started)
+                    self.recorder.packets(lambda: [shape.syn()], inbound=False, when=started)
                     if exc.code is Err.SOCKET_CONNECT_FAILED:  # the peer's RST
-                        self.recorder.packets([shape.refused()], inbound=True)
+                        self.recorder.packets(lambda: [shape.refused()], inbound=True)
                 self.recorder.event("net", f"net: flow {number} {transport.value} to "
                                     f"{address}:{port} failed: {exc.code.name} {exc.detail}",
                                     event="open-failed", flow=number, proto=transport.value,
                                     remote=f"{address}:{port}", code=int(exc.code),
                                     detail=exc.detail)  # fmt: skip
                 raise
-            shape = packets.FlowPackets(tcp, self._address(), flow.local_port, address, port,
+            shape = packets.FlowPackets(tcp, self.module_address(), flow.local_port, address, port,
                                         seed=number)  # fmt: skip
-            if tcp:
-                syn, syn_ack, ack = shape.handshake()
-                self.recorder.packets([syn], inbound=False, when=started)
-                self.recorder.packets([syn_ack], inbound=True)
-                self.recorder.packets([ack], inbound=False)
+            handshake = self.recorder.build(shape.handshake) if tcp else []
+            if handshake:
+                syn, syn_ack, ack = handshake
+                self.recorder.packets(lambda: [syn], inbound=False, when=started)
+                self.recorder.packets(lambda: [syn_ack], inbound=True)
+                self.recorder.packets(lambda: [ack], inbound=False)
             tap.start(number, shape)
         finally:
             self.recorder.release()
@@ -97,9 +98,11 @@ class RecordingNetwork:
         server = (list(servers) or self.inner.host_resolvers(family) or ["0.0.0.0"])[0]
         ident = next(self._queries)
         port = _FIRST_QUERY_PORT + ident % 16384
-        module, v6 = self._address(), family is Family.IPV6
-        self.recorder.packets([packets.dns_query(module, port, server, ident % 65536, name, v6)],
-                              inbound=False)  # fmt: skip
+        module, v6 = self.module_address(), family is Family.IPV6
+        self.recorder.packets(
+            lambda: [packets.dns_query(module, port, server, ident % 65536, name, v6)],
+            inbound=False,
+        )
         try:
             answer = await self.inner.resolve(name, family, servers=servers, timeout=timeout)
         except NetError as exc:
@@ -112,8 +115,9 @@ class RecordingNetwork:
                 code=int(exc.code),
             )
             raise
-        self.recorder.packets([packets.dns_answer(module, port, server, ident % 65536, name, v6,
-                                                  answer.addresses, answer.ttl)],
+        self.recorder.packets(lambda: [packets.dns_answer(module, port, server, ident % 65536,
+                                                          name, v6, answer.addresses,
+                                                          answer.ttl)],
                               inbound=True)  # fmt: skip
         self.recorder.event("net", f"net: DNS {name} via {server}: {', '.join(answer.addresses)}",
                             event="dns", name=name, server=server,
@@ -129,8 +133,8 @@ class RecordingNetwork:
     async def ntp_query(self, address: str, port: int, timeout: float) -> dt.datetime:
         sent = time.time()
         local = _FIRST_QUERY_PORT + next(self._queries) % 16384
-        module = self._address()
-        self.recorder.packets([packets.ntp_request(module, local, address, port, sent)],
+        module = self.module_address()
+        self.recorder.packets(lambda: [packets.ntp_request(module, local, address, port, sent)],
                               inbound=False)  # fmt: skip
         try:
             when = await self.inner.ntp_query(address, port, timeout)
@@ -143,8 +147,9 @@ class RecordingNetwork:
                 code=int(exc.code),
             )
             raise
-        self.recorder.packets([packets.ntp_answer(module, local, address, port, sent, when)],
-                              inbound=True)  # fmt: skip
+        self.recorder.packets(
+            lambda: [packets.ntp_answer(module, local, address, port, sent, when)], inbound=True
+        )
         self.recorder.event(
             "net",
             f"net: NTP {address}:{port}: {when.isoformat()}",
@@ -163,7 +168,9 @@ class _Listener:
         self.owner = owner
         self.number = -1
         self.shape: packets.FlowPackets | None = None
-        self.ended = False
+        #: Each side's end (a FIN or RST) recorded: a TCP connection closes one way at a time.
+        self.peer_ended = False
+        self.module_ended = False
         #: What arrived before the open was complete (a server that speaks first).
         self._early: list[bytes | str] = []
 
@@ -178,18 +185,19 @@ class _Listener:
             else:
                 self._record_close(item)
 
-    def say(self, event: str, size: int | None = None, summary: str = "") -> None:
+    def say(self, event: str, size: int | None = None) -> None:
         shape = self.shape
         assert shape is not None
         proto = "TCP" if shape.tcp else "UDP"
         local, remote = f"{shape.module}:{shape.module_port}", f"{shape.peer}:{shape.peer_port}"
         fields: dict[str, Any] = {"bytes": size} if size is not None else {}
-        self.recorder.event("net", summary or f"net: flow {self.number} {proto} {local} -> "
-                            f"{remote}: {event}" + (f" {size} bytes" if size is not None else ""),
+        self.recorder.event("net", f"net: flow {self.number} {proto} {local} -> {remote}: "
+                            f"{event}" + (f" {size} bytes" if size is not None else ""),
                             event=event, flow=self.number, proto=proto, local=local,
                             remote=remote, **fields)  # fmt: skip
 
     def flow_data(self, data: bytes) -> None:
+        # Recorded first: the packet comes before the URC that the module says of it.
         if self.shape is None:
             self._early.append(data)
         else:
@@ -204,18 +212,20 @@ class _Listener:
         self.owner.flow_closed(reason)
 
     def _record_data(self, data: bytes) -> None:
-        assert self.shape is not None
-        self.recorder.packets(self.shape.data(False, data), inbound=True)
+        shape = self.shape
+        assert shape is not None
+        self.recorder.packets(lambda: shape.data(False, data), inbound=True)
         self.say("receive", len(data))
 
     def _record_close(self, reason: str) -> None:
-        assert self.shape is not None
-        if self.ended:
+        shape = self.shape
+        assert shape is not None
+        if self.peer_ended:
             return
-        self.ended = True
-        if self.shape.tcp:
+        self.peer_ended = True
+        if shape.tcp:
             reset = "reset" in reason.lower()
-            self.recorder.packets([self.shape.reset(False) if reset else self.shape.fin(False)],
+            self.recorder.packets(lambda: [shape.reset(False) if reset else shape.fin(False)],
                                   inbound=True)  # fmt: skip
         self.say("peer-closed")
 
@@ -233,8 +243,9 @@ class _Flow(Flow):
 
     def send(self, data: bytes) -> bool:
         accepted = self.inner.send(data)
-        if accepted and self.tap.shape is not None:
-            self.tap.recorder.packets(self.tap.shape.data(True, data), inbound=False)
+        shape = self.tap.shape
+        if accepted and shape is not None:
+            self.tap.recorder.packets(lambda: shape.data(True, data), inbound=False)
             self.tap.say("send", len(data))
         return accepted
 
@@ -256,13 +267,13 @@ class _Flow(Flow):
         self.inner.abort()
 
     def _end(self, event: str, *, reset: bool) -> None:
-        tap = self.tap
-        if tap.ended or tap.shape is None:
+        tap, shape = self.tap, self.tap.shape
+        if tap.module_ended or shape is None:
             return
-        tap.ended = True
-        if tap.shape.tcp:
-            packet = tap.shape.reset(True) if reset else tap.shape.fin(True)
-            tap.recorder.packets([packet], inbound=False)
+        tap.module_ended = True
+        if shape.tcp:
+            tap.recorder.packets(lambda: [shape.reset(True) if reset else shape.fin(True)],
+                                 inbound=False)  # fmt: skip
         tap.say(event)
 
 
@@ -274,15 +285,16 @@ class _Pinger:
         self._ident = ident
 
     async def echo(self, sequence: int, size: int, timeout: float) -> Echo | None:
-        recorder, module = self._network.recorder, self._network._address()
-        recorder.packets([packets.echo(module, self._peer, self._ident, sequence, size, True)],
+        recorder, module = self._network.recorder, self._network.module_address()
+        peer, ident = self._peer, self._ident
+        recorder.packets(lambda: [packets.echo(module, peer, ident, sequence, size, True)],
                          inbound=False)  # fmt: skip
         reply = await self._inner.echo(sequence, size, timeout)
         if reply is not None:
-            recorder.packets([packets.echo(module, self._peer, self._ident, sequence, size, False)],
+            recorder.packets(lambda: [packets.echo(module, peer, ident, sequence, size, False)],
                              inbound=True)  # fmt: skip
-        recorder.event("net", f"net: echo {sequence} to {self._peer}: " + (
-            f"{reply.milliseconds} ms" if reply else "no reply"), event="ping", peer=self._peer,
+        recorder.event("net", f"net: echo {sequence} to {peer}: " + (
+            f"{reply.milliseconds} ms" if reply else "no reply"), event="ping", peer=peer,
             sequence=sequence, bytes=size,
             ms=reply.milliseconds if reply else None)  # fmt: skip
         return reply

@@ -37,10 +37,12 @@ def module_ipv6(ipv4: str) -> str:
 
 
 def ip(source: str, destination: str) -> Packet:
-    """The IP header for two addresses of one family."""
-    if ipaddress.ip_address(destination).version == 6:
-        if ipaddress.ip_address(source).version == 4:
-            source = module_ipv6(source)
+    """The IP header between two addresses; when one is IPv6, an IPv4 one (the module's)
+    becomes its IPv6 address (:func:`module_ipv6`)."""
+    versions = ipaddress.ip_address(source).version, ipaddress.ip_address(destination).version
+    if 6 in versions:
+        source = module_ipv6(source) if versions[0] == 4 else source
+        destination = module_ipv6(destination) if versions[1] == 4 else destination
         return IPv6(src=source, dst=destination)
     return IP(src=source, dst=destination)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class Recorder:
         self._jsonl = open(directory / JSONL, "w", encoding="utf-8")  # noqa: SIM115 (lives as long as the session)
         self._pcap = pcap.PcapFile(open(directory / PCAPNG, "wb"), application=application)  # noqa: SIM115
         self.failed = False
+        self._no_packets = False
         self.event("session", format=FORMAT, version=VERSION, source=source, model=model)
 
     def module_time(self) -> float:
@@ -69,13 +71,25 @@ class Recorder:
         except (OSError, ValueError) as exc:
             self._fail(exc)
 
-    def packets(self, packets: list[bytes], *, inbound: bool, when: float | None = None) -> None:
-        """IP packets on the radio (towards the module when ``inbound``)."""
-        if self.failed:
-            return
+    def build(self, make: Callable[[], list[bytes]]) -> list[bytes]:
+        """``make()``'s packets; none if it fails, and no packets from then on: a packet
+        that cannot be built (a bug) must never break what the module is doing."""
+        if self.failed or self._no_packets:
+            return []
+        try:
+            return make()
+        except Exception:
+            self._no_packets = True
+            log.exception("the recording in %s goes on without IP packets", self.directory)
+            return []
+
+    def packets(self, make: Callable[[], list[bytes]], *, inbound: bool,
+                when: float | None = None) -> None:  # fmt: skip
+        """IP packets on the radio (towards the module when ``inbound``), built by ``make``
+        (see :meth:`build`)."""
         direction = pcap.INBOUND if inbound else pcap.OUTBOUND
         try:
-            for packet in packets:
+            for packet in self.build(make):
                 self._pcap.packet(pcap.RADIO, packet, when or time.time(), direction=direction)
         except (OSError, ValueError) as exc:
             self._fail(exc)
