@@ -8,6 +8,7 @@ there (``make screenshots`` refreshes the ones in docs/images/).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -53,7 +54,8 @@ async def uart(tmp_path: Path) -> AsyncIterator[ControlledLink]:
 
 
 async def open_dashboard(browser: Browser, url: str) -> Page:
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.errors = errors  # type: ignore[attr-defined]
@@ -95,6 +97,12 @@ async def test_a_command_typed_at_the_host_shows_within_a_second(
     await expect(page.locator("#power-state")).to_have_text(re.compile("connected|idle"))
     await expect(page.locator("#energy")).to_contain_text("mAh")
     await expect(page.locator("#battery-life")).to_contain_text("2400 mAh lasts")
+    assert "token" not in page.url  # out of the address bar and its history
+    # A page opened later without the token (a bookmark, a new tab) works by the cookie.
+    later = await page.context.new_page()
+    await later.goto(f"{uart.control.url}/dashboard/0")
+    await expect(later.locator("#feed-state")).to_have_text("live")
+    await expect(later.locator("#power-state")).to_have_text(re.compile("connected|idle"))
     await expect(page.locator("#energy-states")).to_contain_text("connected")
     assert await page.locator("#timeline rect").count() >= 1
     assert page.errors == []  # type: ignore[attr-defined]
@@ -213,12 +221,20 @@ async def test_the_pages_need_the_token_and_forbid_inline_script(uart: Controlle
             policy = response.headers["Content-Security-Policy"]
             assert "script-src 'self'" in policy and "unsafe-inline" not in policy
             assert response.headers["Referrer-Policy"] == "no-referrer"
-            cookie = response.cookies["bc66sim-token"]
+            port = url.rsplit(":", 1)[1]
+            cookie = response.cookies[f"bc66sim-token-{port}"]  # one serve's, not another's
             assert cookie["httponly"] and cookie["samesite"] == "Strict"
         async with session.get(f"{url}/dashboard/0") as response:
             assert response.status == 200  # the cookie, as a browser sends it
         async with session.get(f"{url}/dashboard/7") as response:
             assert response.status == 404
+        # Another site (or another port of this host: the same site) may not use it.
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(f"{url}/events", headers={"Origin": "http://127.0.0.1:1"})
+        assert refused.value.status == 403
+        own = {"Origin": url}
+        async with session.ws_connect(f"{url}/events", headers=own) as ws:
+            assert json.loads(await ws.receive_str(timeout=5))["type"] == "hello"
         session.cookie_jar.clear()
         async with session.get(f"{url}/static/dashboard.js") as response:
             assert response.status == 200 and "textContent" in await response.text()

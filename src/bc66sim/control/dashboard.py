@@ -9,8 +9,10 @@ Two pages, served by the control plane on its port and behind its token:
 - a fleet's page (``/dashboard`` when it serves more than one module): one row
   per module, each a link to its page.
 
-The HTML is rendered here with every value escaped (:func:`html.escape`); the
-script (``static/dashboard.js``) keeps it live from ``/status`` and the
+The page carries the token (its ``data-token``) for the script's requests: only
+someone who had it got the page, and the header it goes in is what a cross-site
+page cannot forge.  The HTML is rendered here with every value escaped
+(:func:`html.escape`); the script (``static/dashboard.js``) keeps it live from ``/status`` and the
 ``/events`` feed and writes whatever came from the host or the network only as
 text nodes, never as markup.  The Content-Security-Policy allows no inline
 script at all, so even a mistake there could not run host-supplied text.
@@ -76,7 +78,7 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _page(title: str, body: str, *, api: str, battery_mah: float) -> str:
+def _page(title: str, body: str, *, api: str, battery_mah: float, token: str) -> str:
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -86,14 +88,15 @@ def _page(title: str, body: str, *, api: str, battery_mah: float) -> str:
 <link rel="stylesheet" href="/static/dashboard.css">
 <script src="/static/dashboard.js" defer></script>
 </head>
-<body data-api="{_e(api)}" data-battery-mah="{_e(battery_mah)}">
+<body data-api="{_e(api)}" data-battery-mah="{_e(battery_mah)}" data-token="{_e(token)}">
 {body}
 </body>
 </html>
 """
 
 
-def module_page(watch: Watch, index: int, count: int, *, battery_mah: float) -> str:
+def module_page(watch: Watch, index: int, count: int, *, battery_mah: float,
+                token: str) -> str:  # fmt: skip
     """One module's page, rendered with its state now; the script keeps it live."""
     state = status(watch.modem, battery_mah)
     api = "" if count == 1 else f"/modules/{index}"
@@ -171,7 +174,7 @@ def module_page(watch: Watch, index: int, count: int, *, battery_mah: float) -> 
 </section>
 </main>"""
     return _page(f"bc66sim: {state['model']} module {index}", body, api=api,
-                 battery_mah=battery_mah)  # fmt: skip
+                 battery_mah=battery_mah, token=token)  # fmt: skip
 
 
 def _socket_row(sock: dict[str, Any]) -> str:
@@ -181,7 +184,7 @@ def _socket_row(sock: dict[str, Any]) -> str:
     return "<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in cells) + "<td></td></tr>"
 
 
-def fleet_page(watches: list[Watch], *, battery_mah: float) -> str:
+def fleet_page(watches: list[Watch], *, battery_mah: float, token: str) -> str:
     """The table of a fleet's modules, each row a link to its page."""
     rows = "\n".join(_fleet_row(index, watch.summary()) for index, watch in enumerate(watches))
     body = f"""<header>
@@ -200,7 +203,7 @@ def fleet_page(watches: list[Watch], *, battery_mah: float) -> str:
 </table>
 </section>
 </main>"""
-    return _page("bc66sim fleet", body, api="", battery_mah=battery_mah)
+    return _page("bc66sim fleet", body, api="", battery_mah=battery_mah, token=token)
 
 
 def _fleet_row(index: int, row: dict[str, Any]) -> str:

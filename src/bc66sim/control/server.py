@@ -53,8 +53,10 @@ log = logging.getLogger("bc66sim.control")
 MAX_BODY = 64 * 1024
 #: The battery a life is projected for, unless told (serve's ``--battery-mah``).
 DEFAULT_BATTERY_MAH = 2400.0
-#: The cookie that carries the token from one dashboard page to the next.
-TOKEN_COOKIE = "bc66sim-token"
+#: The cookie that carries the token from one dashboard page to the next, named with
+#: the port: a browser keeps cookies per host, not per port, and two serves on one
+#: machine must neither overwrite nor receive each other's.
+TOKEN_COOKIE = "bc66sim-token-{port}"
 #: Seconds a disconnected client gets to take its close frame.
 CLOSE_TIMEOUT = 5.0
 
@@ -200,14 +202,24 @@ class ControlServer:
             # A browser cannot put a header on a page's address or a WebSocket; these
             # GETs change nothing, so the token in their query (or the cookie a page
             # with it set: the links between pages carry none) is no CSRF risk.
-            given = request.query.get("token") or request.cookies.get(TOKEN_COOKIE, "")
+            given = request.query.get("token") or request.cookies.get(self._cookie, "")
         elif scheme.lower() != "bearer":
             return False
         return secrets.compare_digest(given.strip().encode(), self.token.encode())
 
+    @property
+    def _cookie(self) -> str:
+        return TOKEN_COOKIE.format(port=self.url.rsplit(":", 1)[-1])
+
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """The token first, for every route; every error as JSON; no exception escapes."""
+        """The origin and the token first, for every route; every error as JSON; no
+        exception escapes."""
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != f"{request.scheme}://{request.host}":
+            # A page of another site or port (another local server is the same site):
+            # a browser sends the cookie with a WebSocket, so the origin must be ours.
+            return _error(403, f"requests from {origin} are not allowed")
         if not self._authorised(request):
             response = _error(401, "missing or wrong token (Authorization: Bearer <token>, "
                                    "from control.json in the state directory)")  # fmt: skip
@@ -285,14 +297,16 @@ class ControlServer:
 
     async def _dashboard(self, request: web.Request) -> web.Response:
         if "index" not in request.match_info and len(self.watches) > 1:
-            page = dashboard.fleet_page(self.watches, battery_mah=self.battery_mah)
+            page = dashboard.fleet_page(self.watches, battery_mah=self.battery_mah,
+                                        token=self.token)  # fmt: skip
         else:
             watch = self._watch(request)
             page = dashboard.module_page(watch, self.watches.index(watch), len(self.watches),
-                                         battery_mah=self.battery_mah)  # fmt: skip
+                                         battery_mah=self.battery_mah,
+                                         token=self.token)  # fmt: skip
         response = dashboard.html_response(page)
         # Same-site only, out of scripts' reach: the pages' links work without the token.
-        response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="Strict",
+        response.set_cookie(self._cookie, self.token, httponly=True, samesite="Strict",
                             path="/")  # fmt: skip
         return response
 

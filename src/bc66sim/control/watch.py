@@ -45,6 +45,7 @@ class Watch:
         self.history: deque[dict[str, Any]] = deque()
         self._history_bytes = 0
         self.errors = 0
+        self._tail = b""  # the end of the last output chunk
         self.uart_bytes = {"to_module": 0, "to_host": 0}
         self._unsubscribe: Callable[[], None] | None = modem.events.subscribe(self._module)
         if trace is not None:
@@ -72,8 +73,12 @@ class Watch:
         """A trace listener (transport/trace.py): bytes across the UART."""
         name = DIRECTIONS.get(direction, direction)
         self.uart_bytes[name] = self.uart_bytes.get(name, 0) + len(data)
-        if name == "to_host" and b"ERROR" in data:
-            self.errors += len(_ERROR.findall(data))
+        if name == "to_host":
+            # An ERROR line may be split between two chunks: look across the seam.
+            seam = self._tail + data
+            if b"ERROR" in seam:
+                self.errors += sum(1 for m in _ERROR.finditer(seam) if m.end() > len(self._tail))
+            self._tail = data[-24:]
         # latin-1: one code point per byte, so the page shows exactly what crossed.
         self.publish({"type": "uart", "direction": name, "data": data.decode("latin-1")})
 

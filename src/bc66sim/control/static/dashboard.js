@@ -12,9 +12,12 @@
     deep_sleep: "#337ab7", off: "#999",
   };
 
-  const params = new URLSearchParams(location.search);
-  if (params.get("token")) sessionStorage.setItem("bc66sim-token", params.get("token"));
-  const token = sessionStorage.getItem("bc66sim-token") || "";
+  // The page carries the token (the server put it there for whoever had it); it goes
+  // in each request's header.  Out of the address bar and its history, too.
+  const token = document.body.dataset.token || "";
+  if (new URLSearchParams(location.search).has("token")) {
+    history.replaceState(null, "", location.pathname);
+  }
   const api = document.body.dataset.api || "";
   const batteryMah = Number(document.body.dataset.batteryMah || "0");
 
