@@ -396,7 +396,7 @@ async def test_the_replay_keeps_the_recorded_timing_on_its_clock() -> None:
     assert written == []
     await clock.advance(0.01)
     assert written == [(0.5, b"RDY\r\n")]
-    await clock.advance(30)  # the host takes its time
+    await clock.advance(10)  # the host takes its time (within its recorded 5 s / 2 + 10 s)
     player.receive_data(b"A")
     player.receive_data(b"T\r")
     await clock.advance(0)
@@ -559,3 +559,39 @@ async def test_a_scenario_changes_the_link_of_a_recorded_serve(tmp_path: Path) -
         await host.close()
         await server.stop()
     assert not any("needs --network" in line for line in server.log), server.log
+
+
+async def test_a_silent_host_is_a_divergence_on_the_replay_clock() -> None:
+    from bc66sim.clock import ManualClock
+    from bc66sim.recording.replay import Replayer, Step
+
+    clock = ManualClock()
+    steps = [Step(True, b"RDY\r\n", 0.0), Step(False, b"AT+CGMR\r", 3.0), Step(True, b"OK", 0)]
+    player = Replayer(steps, clock=clock, speed=1.0, host_timeout=10)
+    player.attach_output(lambda data: None)
+    player.host_connected()
+    await clock.advance(12.9)  # the recorded 3 s, and 10 more
+    assert player.divergence is None
+    await clock.advance(0.2)
+    assert player.done.is_set() and player.divergence is not None
+    assert "did not send" in player.divergence and "'AT+CGMR'" in player.divergence
+    await player.close()
+
+
+async def test_a_host_that_leaves_early_ends_the_replay(
+    tmp_path: Path, echo_peers: tuple[TcpPeer, UdpPeer]
+) -> None:
+    tcp, udp = echo_peers
+    directory, _, _ = await record(tmp_path, make_session(tcp.port, udp.port))
+    player = await replay(directory, "--fast").start()
+    host = await TcpHost().connect(player.where)
+    await boot(host)
+    await host.close()  # before its first command
+    assert await player.wait() == 1
+    assert any("the host disconnected before the end" in line for line in player.log)
+    # On standard input, its end is the host leaving.
+    result = subprocess.run([sys.executable, "-m", "bc66sim", "replay", str(directory),
+                             "--stdio", "--fast"], input=b"ATE0\r", capture_output=True,
+                            timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert b"ended its input" in result.stderr and b"RDY" in result.stdout

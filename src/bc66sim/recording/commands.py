@@ -126,8 +126,11 @@ async def _replay(args: argparse.Namespace) -> int:
     log.info("replaying %s (%d steps) on %s%s", recording.path, len(steps), where,
              choice.hint.format(where=where))  # fmt: skip
     try:
-        waiters = [asyncio.ensure_future(replayer.done.wait()), asyncio.ensure_future(stop.wait())]
+        waiters = [asyncio.ensure_future(event.wait())
+                   for event in (replayer.done, stop, choice.port.ended)]  # fmt: skip
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if choice.port.ended.is_set():  # the end of standard input
+            replayer.host_left("ended its input")
         if replayer.done.is_set() and replayer.divergence is None:
             await asyncio.sleep(LINGER)  # bytes the host sends after the end are a divergence
         for waiter in waiters:

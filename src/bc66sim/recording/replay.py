@@ -15,19 +15,26 @@ that has no such moment, a serial port or stdio, begins when it opens).  What th
 host is sent is then exactly what it was sent in the recording.  The first byte
 the host sends that differs from the recording is a *divergence*: the replay
 says where (the step, the offset, both lines) and stops; ``bc66sim replay``
-exits 1.  The host's output is bounded as the module's is: when the port says
-the host does not keep up, the replay waits (flow control), it never drops.
+exits 1.  So is a host that leaves (disconnects, ends its input) while the
+recording still has bytes of its, or that is silent for :data:`HOST_TIMEOUT`
+seconds beyond its recorded pace.  The host's output is bounded as the module's
+is: when the port says the host does not keep up, the replay waits (flow
+control), it never drops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bc66sim.clock import Clock
 from bc66sim.recording.format import Recording
 from bc66sim.transport.trace import escape
+
+#: Seconds a host may be slower than recorded before its silence is a divergence.
+HOST_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,14 @@ class Replayer:
     """The far side of a UART (transport/base.py's UartDevice) that plays a recording."""
 
     def __init__(self, steps: list[Step], *, clock: Clock, speed: float | None = 1.0,
-                 start_on_connect: bool = True) -> None:  # fmt: skip
+                 start_on_connect: bool = True,
+                 host_timeout: float = HOST_TIMEOUT) -> None:  # fmt: skip
         self.steps = steps
         self.clock = clock
         self.speed = speed
         self.start_on_connect = start_on_connect
+        #: Seconds the host may take beyond its recorded pace to send its next bytes.
+        self.host_timeout = host_timeout
         #: The host's bytes in the recording, and how far the host has matched them.
         self._expected = b"".join(step.data for step in steps if not step.to_host)
         self._received = bytearray()
@@ -92,6 +102,15 @@ class Replayer:
         self._writer = writer
         if writer is not None and not self.start_on_connect:
             self._start()
+        elif writer is None and self._task is not None:
+            self.host_left("disconnected")
+
+    def host_left(self, how: str) -> None:
+        """The host went away (a TCP close, the end of standard input): if the recording
+        still has bytes of the host's, that is a divergence."""
+        if not self.done.is_set():
+            self._stop(f"step {self.played + 1}: the host {how} before the end of the recording"
+                       f"{self._waited_for()}")  # fmt: skip
 
     def host_connected(self) -> None:
         self._start()
@@ -141,12 +160,34 @@ class Replayer:
                     self._writer(step.data)
             else:
                 host_end += len(step.data)
+                patience = self.host_timeout + (step.delay / self.speed if self.speed else 0.0)
+                timer = self.clock.call_later(patience, functools.partial(self._silent, index,
+                                                                          patience))  # fmt: skip
                 while len(self._received) < host_end and self.divergence is None:
                     self._arrived.clear()
                     await self._arrived.wait()
+                timer.cancel()
                 reference = self.clock.now()
             self.played = index + 1
         self.done.set()
+
+    def _silent(self, index: int, patience: float) -> None:
+        self._stop(f"step {index + 1}: the host did not send what the recording has within "
+                   f"{patience:.1f} s{self._waited_for()}")  # fmt: skip
+
+    def _waited_for(self) -> str:
+        """What the host was to send next, for a report."""
+        offset = len(self._received)
+        if offset >= len(self._expected):
+            return ""
+        return f" (it was to send {escape(_line_at(self._expected, offset))!r})"
+
+    def _stop(self, why: str) -> None:
+        if self.divergence is None and not self.done.is_set():
+            self.divergence = why
+            self._arrived.set()
+            self._drained.set()
+            self.done.set()
 
     def _diverge(self, offset: int) -> None:
         step = self._host_step_at(offset)
