@@ -595,3 +595,48 @@ async def test_a_host_that_leaves_early_ends_the_replay(
                             timeout=60, check=False)  # fmt: skip
     assert result.returncode == 1, result.stderr
     assert b"ended its input" in result.stderr and b"RDY" in result.stdout
+
+
+def synthetic(tmp_path: Path, name: str, chunks: list[tuple[str, str]]) -> Path:
+    """A recording of the given AT chunks (direction, text), 10 ms apart."""
+    header = {"type": "session", "t": 0, "mt": 0, "format": "bc66sim-recording",
+              "version": 1, "source": "tap", "model": ""}  # fmt: skip
+    lines = [json.dumps(header)]
+    for number, (way, data) in enumerate(chunks, 1):
+        at = number / 100
+        lines.append(json.dumps({"type": "at", "t": at, "mt": at, "dir": way, "data": data}))
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "session.jsonl").write_text("\n".join(lines) + "\n")
+    return tmp_path / name
+
+
+def typed(text: str) -> list[tuple[str, str]]:
+    """A host typing ``text`` byte by byte, each echoed (ATE1)."""
+    return [(way, char) for char in text for way in ("to_module", "to_host")]
+
+
+def test_diff_reads_echoes_byte_by_byte_and_pushed_data_in_an_answer(tmp_path: Path) -> None:
+    whole = synthetic(tmp_path, "whole", [
+        ("to_module", "AT+CGMR\r"), ("to_host", "AT+CGMR\r\r\nRevision: X\r\n\r\nOK\r\n"),
+        ("to_module", "AT+QISEND=0,5\r"), ("to_host", "AT+QISEND=0,5\r\r\n> "),
+        ("to_module", "hello"),
+        ("to_host", '\r\nOK\r\n\r\n+QIURC: "recv",0,5\r\nhello\r\n\r\nSEND OK\r\n'),
+        ("to_module", "AT+QISEND=0,0\r"),
+        ("to_host", "AT+QISEND=0,0\r\r\n+QISEND: 5,5,0\r\n\r\nOK\r\n\r\n+CEREG: 1\r\n"),
+    ])  # fmt: skip
+    # The same session from a host that types byte by byte, on a slower link: the echo
+    # comes a byte at a time, the "recv" URC and its data after SEND OK.
+    bytewise = synthetic(tmp_path, "bytewise", [
+        *typed("AT+CGMR\r"), ("to_host", "\r\nRevision: X\r\n\r\nOK\r\n"),
+        *typed("AT+QISEND=0,5\r"), ("to_host", "\r\n> "), ("to_module", "hello"),
+        ("to_host", '\r\nOK\r\n\r\nSEND OK\r\n\r\n+QIURC: "recv",0,5\r\nhello\r\n'),
+        *typed("AT+QI"), ("to_host", "\r\n+CEREG: 1\r\n"), *typed("SEND=0,0\r"),
+        ("to_host", "\r\n+QISEND: 5,5,0\r\n\r\nOK\r\n"),
+    ])  # fmt: skip
+    result = bc66sim("diff", str(whole), str(bytewise))
+    assert result.returncode == 0, result.stdout
+    other = synthetic(tmp_path, "other", [
+        *typed("AT+CGMR\r"), ("to_host", "\r\nRevision: Y\r\n\r\nOK\r\n"),
+    ])  # fmt: skip
+    result = bc66sim("diff", str(whole), str(other))
+    assert result.returncode == 1 and "-Revision: X\n  +Revision: Y" in result.stdout

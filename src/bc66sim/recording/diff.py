@@ -44,6 +44,8 @@ _FINAL = re.compile(r"OK|ERROR|\+CME ERROR: .*")
 _TRAILERS = {"+QISEND": ("SEND OK", "SEND FAIL"), "+QISENDEX": ("SEND OK", "SEND FAIL"),
              "+QICLOSE": ("CLOSE OK",)}  # fmt: skip
 _NAME = re.compile(r"AT([+$^][A-Z0-9]+)", re.IGNORECASE)
+#: A URC whose data follows on the next line(s): direct push mode with its length.
+_PUSHED = re.compile(r'\+QIURC: "recv",\d+,(\d+)')
 
 
 @dataclass
@@ -65,20 +67,29 @@ class Exchange:
 
     def finish(self) -> None:
         text = self._output.decode("latin-1")
-        lines = [escape(line.encode("latin-1")) for line in re.split(r"\r\n|\r|\n", text)]
-        lines = [line for line in lines if line.strip() and line != "> "]
+        lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip() and line != "> "]
         if self.command is not None and lines and lines[0] == self.command:
-            lines = lines[1:]  # the module's echo (ATE1)
+            lines = lines[1:]  # the module's echo (ATE1) of a whole line at once
         match = _NAME.match(self.command or "")
         name = match.group(1).upper() if match else None
-        trailers = _TRAILERS.get(name or "", ())
+        # AT+QISEND=<id>,0 asks for counts: only the sending forms end with a trailer.
+        sending = not re.fullmatch(r"AT\+QISEND=\d+,0", self.command or "", re.IGNORECASE)
+        trailers = _TRAILERS.get(name or "", ()) if sending else ()
         answering = self.command is not None
+        payload = 0  # bytes still to come of a pushed "recv" URC's data (note §2.4.2)
         for line in lines:
+            shown = escape(line.encode("latin-1"))
+            if payload > 0:
+                self.unasked.append(shown)
+                payload -= len(line) + 2
+                continue
             urc = line == "RDY" or (line.startswith("+") and line.split(":")[0] != name)
             if not answering or urc:
-                self.unasked.append(line)
+                self.unasked.append(shown)
+                recv = _PUSHED.fullmatch(line)
+                payload = int(recv.group(1)) if recv else 0
                 continue
-            self.lines.append(line)
+            self.lines.append(shown)
             if _FINAL.fullmatch(line):
                 answering = bool(trailers) and line == "OK"
             elif line in trailers:
@@ -90,9 +101,24 @@ def exchanges(recording: Recording) -> list[Exchange]:
     result: list[Exchange] = []
     current: Exchange | None = None
     typed = bytearray()  # the host's bytes of a command line not yet ended
+    unechoed = bytearray()  # what the host sent that the module has not echoed (ATE1)
     data_mode = False
     for direction, data, when in recording.uart():
         if direction == "to_host":
+            # An echo is the host's own bytes back, however they were chunked: left out,
+            # or a host typing byte by byte puts the next command in the last answer.
+            same = 0
+            for a, b in zip(data, unechoed, strict=False):
+                if a != b:
+                    break
+                same += 1
+            data = data[same:]
+            del unechoed[:same]
+            if not data:
+                continue
+            # Not an echo (echo off, or a URC while the host types): forget the echo of
+            # whole lines, keep the line being typed (its echo may still come).
+            del unechoed[: unechoed.rfind(b"\r") + 1]
             if current is None:
                 current = Exchange(None, when)
                 result.append(current)
@@ -105,8 +131,10 @@ def exchanges(recording: Recording) -> list[Exchange]:
             if data_mode and current is not None:
                 if byte in _DATA_END:
                     data_mode = False
-                current.payload += bytes([byte])
-            elif byte in (0x0D, 0x0A):
+                current.payload += bytes([byte])  # (a payload's echo stays in the answer)
+                continue
+            unechoed.append(byte)
+            if byte in (0x0D, 0x0A):
                 line = typed.decode("latin-1").strip()
                 typed.clear()
                 if line:
