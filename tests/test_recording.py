@@ -500,8 +500,10 @@ async def test_a_tap_passes_every_byte_and_records_the_same_session(
         await make_session(tcp.port, udp.port, boot_first=False)(host)
     finally:
         await host.close()
-        assert await tap.stop() == 0, tap.log
         assert await module.stop() == 0
+    # The module gone (a cable pulled), the tap says so and ends, its recording whole.
+    assert await tap.wait() == 1, tap.log
+    assert any("the module's port" in line and "failed" in line for line in tap.log)
     seen = bytes(host.everything)
     tapped, served = read(tap_recording), read(module_recording)
     assert tapped.header["source"] == "tap" and tapped.host_bytes() == seen

@@ -58,6 +58,8 @@ def add_parsers(commands: Any) -> None:
     tap = commands.add_parser("tap", help="pass bytes between a host and a real BC66, recorded")
     tap.add_argument("device", help="the real module's port: a device or a pyserial URL")
     tap.add_argument("--baud", type=int, default=115200, help="its rate (default 115200)")
+    tap.add_argument("--rtscts", action="store_true",
+                     help="hardware flow control on the module's port (RTS/CTS)")  # fmt: skip
     add_uart_options(tap)
     tap.add_argument("--record", metavar="DIR", required=True, help="record the session in DIR")
     tap.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
@@ -159,6 +161,7 @@ async def _tap(args: argparse.Namespace) -> int:
     tap = Tap(
         args.device,
         args.baud,
+        rtscts=args.rtscts,
         on_connect=lambda: recorder.event("host", "host: connected", event="connected"),
     )
     trace = Trace()
@@ -185,4 +188,4 @@ async def _tap(args: argparse.Namespace) -> int:
         tap.close()
         recorder.close()
         log.info("recorded in %s", recorder.directory)
-    return 0
+    return 1 if tap.failure is not None else 0
