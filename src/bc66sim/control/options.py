@@ -77,10 +77,20 @@ async def start_for_fleet(fleet: Fleet, args: argparse.Namespace) -> ControlServ
         return None
     server = await start_for_serve(fleet.modems[0], fleet.traces[0], args.state_dir, args,
                                    place=fleet.places[0])  # fmt: skip
-    if server is not None:
-        for modem, trace, place in zip(fleet.modems[1:], fleet.traces[1:], fleet.places[1:],
-                                       strict=True):  # fmt: skip
-            server.add(modem, trace, place)
+    if server is None:
+        return None
+    # The recent past of a fleet's modules shares one budget: thousands of modules
+    # must not each keep what one serve keeps.
+    from bc66sim.control.watch import FLEET_HISTORY_BYTES, FLEET_HISTORY_EVENTS
+
+    count = len(fleet.modems)
+    events = max(50, FLEET_HISTORY_EVENTS // count)
+    size = max(8 * 1024, FLEET_HISTORY_BYTES // count)
+    for watch in server.watches:  # module 0's, with a serve's budget: again, with its share
+        watch.close()
+    server.watches.clear()
+    for modem, trace, place in zip(fleet.modems, fleet.traces, fleet.places, strict=True):
+        server.add(modem, trace, place, history_events=events, history_bytes=size)
     return server
 
 

@@ -43,7 +43,7 @@ from bc66sim.control.client import INFO_FILE
 from bc66sim.control.options import ControlSetupError
 from bc66sim.control.status import energy, status
 from bc66sim.control.stream import EventStream, Subscriber
-from bc66sim.control.watch import Watch
+from bc66sim.control.watch import HISTORY_BYTES, HISTORY_EVENTS, Watch
 from bc66sim.module.modem import Modem
 from bc66sim.transport.trace import Trace
 
@@ -95,9 +95,12 @@ class ControlServer:
     def stream(self) -> EventStream:
         return self.watches[0].stream
 
-    def add(self, modem: Modem, trace: Trace | None, place: str = "") -> None:
+    def add(self, modem: Modem, trace: Trace | None, place: str = "", *,
+            history_events: int = HISTORY_EVENTS,
+            history_bytes: int = HISTORY_BYTES) -> None:  # fmt: skip
         """Serve another module (a fleet's): it is ``/modules/<n>/``, n counting from 0."""
-        self.watches.append(Watch(modem, trace, place=place))
+        self.watches.append(Watch(modem, trace, place=place, history_events=history_events,
+                                  history_bytes=history_bytes))  # fmt: skip
 
     @property
     def info_path(self) -> Path | None:

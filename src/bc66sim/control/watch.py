@@ -27,6 +27,9 @@ from bc66sim.transport.trace import DIRECTIONS, Trace
 #: them at most (a chunk can be large: data mode, a 1460-byte read).
 HISTORY_EVENTS = 2000
 HISTORY_BYTES = 256 * 1024
+#: What a fleet's modules keep between them (each its share, at least a few lines).
+FLEET_HISTORY_EVENTS = 200_000
+FLEET_HISTORY_BYTES = 32 * 1024 * 1024
 #: A final result that is an error, in what the module writes (§3 of the note).
 _ERROR = re.compile(rb"(?:^|\r\n)(?:ERROR|\+CME ERROR: \d+)\r\n")
 
@@ -35,7 +38,8 @@ class Watch:
     """The feed, history and counters of one module; :meth:`close` unhooks it."""
 
     def __init__(self, modem: Modem, trace: Trace | None, *, place: str = "",
-                 stream: EventStream | None = None) -> None:  # fmt: skip
+                 stream: EventStream | None = None, history_events: int = HISTORY_EVENTS,
+                 history_bytes: int = HISTORY_BYTES) -> None:  # fmt: skip
         self.modem = modem
         self.trace = trace
         #: Where a host reaches it (a pty path, a TCP address), for the fleet table.
@@ -44,6 +48,7 @@ class Watch:
         #: Events as dicts: encoded only when a client asks for them.
         self.history: deque[dict[str, Any]] = deque()
         self._history_bytes = 0
+        self._max_events, self._max_bytes = history_events, history_bytes
         self.errors = 0
         self._tail = b""  # the end of the last output chunk
         self.uart_bytes = {"to_module": 0, "to_host": 0}
@@ -63,7 +68,7 @@ class Watch:
         event = {"time": round(time.time(), 6), "mt": round(self.modem.clock.now(), 6), **event}
         self.history.append(event)
         self._history_bytes += len(event.get("data", ""))
-        while len(self.history) > HISTORY_EVENTS or self._history_bytes > HISTORY_BYTES:
+        while len(self.history) > self._max_events or self._history_bytes > self._max_bytes:
             self._history_bytes -= len(self.history.popleft().get("data", ""))
         self.stream.publish(event)
 
