@@ -86,3 +86,41 @@ def test_bench_runs_and_prints_its_table(tmp_path: Path) -> None:
             "| ce2: rate up / down (kbit/s) |"]  # fmt: skip
     missing = [text for text in rows if text not in result.stdout]
     assert not missing, f"missing {missing}:\n{result.stdout}\n{result.stderr}"
+
+
+async def test_a_fleets_control_plane_serves_every_module_once() -> None:
+    """One control plane for the fleet: a row and a feed per module, each module's events
+    seen once, and the recent past within one budget for all."""
+    import argparse
+
+    import aiohttp
+
+    from bc66sim.control.options import start_for_fleet
+    from bc66sim.control.watch import FLEET_HISTORY_BYTES
+
+    fleet = Fleet(3, attach_delay=0, first_ip="10.9.0.1")
+    places = await fleet.start()
+    args = argparse.Namespace(no_control=False, control="127.0.0.1:0", control_public=False,
+                              state_dir=None)  # fmt: skip
+    server = await start_for_fleet(fleet, args)
+    assert server is not None
+    try:
+        assert [watch.place for watch in server.watches] == places
+        assert all(w._max_bytes == FLEET_HISTORY_BYTES // 3 for w in server.watches)
+        await ask(places[1], b"AT+CGMM")
+        headers = {"Authorization": f"Bearer {server.token}"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            async with session.get(server.url + "/modules") as response:
+                rows = await response.json()
+            assert [row["place"] for row in rows] == places
+            assert rows[1]["uart_bytes"]["to_module"] > 0 == rows[2]["uart_bytes"]["to_module"]
+            async with session.get(server.url + "/modules/2/status") as response:
+                assert (await response.json())["radio"]["ip"] == "10.9.0.3"
+            async with session.get(server.url + "/modules/3/status") as response:
+                assert response.status == 404
+        # Module 0's first watch (a serve's budget) was replaced, not left listening.
+        fleet.modems[0].emit_urc(b"\r\n+TEST: 0\r\n")
+        assert [e["text"] for e in server.watches[0].history if e["type"] == "urc"] == ["+TEST: 0"]
+    finally:
+        await server.close()
+        await fleet.close()
