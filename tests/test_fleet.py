@@ -102,8 +102,11 @@ async def test_a_fleets_control_plane_serves_every_module_once() -> None:
     places = await fleet.start()
     args = argparse.Namespace(no_control=False, control="127.0.0.1:0", control_public=False,
                               state_dir=None)  # fmt: skip
+    listening = len(fleet.traces[0].listeners)
     server = await start_for_fleet(fleet, args)
     assert server is not None
+    # Module 0's first watch (a serve's budget) was replaced, not left listening.
+    assert len(fleet.traces[0].listeners) == listening + 1
     try:
         assert [watch.place for watch in server.watches] == places
         assert all(w._max_bytes == FLEET_HISTORY_BYTES // 3 for w in server.watches)
@@ -118,7 +121,6 @@ async def test_a_fleets_control_plane_serves_every_module_once() -> None:
                 assert (await response.json())["radio"]["ip"] == "10.9.0.3"
             async with session.get(server.url + "/modules/3/status") as response:
                 assert response.status == 404
-        # Module 0's first watch (a serve's budget) was replaced, not left listening.
         fleet.modems[0].emit_urc(b"\r\n+TEST: 0\r\n")
         assert [e["text"] for e in server.watches[0].history if e["type"] == "urc"] == ["+TEST: 0"]
     finally:
