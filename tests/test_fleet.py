@@ -126,3 +126,93 @@ async def test_a_fleets_control_plane_serves_every_module_once() -> None:
     finally:
         await server.close()
         await fleet.close()
+
+
+# -- fleet --workers (shards.py) ----------------------------------------------------------
+
+
+def children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.update(int(child) for child in text)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+async def start_sharded(*args: str) -> tuple[asyncio.subprocess.Process, list[str], list[str]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bc66sim", "fleet", *args, "--attach-delay", "0",
+        stderr=asyncio.subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    log: list[str] = []
+    while not log or "ready on" not in log[-1]:
+        line = await asyncio.wait_for(process.stderr.readline(), 60)
+        assert line, "the fleet exited:\n" + "\n".join(log)
+        log.append(line.decode().rstrip())
+    places = log[-1].split("ready on ")[1].split()[0].split(",")
+    return process, places, log
+
+
+async def test_workers_share_the_fleet_every_module_reachable_and_distinct() -> None:
+    open_before = len(os.listdir("/proc/self/fd"))
+    process, places, log = await start_sharded("7", "--workers", "3")
+    try:
+        spawned = {pid for pid in children(process.pid)
+                   if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()}  # fmt: skip
+        assert len(spawned) == 3, log
+        assert len(places) == len(set(places)) == 7
+        # Module n is the same device whichever worker serves it: its address and IMEI
+        # follow from n.
+        addresses = [await ask(place, b"AT+CGPADDR") for place in places]
+        assert addresses == [b"\r\n+CGPADDR: 1,10.20.0.%d\r\n\r\nOK\r\n" % n for n in range(1, 8)]
+        imeis = {await ask(place, b"AT+CGSN=1") for place in places}
+        assert len(imeis) == 7
+    finally:
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    assert not any(alive(pid) for pid in spawned)  # every worker gone, none a zombie
+    for place in places:  # and nothing listens any more
+        host, port = place.rsplit(":", 1)
+        try:
+            _, writer = await asyncio.open_connection(host, int(port))
+        except ConnectionRefusedError:
+            continue
+        writer.close()
+        raise AssertionError(f"{place} still listens")
+    assert len(os.listdir("/proc/self/fd")) == open_before
+
+
+async def test_workers_on_ptys_and_a_lost_worker_stops_the_fleet(tmp_path: Path) -> None:
+    process, places, _ = await start_sharded("4", "--workers", "2", "--pty-dir", str(tmp_path))
+    try:
+        assert places == [str(tmp_path / f"ttyBC66-{n}") for n in range(4)]
+        for place in places:
+            fd = os.open(place, os.O_RDWR | os.O_NOCTTY)
+            tty.setraw(fd)
+            os.write(fd, b"AT+CGMM\r")
+            reply = b""
+            while b"OK\r\n" not in reply:
+                reply += await asyncio.wait_for(asyncio.to_thread(os.read, fd, 100), 5)
+            os.close(fd)
+            assert b"BC66" in reply
+        workers = [pid for pid in children(process.pid)
+                   if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]  # fmt: skip
+        os.kill(workers[0], 9)  # a worker lost: the fleet must not go on with a hole
+        assert await asyncio.wait_for(process.wait(), 30) == 1
+        assert not any(alive(pid) for pid in workers)
+        # Every pty link removed, the lost worker's too (the parent clears what it left).
+        assert not any(os.path.lexists(place) for place in places)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -34,7 +34,7 @@ from bc66sim.control.options import (
     start_for_serve,
 )
 from bc66sim.echo import serve_echo
-from bc66sim.fleet import Fleet
+from bc66sim.fleet import Fleet, raise_fd_limit
 from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram, changed_settings
@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_destinations(fleet)
     fleet.add_argument("-v", "--verbose", action="count", default=0,
                        help="every module's AT trace on stderr")  # fmt: skip
+    fleet.add_argument(
+        "--workers", type=int, nargs="?", const=0, default=1, metavar="W",
+        help="share the modules among W processes (without W: one a core); default 1, "
+        "one process with the control plane",
+    )  # fmt: skip
     add_serve_options(fleet)
     recording_commands.add_parsers(commands)
     console = commands.add_parser(
@@ -282,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("asyncio").setLevel(logging.WARNING)
     try:
         config = _config(args)
+        if args.command == "fleet" and args.workers != 1:
+            return _sharded_fleet(args, config)
         if args.command == "fleet":
             return asyncio.run(_fleet(args, config))
         if args.command == "console":
@@ -384,10 +391,11 @@ def _power_config(args: argparse.Namespace) -> PowerConfig:
     return PowerConfig(rrc_inactivity=args.rrc_inactivity, psm_grant=grant)
 
 
-async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
+def _fleet_where(args: argparse.Namespace, config: ModemConfig) -> dict[str, Any]:
+    """The fleet's ports or ptys, checked: Fleet's keyword arguments for them."""
     if args.count < 1:
         raise UsageError("a fleet has at least one module")
-    where: dict[str, Any] = {"pty_dir": args.pty_dir}
+    where: dict[str, Any] = {"pty_dir": args.pty_dir, "tcp_host": "127.0.0.1", "base_port": 0}
     if args.pty_dir is not None:
         args.pty_dir.mkdir(parents=True, exist_ok=True)
     else:
@@ -396,6 +404,30 @@ async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
         except ValueError as exc:
             raise UsageError(f"--tcp: {exc}") from exc
         _warn_beyond_loopback(where["tcp_host"], config)
+    return where
+
+
+def _sharded_fleet(args: argparse.Namespace, config: ModemConfig) -> int:
+    """``fleet N --workers W``: the modules in W processes (shards.py)."""
+    from bc66sim import shards
+
+    if args.workers == 0:  # --workers without a number: one a core
+        args.workers = shards.default_workers()
+    if args.workers < 1:
+        raise UsageError("--workers: at least 1")
+    where = _fleet_where(args, config)
+    raise_fd_limit(64 + 8 * args.count)
+    log.info("the fleet's modules in %d worker processes; no control plane with --workers",
+             min(args.workers, args.count))  # fmt: skip
+    settings = shards.fleet_settings(
+        attach_delay=config.attach_delay, state_dir=args.state_dir, first_ip=config.ip_address,
+        model=config.model, policy=config.policy, **where,
+    )  # fmt: skip
+    return shards.run(args.count, args.workers, settings, verbose=args.verbose)
+
+
+async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
+    where = _fleet_where(args, config)
     fleet = Fleet(args.count, attach_delay=config.attach_delay, state_dir=args.state_dir,
                   first_ip=config.ip_address, model=config.model, policy=config.policy,
                   **where)  # fmt: skip

@@ -57,8 +57,12 @@ class Fleet:
         first_ip: str = "10.20.0.1",
         model: str = "BC66",
         policy: DestinationPolicy | None = None,
+        first_index: int = 0,
     ) -> None:
         self.count = count
+        #: The first module's number in a fleet shared by workers (shards.py): module
+        #: n's address, IMEI, IMSI, port, pty and state folder all follow from it.
+        self.first_index = first_index
         self._tcp_host = tcp_host
         self._base_port = base_port
         self._pty_dir = pty_dir
@@ -75,7 +79,7 @@ class Fleet:
 
     async def start(self) -> list[str]:
         raise_fd_limit(64 + self.count * FDS_PER_MODULE)
-        for index in range(self.count):
+        for index in range(self.first_index, self.first_index + self.count):
             # Each module is a device of its own: its own address, IMEI, IMSI and ICCID.
             config = ModemConfig(
                 attach_delay=self._attach_delay,

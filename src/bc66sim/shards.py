@@ -1,0 +1,215 @@
+"""``bc66sim fleet N --workers W``: one fleet, its modules shared among W processes.
+
+One event loop serves a few thousand modules on one core (fleet.py); a machine
+has more cores.  The parent splits the modules into W contiguous ranges and
+starts one worker process per range (multiprocessing, *spawn*: a fresh
+interpreter, no event loop or socket inherited).  Each worker is a
+:class:`~bc66sim.fleet.Fleet` with ``first_index`` set, so module n is the same
+device whoever serves it: its address, IMEI, IMSI, TCP port (``BASE+n``), pty
+(``ttyBC66-<n>``) and state folder follow from n.
+
+The parent prints one "ready on" line with every module's place in order, then
+waits.  Ctrl+C or SIGTERM stops every worker (SIGTERM, then SIGKILL after
+:data:`STOP_TIMEOUT` seconds) and the parent exits 0.  A worker that fails to
+start, or ends on its own, stops the others and the parent exits 1: a fleet
+with a silent hole in it is worse than none.
+
+With workers, the fleet has no control plane yet: each worker would need its
+own, and one dashboard for all of them is still to come (issue 15's notes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("bc66sim")
+
+#: Seconds a worker gets to stop after SIGTERM before it is killed.
+STOP_TIMEOUT = 10.0
+#: Seconds a worker may take to start its modules, and per module on top of that.
+START_TIMEOUT = 30.0
+START_PER_MODULE = 0.01
+
+
+@dataclass(frozen=True)
+class Shard:
+    """What one worker serves: ``count`` modules from ``first_index``, and the fleet's
+    settings (Fleet's keyword arguments)."""
+
+    number: int
+    first_index: int
+    count: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def split(count: int, workers: int) -> list[tuple[int, int]]:
+    """``count`` modules in ``workers`` contiguous ranges, (first, size), sizes within one."""
+    workers = max(1, min(workers, count))
+    size, extra = divmod(count, workers)
+    ranges, first = [], 0
+    for number in range(workers):
+        share = size + (1 if number < extra else 0)
+        ranges.append((first, share))
+        first += share
+    return ranges
+
+
+def default_workers() -> int:
+    """One worker a core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _worker(shard: Shard, ready: Any, verbose: int) -> None:
+    """A worker process: its fleet, until SIGTERM or SIGINT."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format=f"bc66sim[{shard.number}]: %(message)s")  # fmt: skip
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C reaches the whole group
+        asyncio.run(_serve_shard(shard, ready))
+
+
+async def _serve_shard(shard: Shard, ready: Any) -> None:
+    from bc66sim.fleet import Fleet
+    from bc66sim.transport.base import PortError
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    fleet = Fleet(shard.count, first_index=shard.first_index, **shard.settings)
+    try:
+        places = await fleet.start()
+    except (PortError, OSError) as exc:
+        ready.put((shard.number, None, str(exc)))
+        await fleet.close()
+        return
+    ready.put((shard.number, places, ""))
+    try:
+        await stop.wait()
+    finally:
+        await fleet.close()
+
+
+class ShardError(Exception):
+    """The sharded fleet could not start or lost a worker: one line for the user."""
+
+
+def run(count: int, workers: int, settings: dict[str, Any], *, verbose: int = 0) -> int:
+    """Serve ``count`` modules in ``workers`` processes until a signal; the exit code."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Queue()
+    shards = [Shard(number, first, size, settings)
+              for number, (first, size) in enumerate(split(count, workers))]  # fmt: skip
+    processes = [context.Process(target=_worker, args=(shard, ready, verbose),
+                                 name=f"bc66sim-worker-{shard.number}")
+                 for shard in shards]  # fmt: skip
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            process.start()
+        places = _wait_ready(shards, processes, ready, lambda: stopping)
+        if places is None:
+            return 0  # stopped before it was ready
+        log.info("BC66 fleet of %d ready on %s (%d workers: pids %s)", count, ",".join(places),
+                 len(processes), ",".join(str(p.pid) for p in processes))  # fmt: skip
+        while not stopping:
+            ended = multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0.2)
+            if ended and not stopping:
+                lost = next(p for p in processes if p.sentinel in ended)
+                lost.join()
+                if lost.exitcode == 0:
+                    # A worker only ends well when told to: Ctrl+C or a SIGTERM to the whole
+                    # process group reached it before this process saw its own.
+                    log.info("%s stopped: stopping the fleet", lost.name)
+                    return 0
+                raise ShardError(f"{lost.name} ended (exit code {lost.exitcode}); stopping the "
+                                 "fleet")  # fmt: skip
+        return 0
+    except ShardError as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        _stop(processes)
+        _clear_links(settings.get("pty_dir"), count)
+        ready.close()
+        ready.join_thread()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _wait_ready(shards: list[Shard], processes: list[Any], ready: Any,
+                stopping: Any) -> list[str] | None:  # fmt: skip
+    """Every worker's places, in module order; None if a signal came first."""
+    found: dict[int, list[str]] = {}
+    deadline = time.monotonic() + START_TIMEOUT + START_PER_MODULE * max(s.count for s in shards)
+    while len(found) < len(shards):
+        if stopping():
+            return None
+        for process in processes:
+            if process.exitcode is not None:
+                raise ShardError(f"{process.name} ended while starting (exit code "
+                                 f"{process.exitcode})")  # fmt: skip
+        if time.monotonic() > deadline:
+            raise ShardError("the workers did not start in time")
+        try:
+            number, places, error = ready.get(timeout=0.2)
+        except Exception:  # queue.Empty
+            continue
+        if places is None:
+            raise ShardError(f"worker {number}: {error}")
+        found[number] = places
+    return [place for number in sorted(found) for place in found[number]]
+
+
+def _stop(processes: list[Any]) -> None:
+    """SIGTERM to every worker still running, then SIGKILL to whoever does not end."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for process in processes:
+        if process.pid is None:
+            continue
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            log.warning("%s did not stop; killed", process.name)
+            process.kill()
+            process.join()
+        process.close()
+
+
+def _clear_links(pty_dir: Path | None, count: int) -> None:
+    """The pty links a killed worker could not remove: each now points at nothing."""
+    if pty_dir is None:
+        return
+    for index in range(count):
+        link = pty_dir / f"ttyBC66-{index}"
+        if link.is_symlink() and not link.exists():
+            link.unlink(missing_ok=True)
+
+
+def fleet_settings(*, tcp_host: str, base_port: int, pty_dir: Path | None, attach_delay: float,
+                   state_dir: Path | None, first_ip: str, model: str,
+                   policy: Any) -> dict[str, Any]:  # fmt: skip
+    """Fleet's keyword arguments, as a worker takes them (picklable)."""
+    return {"tcp_host": tcp_host, "base_port": base_port, "pty_dir": pty_dir,
+            "attach_delay": attach_delay, "state_dir": state_dir, "first_ip": first_ip,
+            "model": model, "policy": policy}  # fmt: skip
