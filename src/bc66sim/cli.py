@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from bc66sim import __version__
+from bc66sim import loop as event_loop
 from bc66sim.clock import Clock, LoopClock, ScaledClock
 from bc66sim.console import run_console
 from bc66sim.control import ctl
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(the module's IP packets with its AT lines, for Wireshark)",
     )  # fmt: skip
     add_serve_options(serve)
+    event_loop.add_option(serve)
     fleet = commands.add_parser("fleet", help="many emulated modules in one process")
     fleet.add_argument("count", type=int, help="how many modules")
     fleet_where = fleet.add_mutually_exclusive_group()
@@ -168,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         "one process with the control plane",
     )  # fmt: skip
     add_serve_options(fleet)
+    event_loop.add_option(fleet)
     recording_commands.add_parsers(commands)
     console = commands.add_parser(
         "console", help="an interactive AT terminal (to PORT, or to an embedded module)"
@@ -287,13 +290,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("asyncio").setLevel(logging.WARNING)
     try:
         config = _config(args)
-        if args.command == "fleet" and args.workers != 1:
-            return _sharded_fleet(args, config)
-        if args.command == "fleet":
-            return asyncio.run(_fleet(args, config))
         if args.command == "console":
             return run_console(args.port, baud=args.baud, config=config, state_dir=args.state_dir)
-        return asyncio.run(_serve(args, config))
+        try:
+            loop = event_loop.chosen(args.loop)
+        except event_loop.LoopError as exc:
+            raise UsageError(str(exc)) from exc
+        if args.command == "fleet" and args.workers != 1:
+            return _sharded_fleet(args, config, loop)
+        if args.command == "fleet":
+            return event_loop.run(_fleet(args, config), loop)
+        return event_loop.run(_serve(args, config), loop)
     except UsageError as exc:
         print(f"bc66sim: error: {exc}", file=sys.stderr)
         return 2
@@ -407,7 +414,7 @@ def _fleet_where(args: argparse.Namespace, config: ModemConfig) -> dict[str, Any
     return where
 
 
-def _sharded_fleet(args: argparse.Namespace, config: ModemConfig) -> int:
+def _sharded_fleet(args: argparse.Namespace, config: ModemConfig, loop: str) -> int:
     """``fleet N --workers W``: the modules in W processes (shards.py)."""
     from bc66sim import shards
 
@@ -423,7 +430,7 @@ def _sharded_fleet(args: argparse.Namespace, config: ModemConfig) -> int:
         attach_delay=config.attach_delay, state_dir=args.state_dir, first_ip=config.ip_address,
         model=config.model, policy=config.policy, **where,
     )  # fmt: skip
-    return shards.run(args.count, args.workers, settings, verbose=args.verbose)
+    return shards.run(args.count, args.workers, settings, verbose=args.verbose, loop=loop)
 
 
 async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:

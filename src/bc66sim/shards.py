@@ -72,12 +72,14 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _worker(shard: Shard, ready: Any, verbose: int) -> None:
+def _worker(shard: Shard, ready: Any, verbose: int, loop: str) -> None:
     """A worker process: its fleet, until SIGTERM or SIGINT."""
+    from bc66sim import loop as event_loop
+
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format=f"bc66sim[{shard.number}]: %(message)s")  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C reaches the whole group
-        asyncio.run(_serve_shard(shard, ready))
+        event_loop.run(_serve_shard(shard, ready), loop)
 
 
 async def _serve_shard(shard: Shard, ready: Any) -> None:
@@ -106,13 +108,14 @@ class ShardError(Exception):
     """The sharded fleet could not start or lost a worker: one line for the user."""
 
 
-def run(count: int, workers: int, settings: dict[str, Any], *, verbose: int = 0) -> int:
+def run(count: int, workers: int, settings: dict[str, Any], *, verbose: int = 0,
+        loop: str = "asyncio") -> int:  # fmt: skip
     """Serve ``count`` modules in ``workers`` processes until a signal; the exit code."""
     context = multiprocessing.get_context("spawn")
     ready = context.Queue()
     shards = [Shard(number, first, size, settings)
               for number, (first, size) in enumerate(split(count, workers))]  # fmt: skip
-    processes = [context.Process(target=_worker, args=(shard, ready, verbose),
+    processes = [context.Process(target=_worker, args=(shard, ready, verbose, loop),
                                  name=f"bc66sim-worker-{shard.number}")
                  for shard in shards]  # fmt: skip
     stopping = False

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bc66sim import loop as event_loop
 from bc66sim.clock import LoopClock
 from bc66sim.recording import format as recording_format
 from bc66sim.recording.diff import compare
@@ -54,6 +55,7 @@ def add_parsers(commands: Any) -> None:
         help="no waiting: each answer as soon as the host's command is in",
     )
     replay.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
+    event_loop.add_option(replay)
 
     tap = commands.add_parser("tap", help="pass bytes between a host and a real BC66, recorded")
     tap.add_argument("device", help="the real module's port: a device or a pyserial URL")
@@ -63,6 +65,7 @@ def add_parsers(commands: Any) -> None:
     add_uart_options(tap)
     tap.add_argument("--record", metavar="DIR", required=True, help="record the session in DIR")
     tap.add_argument("-v", "--verbose", action="count", default=0, help="AT trace on stderr")
+    event_loop.add_option(tap)
 
     diff = commands.add_parser("diff", help="compare two recordings command by command")
     diff.add_argument("a", type=Path, help="a recording (folder or session.jsonl)")
@@ -76,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.command == "diff":
             return _diff(args)
+        loop = event_loop.chosen(args.loop)
         if args.command == "replay":
-            return asyncio.run(_replay(args))
-        return asyncio.run(_tap(args))
-    except (CommandError, PortError, recording_format.RecordingError) as exc:
+            return event_loop.run(_replay(args), loop)
+        return event_loop.run(_tap(args), loop)
+    except (CommandError, PortError, recording_format.RecordingError,
+            event_loop.LoopError) as exc:  # fmt: skip
         print(f"bc66sim: error: {exc}", flush=True, file=sys.stderr)
         return 2
 

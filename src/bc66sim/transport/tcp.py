@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 from bc66sim.transport.base import HIGH_WATER, LOW_WATER, PortError, UartDevice, UartLink
 from bc66sim.transport.trace import Trace
@@ -81,7 +82,8 @@ class _HostConnection(asyncio.Protocol):
         self._uart: UartLink | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport (asyncio's or uvloop's: the latter is not a subclass).
+        transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         modem = self._port._modem
         if self._port._active is not None or modem is None:
