@@ -225,7 +225,17 @@ class Modem:
         self.power.uplink()  # a lookup, an echo request, an NTP query: uplink
         services = self._services
         services.add(name)
-        self.spawn(work()).add_done_callback(lambda _: services.discard(name))
+
+        async def run() -> None:
+            # Free the service in the same step as its last URC: a host that answers
+            # that URC at once must find it free (a done callback would come a loop
+            # iteration later, and uvloop may read the host's next line before it).
+            try:
+                await work()
+            finally:
+                services.discard(name)
+
+        self.spawn(run())
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
