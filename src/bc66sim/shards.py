@@ -26,6 +26,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import queue
 import signal
 import time
 from dataclasses import dataclass, field
@@ -174,7 +175,7 @@ def _wait_ready(shards: list[Shard], processes: list[Any], ready: Any,
             raise ShardError("the workers did not start in time")
         try:
             number, places, error = ready.get(timeout=0.2)
-        except Exception:  # queue.Empty
+        except queue.Empty:
             continue
         if places is None:
             raise ShardError(f"worker {number}: {error}")
