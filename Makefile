@@ -45,7 +45,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) test-servers
 	$(BIN)/python bench/run.py $(ARGS)
 
 # docs/COMMANDS.md is generated from the command table (a test checks it is current).
