@@ -61,17 +61,22 @@ class Pacer:
         #: Bytes handed to the pacer and not yet delivered.
         self.pending = 0
         self._over = False
-        #: The pieces' timers, oldest first: they fire in that order.
-        self._timers: deque[asyncio.TimerHandle] = deque()
+        #: The pieces and when each is through the line, oldest first; one timer, for
+        #: the head: an event loop need not keep the order of timers due together
+        #: (uvloop's are whole milliseconds), and the line must not reorder.
+        self._pieces: deque[tuple[float, bytes]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
 
     def __call__(self, data: bytes) -> None:
         when = max(self._loop.time() - SLACK, self._line_free_at)
         for start in range(0, len(data), PIECE):
             piece = data[start : start + PIECE]
             when += len(piece) / self.bytes_per_second
-            self._timers.append(self._loop.call_at(when, self._hand_on, piece))
+            self._pieces.append((when, piece))
         self._line_free_at = when
         self.pending += len(data)
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._pieces[0][0], self._hand_on)
         if self.pending > self._high and not self._over:
             self._over = True
             if self._congested is not None:
@@ -79,15 +84,22 @@ class Pacer:
 
     def cancel(self) -> None:
         """The line is gone (the host disconnected): nothing more is handed on."""
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pieces.clear()
         self.pending = 0
 
-    def _hand_on(self, piece: bytes) -> None:
-        self._timers.popleft()
-        self.pending -= len(piece)
-        self._deliver(piece)
+    def _hand_on(self) -> None:
+        """Every piece whose time has come, in order; then the timer for the next."""
+        self._timer = None
+        now = self._loop.time()
+        while self._pieces and self._pieces[0][0] <= now:
+            _, piece = self._pieces.popleft()
+            self.pending -= len(piece)
+            self._deliver(piece)
+        if self._pieces and self._timer is None:
+            self._timer = self._loop.call_at(self._pieces[0][0], self._hand_on)
         if self._over and self.pending < self._low:
             self._over = False
             if self._congested is not None:
