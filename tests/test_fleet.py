@@ -122,7 +122,7 @@ async def test_a_fleets_control_plane_serves_every_module_once() -> None:
             async with session.get(server.url + "/modules/3/status") as response:
                 assert response.status == 404
         fleet.modems[0].emit_urc(b"\r\n+TEST: 0\r\n")
-        assert [e["text"] for e in server.watches[0].history if e["type"] == "urc"] == ["+TEST: 0"]
+        assert [e["text"] for e in server.watches[0].past() if e["type"] == "urc"] == ["+TEST: 0"]
     finally:
         await server.close()
         await fleet.close()

@@ -279,7 +279,7 @@ class ControlServer:
         await ws.prepare(request)
         # Before any other event (no await in between): once a client has it, it sees all.
         subscriber = watch.stream.subscribe(
-            [{"type": "hello", "version": __version__}, *watch.history]
+            [{"type": "hello", "version": __version__}, *watch.past()]
         )
         self._sockets.add(ws)
         sender = asyncio.create_task(self._send_events(request, ws, subscriber))

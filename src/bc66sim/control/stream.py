@@ -89,6 +89,11 @@ class EventStream:
         self._subscribers.add(subscriber)
         return subscriber
 
+    @property
+    def listening(self) -> bool:
+        """Whether anybody subscribes: what publishing costs nothing without."""
+        return bool(self._subscribers)
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 

@@ -34,6 +34,17 @@ FLEET_HISTORY_BYTES = 32 * 1024 * 1024
 _ERROR = re.compile(rb"(?:^|\r\n)(?:ERROR|\+CME ERROR: \d+)\r\n")
 
 
+#: A UART chunk in the history: wall time, module time, direction, bytes.
+_Uart = tuple[float, float, str, bytes]
+
+
+def _uart_event(item: _Uart) -> dict[str, Any]:
+    wall, module_time, direction, data = item
+    # latin-1: one code point per byte, so the page shows exactly what crossed.
+    return {"time": round(wall, 6), "mt": round(module_time, 6), "type": "uart",
+            "direction": direction, "data": data.decode("latin-1")}  # fmt: skip
+
+
 class Watch:
     """The feed, history and counters of one module; :meth:`close` unhooks it."""
 
@@ -45,8 +56,9 @@ class Watch:
         #: Where a host reaches it (a pty path, a TCP address), for the fleet table.
         self.place = place
         self.stream = stream or EventStream()
-        #: Events as dicts: encoded only when a client asks for them.
-        self.history: deque[dict[str, Any]] = deque()
+        #: The recent past, oldest first: UART chunks as (wall, module time, direction,
+        #: bytes), other events as dicts; made into JSON only when a client asks.
+        self.history: deque[_Uart | dict[str, Any]] = deque()
         self._history_bytes = 0
         self._max_events, self._max_bytes = history_events, history_bytes
         self.errors = 0
@@ -66,26 +78,39 @@ class Watch:
     def publish(self, event: dict[str, Any]) -> None:
         """Into the history and out to every feed client."""
         event = {"time": round(time.time(), 6), "mt": round(self.modem.clock.now(), 6), **event}
-        self.history.append(event)
-        self._history_bytes += len(event.get("data", ""))
-        while len(self.history) > self._max_events or self._history_bytes > self._max_bytes:
-            self._history_bytes -= len(self.history.popleft().get("data", ""))
+        self._remember(event, 0)
         self.stream.publish(event)
+
+    def past(self) -> list[dict[str, Any]]:
+        """The recent past as the feed's events."""
+        return [_uart_event(item) if isinstance(item, tuple) else item for item in self.history]
+
+    def _remember(self, item: _Uart | dict[str, Any], size: int) -> None:
+        history = self.history
+        history.append(item)
+        self._history_bytes += size
+        while len(history) > self._max_events or self._history_bytes > self._max_bytes:
+            old = history.popleft()
+            if isinstance(old, tuple):
+                self._history_bytes -= len(old[3])
 
     # -- the sources -------------------------------------------------------------------
 
     def _uart(self, direction: str, data: bytes) -> None:
-        """A trace listener (transport/trace.py): bytes across the UART."""
+        """A trace listener (transport/trace.py): bytes across the UART.  On every AT
+        round trip's path, so it only counts and keeps the chunk (no dict, no text)."""
         name = DIRECTIONS.get(direction, direction)
         self.uart_bytes[name] = self.uart_bytes.get(name, 0) + len(data)
         if name == "to_host":
             # An ERROR line may be split between two chunks: look across the seam.
-            seam = self._tail + data
-            if b"ERROR" in seam:
+            if b"ERROR" in data or b"E" in self._tail[-16:]:
+                seam = self._tail + data
                 self.errors += sum(1 for m in _ERROR.finditer(seam) if m.end() > len(self._tail))
             self._tail = data[-24:]
-        # latin-1: one code point per byte, so the page shows exactly what crossed.
-        self.publish({"type": "uart", "direction": name, "data": data.decode("latin-1")})
+        item = (time.time(), self.modem.clock.now(), name, data)
+        self._remember(item, len(data))
+        if self.stream.listening:
+            self.stream.publish(_uart_event(item))
 
     def _module(self, event: ModuleEvent) -> None:
         """A module event listener (module/events.py)."""
