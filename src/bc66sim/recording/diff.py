@@ -32,18 +32,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bc66sim.client.connection import CTRL_Z, ESC, command_for
 from bc66sim.recording.format import Recording
 from bc66sim.transport.trace import escape
 
 #: What ends data mode from the host: Ctrl+Z sends, ESC cancels (note §2.3.4).
-_DATA_END = (0x1A, 0x1B)
+_DATA_END = (CTRL_Z[0], ESC[0])
 
 
 _FINAL = re.compile(r"OK|ERROR|\+CME ERROR: .*")
-#: Commands whose answer ends with a trailer after OK (note §2.3.2, §2.3.4).
-_TRAILERS = {"+QISEND": ("SEND OK", "SEND FAIL"), "+QISENDEX": ("SEND OK", "SEND FAIL"),
-             "+QICLOSE": ("CLOSE OK",)}  # fmt: skip
-_NAME = re.compile(r"AT([+$^][A-Z0-9]+)", re.IGNORECASE)
 #: A URC whose data follows on the next line(s): direct push mode with its length.
 _PUSHED = re.compile(r'\+QIURC: "recv",\d+,(\d+)')
 
@@ -70,11 +67,11 @@ class Exchange:
         lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip() and line != "> "]
         if self.command is not None and lines and lines[0] == self.command:
             lines = lines[1:]  # the module's echo (ATE1) of a whole line at once
-        match = _NAME.match(self.command or "")
-        name = match.group(1).upper() if match else None
-        # AT+QISEND=<id>,0 asks for counts: only the sending forms end with a trailer.
-        sending = not re.fullmatch(r"AT\+QISEND=\d+,0", self.command or "", re.IGNORECASE)
-        trailers = _TRAILERS.get(name or "", ()) if sending else ()
+        # What the answer holds and which trailer ends it, as the host driver reads them
+        # (client/connection.py): its information lines' prefix, SEND OK, CLOSE OK.
+        expected = command_for(self.command) if self.command is not None else None
+        own = expected.answer.prefix if expected is not None else None
+        trailers = expected.trailers if expected is not None else ()
         answering = self.command is not None
         payload = 0  # bytes still to come of a pushed "recv" URC's data (note §2.4.2)
         for line in lines:
@@ -83,7 +80,7 @@ class Exchange:
                 self.unasked.append(shown)
                 payload -= len(line) + 2
                 continue
-            urc = line == "RDY" or (line.startswith("+") and line.split(":")[0] != name)
+            urc = line == "RDY" or (line.startswith("+") and not (own and line.startswith(own)))
             if not answering or urc:
                 self.unasked.append(shown)
                 recv = _PUSHED.fullmatch(line)
