@@ -15,7 +15,6 @@ import ipaddress
 import logging
 import math
 import re
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -314,7 +313,7 @@ def _echo_server(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> None:
-        await serve_echo(args.host, args.port, _stop_on_signals())
+        await serve_echo(args.host, args.port, event_loop.stop_on_signals())
 
     try:
         asyncio.run(run())
@@ -438,7 +437,7 @@ async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
     fleet = Fleet(args.count, attach_delay=config.attach_delay, state_dir=args.state_dir,
                   first_ip=config.ip_address, model=config.model, policy=config.policy,
                   **where)  # fmt: skip
-    stop = _stop_on_signals()
+    stop = event_loop.stop_on_signals()
     control = None
     try:
         places = await fleet.start()
@@ -457,15 +456,6 @@ async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
         if control is not None:
             await control.close()
     return 0
-
-
-def _stop_on_signals() -> asyncio.Event:
-    """Set on Ctrl+C or SIGTERM: the clean way out of serve and fleet."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
@@ -493,7 +483,7 @@ async def _serve(args: argparse.Namespace, config: ModemConfig) -> int:
     if recorder is not None:
         trace.listeners.append(recorder.uart)
         modem.events.subscribe(recorder.module)
-    stop = _stop_on_signals()
+    stop = event_loop.stop_on_signals()
     try:  # before the UART opens: nothing may wait between its opening and the power-on
         control = await start_for_serve(modem, trace, args.state_dir, args)
     except ControlSetupError as exc:

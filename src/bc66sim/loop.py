@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -54,6 +55,15 @@ def chosen(name: str) -> str:
             raise LoopError("--loop uvloop: uvloop is not installed (pip install uvloop)") from None
         return "asyncio"
     return "uvloop"
+
+
+def stop_on_signals() -> asyncio.Event:
+    """Set on Ctrl+C or SIGTERM: the clean way out of serve, fleet, replay and tap."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 def run(main: Coroutine[Any, Any, T], name: str = "auto") -> T:

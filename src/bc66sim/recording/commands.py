@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import logging
 import re
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,14 +101,6 @@ def _diff(args: argparse.Namespace) -> int:
     return 1
 
 
-def _stop_event() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
 def _url(args: argparse.Namespace) -> str:
     try:
         return uart_url(args)
@@ -128,7 +119,7 @@ async def _replay(args: argparse.Namespace) -> int:
     choice = port_for_url(url)
     replayer = Replayer(steps, clock=LoopClock(), speed=None if args.fast else args.speed,
                         start_on_connect=choice.scheme in ("pty", "tcp"))  # fmt: skip
-    stop = _stop_event()
+    stop = event_loop.stop_on_signals()
     where = await choice.port.open(replayer, Trace())
     log.info("replaying %s (%d steps) on %s%s", recording.path, len(steps), where,
              choice.hint.format(where=where))  # fmt: skip
@@ -172,7 +163,7 @@ async def _tap(args: argparse.Namespace) -> int:
     trace = Trace()
     trace.listeners.append(recorder.uart)
     choice = port_for_url(_url(args))
-    stop = _stop_event()
+    stop = event_loop.stop_on_signals()
     try:
         module = tap.open()
         where = await choice.port.open(tap, trace)
