@@ -34,7 +34,7 @@ from bc66sim.control.options import (
     start_for_serve,
 )
 from bc66sim.echo import serve_echo
-from bc66sim.fleet import Fleet, raise_fd_limit
+from bc66sim.fleet import Fleet
 from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram, changed_settings
@@ -397,8 +397,9 @@ def _power_config(args: argparse.Namespace) -> PowerConfig:
     return PowerConfig(rrc_inactivity=args.rrc_inactivity, psm_grant=grant)
 
 
-def _fleet_where(args: argparse.Namespace, config: ModemConfig) -> dict[str, Any]:
-    """The fleet's ports or ptys, checked: Fleet's keyword arguments for them."""
+def _fleet_settings(args: argparse.Namespace, config: ModemConfig) -> dict[str, Any]:
+    """Fleet's keyword arguments (picklable: a sharded fleet's workers take them too),
+    its ports or ptys checked."""
     if args.count < 1:
         raise UsageError("a fleet has at least one module")
     where: dict[str, Any] = {"pty_dir": args.pty_dir, "tcp_host": "127.0.0.1", "base_port": 0}
@@ -410,7 +411,9 @@ def _fleet_where(args: argparse.Namespace, config: ModemConfig) -> dict[str, Any
         except ValueError as exc:
             raise UsageError(f"--tcp: {exc}") from exc
         _warn_beyond_loopback(where["tcp_host"], config)
-    return where
+    return {**where, "attach_delay": config.attach_delay, "state_dir": args.state_dir,
+            "first_ip": config.ip_address, "model": config.model,
+            "policy": config.policy}  # fmt: skip
 
 
 def _sharded_fleet(args: argparse.Namespace, config: ModemConfig, loop: str) -> int:
@@ -421,22 +424,14 @@ def _sharded_fleet(args: argparse.Namespace, config: ModemConfig, loop: str) -> 
         args.workers = shards.default_workers()
     if args.workers < 1:
         raise UsageError("--workers: at least 1")
-    where = _fleet_where(args, config)
-    raise_fd_limit(64 + 8 * args.count)
+    settings = _fleet_settings(args, config)  # (each worker raises its own file limit)
     log.info("the fleet's modules in %d worker processes; no control plane with --workers",
              min(args.workers, args.count))  # fmt: skip
-    settings = shards.fleet_settings(
-        attach_delay=config.attach_delay, state_dir=args.state_dir, first_ip=config.ip_address,
-        model=config.model, policy=config.policy, **where,
-    )  # fmt: skip
     return shards.run(args.count, args.workers, settings, verbose=args.verbose, loop=loop)
 
 
 async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:
-    where = _fleet_where(args, config)
-    fleet = Fleet(args.count, attach_delay=config.attach_delay, state_dir=args.state_dir,
-                  first_ip=config.ip_address, model=config.model, policy=config.policy,
-                  **where)  # fmt: skip
+    fleet = Fleet(args.count, **_fleet_settings(args, config))
     stop = event_loop.stop_on_signals()
     control = None
     try:

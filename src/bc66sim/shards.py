@@ -208,12 +208,3 @@ def _clear_links(pty_dir: Path | None, count: int) -> None:
         link = pty_dir / f"ttyBC66-{index}"
         if link.is_symlink() and not link.exists():
             link.unlink(missing_ok=True)
-
-
-def fleet_settings(*, tcp_host: str, base_port: int, pty_dir: Path | None, attach_delay: float,
-                   state_dir: Path | None, first_ip: str, model: str,
-                   policy: Any) -> dict[str, Any]:  # fmt: skip
-    """Fleet's keyword arguments, as a worker takes them (picklable)."""
-    return {"tcp_host": tcp_host, "base_port": base_port, "pty_dir": pty_dir,
-            "attach_delay": attach_delay, "state_dir": state_dir, "first_ip": first_ip,
-            "model": model, "policy": policy}  # fmt: skip
