@@ -35,6 +35,7 @@ from bc66sim.control.options import (
 )
 from bc66sim.echo import serve_echo
 from bc66sim.fleet import Fleet
+from bc66sim.module.energy import DEFAULT_BATTERY_MAH
 from bc66sim.module.identity import MODELS
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram, changed_settings
@@ -254,7 +255,7 @@ def _add_nbiot_time(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--battery-mah",
         type=float,
-        default=2400.0,
+        default=DEFAULT_BATTERY_MAH,
         metavar="MAH",
         help="the battery the exit's energy summary projects a life for (default %(default)g)",
     )

@@ -44,6 +44,7 @@ from bc66sim.control.options import ControlSetupError
 from bc66sim.control.status import energy, status
 from bc66sim.control.stream import EventStream, Subscriber
 from bc66sim.control.watch import HISTORY_BYTES, HISTORY_EVENTS, Watch
+from bc66sim.module.energy import DEFAULT_BATTERY_MAH
 from bc66sim.module.modem import Modem
 from bc66sim.transport.trace import Trace
 
@@ -51,8 +52,6 @@ log = logging.getLogger("bc66sim.control")
 
 #: Request bodies are small JSON objects.
 MAX_BODY = 64 * 1024
-#: The battery a life is projected for, unless told (serve's ``--battery-mah``).
-DEFAULT_BATTERY_MAH = 2400.0
 #: The cookie that carries the token from one dashboard page to the next, named with
 #: the port: a browser keeps cookies per host, not per port, and two serves on one
 #: machine must neither overwrite nor receive each other's.

@@ -45,6 +45,9 @@ class Currents:
     off: float = 0.0
 
 
+#: The battery a life is projected for, unless told (``--battery-mah``).
+DEFAULT_BATTERY_MAH = 2400.0
+
 #: The states the meter reports, in this order.
 STATES = ("tx", "rx", "connected", "idle", "edrx", "psm", "deep_sleep", "off")
 
