@@ -158,7 +158,7 @@ async def _tap(args: argparse.Namespace) -> int:
         args.device,
         args.baud,
         rtscts=args.rtscts,
-        on_connect=lambda: recorder.event("host", "host: connected", event="connected"),
+        on_connect=recorder.host_connected,
     )
     trace = Trace()
     trace.listeners.append(recorder.uart)

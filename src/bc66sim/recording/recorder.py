@@ -138,11 +138,15 @@ class Recorder:
             text = event.framed.decode("latin-1").strip("\r\n")
             self.event("urc", f"urc: {text}", text=text)
         elif isinstance(event, HostConnected):
-            self.event("host", "host: connected", event="connected")
+            self.host_connected()
         elif isinstance(event, PowerChanged):
             self.event("power", f"power: {event.was} -> {event.now} ({event.why})",
                        **{"from": event.was, "to": event.now, "why": event.why,
                           "meter": event.meter or event.now})  # fmt: skip
+
+    def host_connected(self) -> None:
+        """A host opened the UART (replay times its steps from here)."""
+        self.event("host", "host: connected", event="connected")
 
     def link(self, conditions: LinkConditions) -> None:
         """The link's conditions changed (net/base.py)."""
