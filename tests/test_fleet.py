@@ -109,7 +109,7 @@ async def test_a_fleets_control_plane_serves_every_module_once() -> None:
     assert len(fleet.traces[0].listeners) == listening + 1
     try:
         assert [watch.place for watch in server.watches] == places
-        assert all(w._max_bytes == FLEET_HISTORY_BYTES // 3 for w in server.watches)
+        assert all(w.budget.bytes == FLEET_HISTORY_BYTES // 3 for w in server.watches)
         await ask(places[1], b"AT+CGMM")
         headers = {"Authorization": f"Bearer {server.token}"}
         async with aiohttp.ClientSession(headers=headers) as session:

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bc66sim.control.watch import SERVE_BUDGET, Budget, fleet_share
 from bc66sim.module.modem import Modem
 from bc66sim.transport.tcp import parse_address
 from bc66sim.transport.trace import Trace
@@ -45,9 +46,15 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
 
 
 async def start_for_serve(
-    modem: Modem, trace: Trace, state_dir: Path | None, args: argparse.Namespace, place: str = ""
+    modem: Modem,
+    trace: Trace,
+    state_dir: Path | None,
+    args: argparse.Namespace,
+    place: str = "",
+    budget: Budget = SERVE_BUDGET,
 ) -> ControlServer | None:
-    """``serve``'s control plane as its options ask (None with ``--no-control``)."""
+    """``serve``'s control plane as its options ask (None with ``--no-control``);
+    ``budget``: the module's share of the recent past (control/watch.py)."""
     if args.no_control:
         return None
     try:
@@ -64,7 +71,8 @@ async def start_for_serve(
                     "token controls the module (and sees its traffic)", host)  # fmt: skip
     from bc66sim.control.server import ControlServer  # aiohttp only when it is used
 
-    server = ControlServer(modem, trace, host=host, port=port, state_dir=state_dir, place=place)
+    server = ControlServer(modem, trace, host=host, port=port, state_dir=state_dir, place=place,
+                           budget=budget)  # fmt: skip
     if getattr(args, "battery_mah", None):  # serve's --battery-mah (a fleet has none)
         server.battery_mah = args.battery_mah
     await server.start()
@@ -75,22 +83,15 @@ async def start_for_fleet(fleet: Fleet, args: argparse.Namespace) -> ControlServ
     """``fleet``'s control plane: every module, ``/modules/<n>/``, one token."""
     if not fleet.modems:
         return None
-    server = await start_for_serve(fleet.modems[0], fleet.traces[0], args.state_dir, args,
-                                   place=fleet.places[0])  # fmt: skip
-    if server is None:
-        return None
     # The recent past of a fleet's modules shares one budget: thousands of modules
     # must not each keep what one serve keeps.
-    from bc66sim.control.watch import FLEET_HISTORY_BYTES, FLEET_HISTORY_EVENTS
-
-    count = len(fleet.modems)
-    events = max(50, FLEET_HISTORY_EVENTS // count)
-    size = max(8 * 1024, FLEET_HISTORY_BYTES // count)
-    for watch in server.watches:  # module 0's, with a serve's budget: again, with its share
-        watch.close()
-    server.watches.clear()
-    for modem, trace, place in zip(fleet.modems, fleet.traces, fleet.places, strict=True):
-        server.add(modem, trace, place, history_events=events, history_bytes=size)
+    share = fleet_share(len(fleet.modems))
+    server = await start_for_serve(fleet.modems[0], fleet.traces[0], args.state_dir, args,
+                                   place=fleet.places[0], budget=share)  # fmt: skip
+    if server is not None:
+        for modem, trace, place in zip(fleet.modems[1:], fleet.traces[1:], fleet.places[1:],
+                                       strict=True):  # fmt: skip
+            server.add(modem, trace, place, share)
     return server
 
 

@@ -43,7 +43,7 @@ from bc66sim.control.client import INFO_FILE
 from bc66sim.control.options import ControlSetupError
 from bc66sim.control.status import energy, status
 from bc66sim.control.stream import EventStream, Subscriber
-from bc66sim.control.watch import HISTORY_BYTES, HISTORY_EVENTS, Watch
+from bc66sim.control.watch import SERVE_BUDGET, Budget, Watch
 from bc66sim.module.energy import DEFAULT_BATTERY_MAH
 from bc66sim.module.modem import Modem
 from bc66sim.transport.trace import Trace
@@ -72,9 +72,10 @@ class ControlServer:
     def __init__(self, modem: Modem, trace: Trace | None = None, *, host: str = "127.0.0.1",
                  port: int = 0, state_dir: Path | None = None,
                  stream: EventStream | None = None, place: str = "",
-                 battery_mah: float = DEFAULT_BATTERY_MAH) -> None:  # fmt: skip
+                 battery_mah: float = DEFAULT_BATTERY_MAH,
+                 budget: Budget = SERVE_BUDGET) -> None:  # fmt: skip
         #: The modules it serves: one for serve, each of a fleet's (:meth:`add`).
-        self.watches = [Watch(modem, trace, place=place, stream=stream)]
+        self.watches = [Watch(modem, trace, place=place, stream=stream, budget=budget)]
         self.host, self.port = host, port
         #: The battery the pages and ``/status`` project a life for (``--battery-mah``).
         self.battery_mah = battery_mah
@@ -94,12 +95,11 @@ class ControlServer:
     def stream(self) -> EventStream:
         return self.watches[0].stream
 
-    def add(self, modem: Modem, trace: Trace | None, place: str = "", *,
-            history_events: int = HISTORY_EVENTS,
-            history_bytes: int = HISTORY_BYTES) -> None:  # fmt: skip
-        """Serve another module (a fleet's): it is ``/modules/<n>/``, n counting from 0."""
-        self.watches.append(Watch(modem, trace, place=place, history_events=history_events,
-                                  history_bytes=history_bytes))  # fmt: skip
+    def add(self, modem: Modem, trace: Trace | None, place: str = "",
+            budget: Budget = SERVE_BUDGET) -> None:  # fmt: skip
+        """Serve another module (a fleet's): it is ``/modules/<n>/``, n counting from 0;
+        ``budget``: its share of the recent past (control/watch.py)."""
+        self.watches.append(Watch(modem, trace, place=place, budget=budget))
 
     @property
     def info_path(self) -> Path | None:

@@ -16,6 +16,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bc66sim.control.stream import EventStream
@@ -45,12 +46,30 @@ def _uart_event(item: _Uart) -> dict[str, Any]:
             "direction": direction, "data": data.decode("latin-1")}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Budget:
+    """How much of its recent past a module keeps: events, and bytes of UART data."""
+
+    events: int = HISTORY_EVENTS
+    bytes: int = HISTORY_BYTES
+
+
+#: A serve's one module keeps all of it.
+SERVE_BUDGET = Budget()
+
+
+def fleet_share(count: int) -> Budget:
+    """Each of ``count`` modules' share of a fleet's budget."""
+    events = max(50, FLEET_HISTORY_EVENTS // count)
+    return Budget(events, max(8 * 1024, FLEET_HISTORY_BYTES // count))
+
+
 class Watch:
     """The feed, history and counters of one module; :meth:`close` unhooks it."""
 
     def __init__(self, modem: Modem, trace: Trace | None, *, place: str = "",
-                 stream: EventStream | None = None, history_events: int = HISTORY_EVENTS,
-                 history_bytes: int = HISTORY_BYTES) -> None:  # fmt: skip
+                 stream: EventStream | None = None,
+                 budget: Budget = SERVE_BUDGET) -> None:  # fmt: skip
         self.modem = modem
         self.trace = trace
         #: Where a host reaches it (a pty path, a TCP address), for the fleet table.
@@ -60,7 +79,7 @@ class Watch:
         #: bytes), other events as dicts; made into JSON only when a client asks.
         self.history: deque[_Uart | dict[str, Any]] = deque()
         self._history_bytes = 0
-        self._max_events, self._max_bytes = history_events, history_bytes
+        self.budget = budget
         self.errors = 0
         self._tail = b""  # the end of the last output chunk
         self.uart_bytes = {"to_module": 0, "to_host": 0}
@@ -89,7 +108,7 @@ class Watch:
         history = self.history
         history.append(item)
         self._history_bytes += size
-        while len(history) > self._max_events or self._history_bytes > self._max_bytes:
+        while len(history) > self.budget.events or self._history_bytes > self.budget.bytes:
             old = history.popleft()
             if isinstance(old, tuple):
                 self._history_bytes -= len(old[3])
