@@ -10,14 +10,11 @@ recording's replay and must see the same bytes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tty
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,7 @@ from scapy.layers.inet6 import IPv6
 
 from bc66sim.control.client import ControlClient
 from bc66sim.recording.format import RecordingError, read
-from support.links import ServeProcess, TcpHost
+from support.links import Bc66simProcess, PtyHost, ServeProcess, TcpHost
 from support.peers import TcpPeer, UdpPeer
 
 OK = b"\r\nOK\r\n"
@@ -296,55 +293,9 @@ async def _record_for_tshark(tmp_path: Path) -> Path:
 # -- replay -------------------------------------------------------------------------------
 
 
-class Command:
-    """A ``bc66sim`` command in a child process; ``where`` from its log line."""
-
-    def __init__(self, *args: str, ready: str) -> None:
-        self.args = args
-        self.ready = re.compile(ready)
-        self.log: list[str] = []
-        self.where = ""
-        self.process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> Command:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bc66sim", *self.args, stdin=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        assert self.process.stderr is not None
-        while not self.where:
-            line = await asyncio.wait_for(self.process.stderr.readline(), 15)
-            assert line, "exited early:\n" + "\n".join(self.log)
-            self.log.append(line.decode().rstrip())
-            match = self.ready.search(self.log[-1])
-            if match:
-                self.where = match.group(1)
-        self._reader = asyncio.create_task(self._read())
-        return self
-
-    async def _read(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
-        while line := await self.process.stderr.readline():
-            self.log.append(line.decode().rstrip())
-
-    async def wait(self, timeout: float = 30) -> int:
-        assert self.process is not None
-        code = await asyncio.wait_for(self.process.wait(), timeout)
-        if self._reader is not None:
-            await self._reader
-        return code
-
-    async def stop(self) -> int:
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.terminate()
-        return await self.wait()
-
-
-def replay(directory: Path, *extra: str) -> Command:
-    return Command("replay", str(directory), "--tcp", "127.0.0.1:0", *extra,
-                   ready=r" on (\S+) \(tcp\)")  # fmt: skip
+def replay(directory: Path, *extra: str) -> Bc66simProcess:
+    return Bc66simProcess("replay", str(directory), "--tcp", "127.0.0.1:0", *extra,
+                          ready=r" on (\S+) \(tcp\)")  # fmt: skip
 
 
 async def test_a_replay_gives_the_same_host_program_the_same_bytes(
@@ -458,29 +409,6 @@ async def test_diff_finds_a_seeded_divergence_and_agrees_across_links(
 # -- tap ----------------------------------------------------------------------------------
 
 
-class PtyHost(TcpHost):
-    """The same host program, on a pty."""
-
-    async def connect(self, where: str) -> PtyHost:
-        self._fd = os.open(where, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        tty.setraw(self._fd)
-        asyncio.get_running_loop().add_reader(self._fd, self._readable)
-        return self
-
-    def _readable(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            if data := os.read(self._fd, 65536):
-                self.everything += data
-                self.feed(data)
-
-    async def write(self, data: bytes) -> None:
-        os.write(self._fd, data)  # small commands: a pty takes them whole
-
-    async def close(self) -> None:
-        asyncio.get_running_loop().remove_reader(self._fd)
-        os.close(self._fd)
-
-
 async def test_a_tap_passes_every_byte_and_records_the_same_session(
     tmp_path: Path, echo_peers: tuple[TcpPeer, UdpPeer]
 ) -> None:
@@ -492,7 +420,7 @@ async def test_a_tap_passes_every_byte_and_records_the_same_session(
         "--record", str(module_recording),
     ).start()  # fmt: skip
     pty = tmp_path / "ttyTap"
-    tap = Command("tap", f"socket://{module.where}", "--pty", str(pty), "--record",
+    tap = Bc66simProcess("tap", f"socket://{module.where}", "--pty", str(pty), "--record",
                   str(tap_recording), ready=r"host's port on (\S+) \(pty\)")  # fmt: skip
     await tap.start()
     host = await PtyHost().connect(str(pty))

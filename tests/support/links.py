@@ -16,6 +16,7 @@ import sys
 import tty
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Self
 
 from bc66sim.clock import Clock, ManualClock
 from bc66sim.module.modem import Modem, ModemConfig
@@ -233,34 +234,34 @@ class MemoryLink(InProcessLink):
 ModemFactory = Callable[..., Awaitable[InProcessLink]]
 
 
-class ServeProcess:
-    """``bc66sim serve`` as a child process, with its log kept for failures.
+class Bc66simProcess:
+    """``bc66sim <args>`` as a child process, with its log kept for failures;
+    ``where`` is what its log line matching ``ready`` says (group 1)."""
 
-    Tests of behaviour run on the ``ideal`` link unless they choose one: a test that
-    is about NB-IoT's delays says ``--network ce0`` (or a profile file) itself.
-    """
-
-    def __init__(self, *args: str) -> None:
-        self.args = args if "--network" in args else (*args, "--network", "ideal")
+    def __init__(self, *args: str, ready: str = r"ready on (\S+)") -> None:
+        self.args = args
+        self._ready_line = re.compile(ready)
         self.process: asyncio.subprocess.Process | None = None
         self.log: list[str] = []
         self.ready = asyncio.Event()
         self.where = ""
         self._reader: asyncio.Task[None] | None = None
 
-    async def start(self, timeout: float = 15) -> ServeProcess:
+    async def start(self, timeout: float = 15) -> Self:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bc66sim", "serve", *self.args,
+            sys.executable, "-m", "bc66sim", *self.args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         self._reader = asyncio.create_task(self._read_log())
-        try:
-            await asyncio.wait_for(self.ready.wait(), timeout)
-        except TimeoutError:
+        ready = asyncio.ensure_future(self.ready.wait())
+        await asyncio.wait([ready, self._reader], timeout=timeout,
+                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        ready.cancel()
+        if not self.ready.is_set():  # it ended, or took too long
             await self.stop()
-            raise AssertionError("bc66sim serve did not start:\n" + "\n".join(self.log)) from None
+            raise AssertionError(f"bc66sim {self.args[0]} did not start:\n" + "\n".join(self.log))
         return self
 
     async def _read_log(self) -> None:
@@ -268,10 +269,18 @@ class ServeProcess:
         while line := await self.process.stderr.readline():
             text = line.decode(errors="replace").rstrip()
             self.log.append(text)
-            match = re.search(r"ready on (\S+)", text)
-            if match:
+            match = self._ready_line.search(text)
+            if match and not self.ready.is_set():
                 self.where = match.group(1)
                 self.ready.set()
+
+    async def wait(self, timeout: float = 30) -> int:
+        """Its exit code, once it ends by itself (and its log is read to the end)."""
+        assert self.process is not None
+        code = await asyncio.wait_for(self.process.wait(), timeout)
+        if self._reader is not None:
+            await asyncio.wait_for(self._reader, 5)
+        return code
 
     async def stop(self) -> int | None:
         if self.process is None:
@@ -287,6 +296,15 @@ class ServeProcess:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._reader, 5)
         return code
+
+
+class ServeProcess(Bc66simProcess):
+    """``bc66sim serve``.  Tests of behaviour run on the ``ideal`` link unless they
+    choose one: a test that is about NB-IoT's delays says ``--network ce0`` (or a
+    profile file) itself."""
+
+    def __init__(self, *args: str) -> None:
+        super().__init__("serve", *args if "--network" in args else (*args, "--network", "ideal"))
 
 
 class TcpHost(Link):
@@ -321,6 +339,38 @@ class TcpHost(Link):
             self._pump.cancel()
 
 
+class PtyHost(TcpHost):
+    """The same host, on a pty at ``where`` (``everything`` keeps every byte it got)."""
+
+    _fd = -1
+
+    async def connect(self, where: str) -> PtyHost:
+        self._fd = os.open(where, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(self._fd)
+        asyncio.get_running_loop().add_reader(self._fd, self._readable)
+        return self
+
+    def _readable(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            if data := os.read(self._fd, 65536):
+                self.everything += data
+                self.feed(data)
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._fd, view) :]
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+
+    async def close(self) -> None:
+        if self._fd >= 0:
+            asyncio.get_running_loop().remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+
+
 class TcpLink(TcpHost):
     name = "tcp"
 
@@ -340,7 +390,7 @@ class TcpLink(TcpHost):
         await self.server.stop()
 
 
-class PtyLink(Link):
+class PtyLink(PtyHost):
     name = "pty"
 
     def __init__(self, state_dir: Path) -> None:
@@ -349,34 +399,14 @@ class PtyLink(Link):
         self.server = ServeProcess(
             "--pty", str(self.path), "--attach-delay", "0.05", "--state-dir", str(state_dir)
         )
-        self._fd = -1
 
     async def start(self) -> PtyLink:
         await self.server.start()
-        self._fd = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        tty.setraw(self._fd)
-        asyncio.get_running_loop().add_reader(self._fd, self._on_readable)
+        await self.connect(str(self.path))
         return self
 
-    def _on_readable(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            data = os.read(self._fd, 65536)
-            if data:
-                self.feed(data)
-
-    async def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                view = view[os.write(self._fd, view) :]
-            except BlockingIOError:
-                await asyncio.sleep(0.001)
-
     async def close(self) -> None:
-        if self._fd >= 0:
-            asyncio.get_running_loop().remove_reader(self._fd)
-            os.close(self._fd)
-            self._fd = -1
+        await super().close()
         await self.server.stop()
 
 
