@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from bc66sim.control.client import ControlClient
+from support.links import Bc66simProcess
 from support.peers import TcpPeer
 from test_control import OK, ControlledLink, open_socket
 
@@ -171,17 +171,10 @@ async def test_host_supplied_markup_is_shown_not_run(
 async def test_the_fleet_page_lists_every_module_and_opens_one(
     browser: Browser, tmp_path: Path
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bc66sim", "fleet", "3", "--tcp", "127.0.0.1:0",
-        "--attach-delay", "0", "--state-dir", str(tmp_path), stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stderr is not None
+    fleet = await Bc66simProcess("fleet", "3", "--tcp", "127.0.0.1:0", "--attach-delay", "0",
+                                 "--state-dir", str(tmp_path)).start()  # fmt: skip
     try:
-        line = b""
-        while b"ready on" not in line:
-            line = await asyncio.wait_for(process.stderr.readline(), 15)
-            assert line, "the fleet exited"
-        places = line.decode().split("ready on ")[1].split()[0].split(",")
+        places = fleet.where.split(",")
         control = ControlClient.from_state_dir(tmp_path)
         page = await open_dashboard(browser, f"{control.url}/dashboard?token={control.token}")
         rows = page.locator("#fleet-rows tr")
@@ -201,8 +194,7 @@ async def test_the_fleet_page_lists_every_module_and_opens_one(
         )
         writer.close()
     finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 15)
+        await fleet.stop()
 
 
 async def test_the_pages_need_the_token_and_forbid_inline_script(uart: ControlledLink) -> None:

@@ -10,6 +10,7 @@ import tty
 from pathlib import Path
 
 from bc66sim.fleet import Fleet
+from support.links import Bc66simProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,16 +44,9 @@ async def test_fleet_api_modules_are_independent() -> None:
 
 
 async def test_fleet_command_with_ptys(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bc66sim", "fleet", "2", "--pty-dir", str(tmp_path),
-        "--attach-delay", "0", stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stderr is not None
-    line = b""
-    while b"ready on" not in line:  # after the control plane's address and the dashboard's
-        line = await asyncio.wait_for(process.stderr.readline(), 15)
-        assert line, "the fleet exited"
-    assert b"BC66 fleet of 2 ready on" in line
+    fleet = await Bc66simProcess("fleet", "2", "--pty-dir", str(tmp_path),
+                                 "--attach-delay", "0").start()  # fmt: skip
+    assert "BC66 fleet of 2 ready on" in fleet.log[-1]
     try:
         for index in range(2):
             fd = os.open(tmp_path / f"ttyBC66-{index}", os.O_RDWR | os.O_NOCTTY)
@@ -64,8 +58,7 @@ async def test_fleet_command_with_ptys(tmp_path: Path) -> None:
             assert b"Quectel_BC66" in reply
             os.close(fd)
     finally:
-        process.terminate()
-        assert await process.wait() == 0
+        assert await fleet.stop() == 0
 
 
 def test_bench_runs_and_prints_its_table(tmp_path: Path) -> None:
@@ -149,18 +142,9 @@ def alive(pid: int) -> bool:
 
 
 async def start_sharded(*args: str) -> tuple[asyncio.subprocess.Process, list[str], list[str]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bc66sim", "fleet", *args, "--attach-delay", "0",
-        stderr=asyncio.subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
-    assert process.stderr is not None
-    log: list[str] = []
-    while not log or "ready on" not in log[-1]:
-        line = await asyncio.wait_for(process.stderr.readline(), 60)
-        assert line, "the fleet exited:\n" + "\n".join(log)
-        log.append(line.decode().rstrip())
-    places = log[-1].split("ready on ")[1].split()[0].split(",")
-    return process, places, log
+    fleet = await Bc66simProcess("fleet", *args, "--attach-delay", "0").start(timeout=60)
+    assert fleet.process is not None
+    return fleet.process, fleet.where.split(","), fleet.log
 
 
 async def test_workers_share_the_fleet_every_module_reachable_and_distinct() -> None:
