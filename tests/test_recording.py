@@ -24,8 +24,10 @@ from pcapng import FileScanner, blocks
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 
+from bc66sim.clock import ManualClock
 from bc66sim.control.client import ControlClient
 from bc66sim.recording.format import RecordingError, read
+from bc66sim.recording.replay import Replayer, Step
 from support.links import Bc66simProcess, PtyHost, ServeProcess, TcpHost
 from support.peers import TcpPeer, UdpPeer
 
@@ -333,9 +335,6 @@ async def test_a_host_that_goes_its_own_way_is_a_divergence(
 async def test_the_replay_keeps_the_recorded_timing_on_its_clock() -> None:
     """On a manual clock: each answer at its recorded delay after the host's command
     (halved at speed 2), the host's own slowness not counted."""
-    from bc66sim.clock import ManualClock
-    from bc66sim.recording.replay import Replayer, Step
-
     clock = ManualClock()
     steps = [Step(True, b"RDY\r\n", 1.0), Step(False, b"AT\r", 5.0),
              Step(True, b"\r\nOK\r\n", 0.25), Step(True, b"\r\n+URC\r\n", 2.0)]  # fmt: skip
@@ -356,8 +355,26 @@ async def test_the_replay_keeps_the_recorded_timing_on_its_clock() -> None:
     assert written[-1] == (start + 0.125, b"\r\nOK\r\n")
     await clock.advance(1.0)
     assert written[-1] == (start + 1.125, b"\r\n+URC\r\n") and player.done.is_set()
-    player.set_output_congested("test", True)
     assert player.divergence is None
+    await player.close()
+
+
+async def test_the_replay_holds_back_while_the_host_does_not_keep_up() -> None:
+    """Flow control: while the port says the host's output is congested, the next
+    answer waits (it is never dropped) and comes once the host has caught up."""
+    clock = ManualClock()
+    player = Replayer([Step(True, b"RDY\r\n", 1.0), Step(True, b"+IP\r\n", 1.0)],
+                      clock=clock, speed=1.0)  # fmt: skip
+    written: list[bytes] = []
+    player.attach_output(written.append)
+    player.host_connected()
+    await clock.advance(1.0)
+    player.set_output_congested("uart", True)
+    await clock.advance(5.0)
+    assert written == [b"RDY\r\n"] and not player.done.is_set()
+    player.set_output_congested("uart", False)
+    await clock.advance(0)
+    assert written == [b"RDY\r\n", b"+IP\r\n"] and player.done.is_set()
     await player.close()
 
 
@@ -492,9 +509,6 @@ async def test_a_scenario_changes_the_link_of_a_recorded_serve(tmp_path: Path) -
 
 
 async def test_a_silent_host_is_a_divergence_on_the_replay_clock() -> None:
-    from bc66sim.clock import ManualClock
-    from bc66sim.recording.replay import Replayer, Step
-
     clock = ManualClock()
     steps = [Step(True, b"RDY\r\n", 0.0), Step(False, b"AT+CGMR\r", 3.0), Step(True, b"OK", 0)]
     player = Replayer(steps, clock=clock, speed=1.0, host_timeout=10)
