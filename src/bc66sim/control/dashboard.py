@@ -179,7 +179,7 @@ def module_page(watch: Watch, index: int, count: int, *, battery_mah: float,
 
 def _socket_row(sock: dict[str, Any]) -> str:
     cells = (sock["id"], sock["type"], sock["state"], sock["remote"], sock["local_port"],
-             sock["sent"], sock.get("received", "–"), sock["buffered_nodes"],
+             sock["sent"], sock["received"], sock["buffered_nodes"],
              sock["access_mode"])  # fmt: skip
     return "<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in cells) + "<td></td></tr>"
 

@@ -8,7 +8,9 @@ Every line has ``type``, ``t`` (wall clock, seconds since the epoch) and ``mt``
 - ``at``: ``dir`` ("to_module": the host wrote it; "to_host": the module did) and
   ``data``, the bytes exactly, one code point per byte (latin-1);
 - ``urc``: ``text``, a URC the module said (its bytes are also in an ``at`` line);
-- ``power``: ``from``, ``to``, ``why`` (module/power.py's states);
+- ``host``: ``event`` ("connected"): a host opened the UART (replay times from here);
+- ``power``: ``from``, ``to``, ``why`` (module/power.py's states) and ``meter`` (the
+  energy meter's name for the new state: "edrx" for idle with eDRX);
 - ``net``: ``event`` (``open``, ``open-failed``, ``send``, ``receive``, ``close``,
   ``peer-closed``, ``reset``, ``dns``, ``ping``, ``ntp``), ``flow`` (a number per
   connection), ``proto``, ``local``, ``remote``, ``bytes`` and what else it has;
