@@ -18,7 +18,6 @@ from typing import Any
 from bc66sim import loop as event_loop
 from bc66sim.clock import LoopClock
 from bc66sim.recording import format as recording_format
-from bc66sim.recording.diff import compare
 from bc66sim.transport.base import PortError
 from bc66sim.transport.trace import Trace
 from bc66sim.transport.url import UrlError, add_uart_options, port_for_url, uart_url
@@ -89,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from bc66sim.recording.diff import compare  # only when diffing, as replay and tap
+
     a, b = recording_format.read(args.a), recording_format.read(args.b)
     try:
         divergence = compare(a, b, ignore=args.ignore, names=(str(args.a), str(args.b)))
