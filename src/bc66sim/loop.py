@@ -66,6 +66,15 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
+def new_loop(name: str = "auto") -> asyncio.AbstractEventLoop:
+    """A new event loop of the kind ``name`` chooses (for a thread of its own)."""
+    if chosen(name) == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 def run(main: Coroutine[Any, Any, T], name: str = "auto") -> T:
     """``asyncio.run(main)`` on the loop ``name`` chooses."""
     if chosen(name) == "uvloop":

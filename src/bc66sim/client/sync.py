@@ -15,7 +15,7 @@ import io
 import threading
 import time
 from collections.abc import Coroutine
-from typing import Any, TypeVar, Unpack
+from typing import Any, Protocol, TypeVar, Unpack
 
 from bc66sim.client.aio import OPEN_TIMEOUT, AsyncBC66, PingResult
 from bc66sim.client.errors import BC66Timeout
@@ -26,6 +26,19 @@ T = TypeVar("T")
 
 #: Seconds a blocking socket waits by default: a hang is never silent.
 DEFAULT_SOCKET_TIMEOUT = 60.0
+
+
+class Runner(Protocol):
+    """Where the blocking API's coroutines run, and how its caller waits for them:
+    :class:`_LoopThread` for scripts, a gevent-friendly one for Locust (locust.py)."""
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """``coro``'s result, waited for at most ``timeout`` s (then BC66Timeout)."""
+        ...
+
+    def stop(self) -> None:
+        """The driver is closed: release what this runner holds for it."""
+        ...
 
 
 class _LoopThread:
@@ -66,7 +79,7 @@ class BC66:
                 reply = sock.recv(4096, timeout=10)
     """
 
-    def __init__(self, core: AsyncBC66, runner: _LoopThread) -> None:
+    def __init__(self, core: AsyncBC66, runner: Runner) -> None:
         self.core = core
         self._runner = runner
 
@@ -109,7 +122,11 @@ class BC66:
             self.core.connect(kind, host, port, local_port=local_port, push=push, timeout=timeout),
             timeout + 10,
         )
-        return Socket(sock, self._runner, (host, port))
+        return self._socket(sock, (host, port))
+
+    def _socket(self, sock: AsyncSocket, peer: tuple[str, int]) -> Socket:
+        """The blocking face of an opened socket (locust.py measures its calls)."""
+        return Socket(sock, self._runner, peer)
 
     def resolve(self, name: str, timeout: float = 30.0) -> list[str]:
         return self._run(self.core.resolve(name, timeout), timeout + 5)
@@ -130,6 +147,9 @@ class BC66:
         driver's thread: keep them short, or hand the message to your own queue.
         """
         client = self._run(self.core.mqtt(host, port, client_id, **options), 200)
+        return self._mqtt_client(client)
+
+    def _mqtt_client(self, client: AsyncMqttClient) -> MqttClient:
         return MqttClient(client, self._runner)
 
     def close(self) -> None:
@@ -148,7 +168,7 @@ class BC66:
 class Socket:
     """A module socket with the ``socket.socket`` calls most libraries use."""
 
-    def __init__(self, sock: AsyncSocket, runner: _LoopThread, peer: tuple[str, int]) -> None:
+    def __init__(self, sock: AsyncSocket, runner: Runner, peer: tuple[str, int]) -> None:
         self._sock = sock
         self._runner = runner
         self._peer = peer
@@ -160,6 +180,11 @@ class Socket:
     @property
     def connect_id(self) -> int:
         return self._sock.connect_id
+
+    @property
+    def kind(self) -> str:
+        """``TCP`` or ``UDP``."""
+        return self._sock.kind
 
     def settimeout(self, timeout: float | None) -> None:
         self._timeout = timeout
@@ -224,7 +249,7 @@ class MqttClient:
     #: Seconds a call may take: the module's own retries end sooner.
     TIMEOUT = 200.0
 
-    def __init__(self, client: AsyncMqttClient, runner: _LoopThread) -> None:
+    def __init__(self, client: AsyncMqttClient, runner: Runner) -> None:
         self.core = client
         self._runner = runner
 
