@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bc66sim.client.protocol import Final, Info, Pending, Prompt, ResponseParser, Trailer, Urc
 
@@ -498,11 +499,14 @@ def paced_section() -> None:
 
 # -- scale ----------------------------------------------------------------------------
 
-#: Fleet sizes tried in turn; the sweep stops at the first whose p99 is 50 ms or more.
-FLEET_SIZES = [
-    int(n) for n in os.environ.get("BENCH_FLEET", "10,100,1000,2000,4000,5000,6000").split(",")
-]
-FLEET_SECONDS = float(os.environ.get("BENCH_FLEET_SECONDS", "10"))
+#: Fleet sizes measured, each with --workers (one a core); BENCH_FLEET_WORKERS=0: one process.
+FLEET_SIZES = [int(n) for n in os.environ.get("BENCH_FLEET", "1000,5000,10000,20000").split(",")]
+FLEET_WORKERS = int(os.environ.get("BENCH_FLEET_WORKERS", str(os.cpu_count() or 1)))
+#: Seconds between one module's reports, and how long the reports are timed.
+FLEET_PERIOD = float(os.environ.get("BENCH_FLEET_PERIOD", "10"))
+FLEET_SECONDS = float(os.environ.get("BENCH_FLEET_SECONDS", "20"))
+#: Hosts connecting and opening their socket at once, while the fleet is set up.
+FLEET_SETUP_AT_ONCE = 200
 
 
 class _Sink(asyncio.DatagramProtocol):
@@ -513,82 +517,215 @@ class _Sink(asyncio.DatagramProtocol):
         self.count += 1
 
 
-async def _device(place: str, sink_port: int, start_after: float, seconds: float,
-                  latencies: list[float]) -> None:  # fmt: skip
-    """One device's host: a UDP report and an AT every second, each round trip timed."""
-    host, port = place.rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(b"ATE0\r")
-    await reader.readuntil(b"OK\r\n")
-    writer.write(b'AT+QIOPEN=1,0,"UDP","127.0.0.1",%d,0,0\r' % sink_port)
-    await reader.readuntil(b"+QIOPEN: 0,0\r\n")
-    await asyncio.sleep(start_after)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    report = b'{"t":21.5,"v":3.3}'  # JSON has quotes and commas: sent in hex (§2.3.6)
-    send = b"AT+QISENDEX=0,%d,%s\r" % (len(report), report.hex().encode())
-    while loop.time() < deadline:
-        tick = loop.time()
-        for line, final in ((send, b"SEND OK\r\n"), (b"AT\r", b"OK\r\n")):
-            started = time.perf_counter()
-            writer.write(line)
-            await reader.readuntil(final)
-            latencies.append(time.perf_counter() - started)
-        await asyncio.sleep(max(0.0, tick + 1.0 - loop.time()))
-    writer.close()
+class _FleetHost(asyncio.Protocol):
+    """One module's host, all callbacks (no task, no stream) so that the load
+    generator stays light: it connects, opens a UDP socket, then every FLEET_PERIOD
+    s sends a UDP report and an AT, each round trip timed."""
+
+    REPORT = b'{"t":21.5,"v":3.3}'  # JSON has quotes and commas: sent in hex (§2.3.6)
+    SEND = b"AT+QISENDEX=0,%d,%s\r" % (len(REPORT), REPORT.hex().encode())
+
+    def __init__(self, latencies: list[float]) -> None:
+        self.latencies = latencies
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.marker = b""
+        self.waiter: asyncio.Future[None] | None = None
+        self.started = 0.0
+        self.until = 0.0
+        self.tick = 0.0
+        self.steps: list[tuple[bytes, bytes]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.marker and self.marker in self.buffer:
+            self.buffer = b""
+            self.marker = b""
+            if self.waiter is not None:
+                self.waiter.set_result(None)
+                self.waiter = None
+            else:
+                self.latencies.append(time.perf_counter() - self.started)
+                self._next()
+
+    async def exchange(self, line: bytes, marker: bytes) -> None:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.marker = marker
+        self.transport.write(line)
+        await asyncio.wait_for(self.waiter, 30)
+
+    async def set_up(self, place: str, sink_port: int, at_once: asyncio.Semaphore) -> None:
+        async with at_once:
+            host, port = place.rsplit(":", 1)
+            loop = asyncio.get_running_loop()
+            await loop.create_connection(lambda: self, host, int(port))
+            await self.exchange(b"ATE0\r", b"OK\r\n")
+            opening = b'AT+QIOPEN=1,0,"UDP","127.0.0.1",%d,0,0\r' % sink_port
+            await self.exchange(opening, b"+QIOPEN: 0,0\r\n")
+
+    def start(self, first: float, until: float) -> None:
+        self.tick, self.until = first, until
+        asyncio.get_running_loop().call_at(first, self._report)
+
+    def _report(self) -> None:
+        self.steps = [(b"AT\r", b"OK\r\n"), (self.SEND, b"SEND OK\r\n")]
+        self._next()
+
+    def _next(self) -> None:
+        assert self.transport is not None
+        if self.steps:
+            line, self.marker = self.steps.pop()
+            self.started = time.perf_counter()
+            self.transport.write(line)
+            return
+        self.tick += FLEET_PERIOD
+        if self.tick < self.until:
+            asyncio.get_running_loop().call_at(self.tick, self._report)
 
 
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a fleet's workers)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            found += _process_tree(int(child))
+    return found
 
 
-async def _drive_fleet(places: list[str], pid: int) -> tuple[list[float], int, int]:
+def _rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+#: Connections one load process holds at most (each is one descriptor of its own).
+FLEET_HOSTS_PER_DRIVER = 8000
+
+
+async def _drive_slice(places: list[str], start: Any) -> tuple[list[float], int, float]:
+    """Hosts for some of a fleet's modules: set up, wait for ``start``, then report."""
     loop = asyncio.get_running_loop()
     sink = _Sink()
     transport, _ = await loop.create_datagram_endpoint(lambda: sink, local_addr=("127.0.0.1", 0))
     sink_port = transport.get_extra_info("sockname")[1]
     latencies: list[float] = []
-    count = len(places)
-    devices = [
-        _device(place, sink_port, index / count, FLEET_SECONDS, latencies)
-        for index, place in enumerate(places)
-    ]
-    running = asyncio.gather(*devices)
-    await asyncio.sleep(FLEET_SECONDS / 2 + 1)  # every module connected, its socket open
-    rss = _rss_kib(pid)
-    await running
+    hosts = [_FleetHost(latencies) for _ in places]
+    at_once = asyncio.Semaphore(FLEET_SETUP_AT_ONCE)
+    await asyncio.gather(*(host.set_up(place, sink_port, at_once)
+                           for host, place in zip(hosts, places, strict=True)))  # fmt: skip
+    await loop.run_in_executor(None, start.wait)  # every slice set up: the window opens
+    cpu = time.process_time()
+    now = loop.time()
+    until = now + FLEET_SECONDS
+    for index, host in enumerate(hosts):
+        host.start(now + index * FLEET_PERIOD / len(hosts), until)
+    await asyncio.sleep(FLEET_SECONDS)
+    cpu = time.process_time() - cpu
+    await asyncio.sleep(0.5)  # the last round trips and datagrams
+    for host in hosts:
+        if host.transport is not None:
+            host.transport.close()
     transport.close()
-    return latencies, rss, sink.count
+    return latencies, sink.count, cpu
+
+
+def _driver(places: list[str], start: Any, results: Any) -> None:
+    from bc66sim.fleet import raise_fd_limit
+    from bc66sim.loop import run
+
+    raise_fd_limit(1000 + len(places))
+    results.put(run(_drive_slice(places, start)))
+
+
+def _drive_fleet(places: list[str], pids: list[int]) -> tuple[list[float], int, float, int, float]:
+    """The load on a ready fleet, from as many processes as its connections need:
+    latencies, the fleet's RSS (KiB), its CPU seconds in the window, datagrams, and
+    the load generator's own CPU seconds in the window."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")  # nothing runs yet that forking would copy
+    slices = [places[i : i + FLEET_HOSTS_PER_DRIVER]
+              for i in range(0, len(places), FLEET_HOSTS_PER_DRIVER)]  # fmt: skip
+    start = context.Barrier(len(slices) + 1)
+    results = context.Queue()
+    drivers = [context.Process(target=_driver, args=(part, start, results)) for part in slices]
+    for driver in drivers:
+        driver.start()
+    start.wait(timeout=600)
+    cpu_before = sum(cpu_seconds(pid) for pid in pids)
+    latencies: list[float] = []
+    reports = 0
+    load = 0.0
+    for _ in drivers:
+        part, count, driver_cpu = results.get(timeout=FLEET_SECONDS + 120)
+        latencies += part
+        reports += count
+        load += driver_cpu
+    cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+    rss = _rss_kib(pids)
+    for driver in drivers:
+        driver.join(10)
+    return latencies, rss, cpu, reports, load
 
 
 def scale_section() -> None:
     from bc66sim.fleet import raise_fd_limit
 
-    print("Scale: N modules in one process, a UDP report + AT per module per second", flush=True)
-    raise_fd_limit(64 + 4 * max(FLEET_SIZES))
-    baseline: tuple[int, int] | None = None
+    print(f"Scale: bc66sim fleet N --workers W; a UDP report + AT per module every "
+          f"{FLEET_PERIOD:g} s", flush=True)  # fmt: skip
+    raise_fd_limit(1000 + FLEET_HOSTS_PER_DRIVER)
+    # The fixed part of the memory: the interpreters of a fleet of (almost) nothing.
+    smallest = max(FLEET_WORKERS, 1)
+    with process("-m", "bc66sim", "fleet", str(smallest), "--attach-delay", "0",
+                 *_workers(smallest)) as (child, _):  # fmt: skip
+        time.sleep(0.5)
+        fixed = _rss_kib(_process_tree(child.pid))
+    row(f"fleet of {smallest}: memory (RSS)", f"{fixed / 1024:.0f} MiB", "the fixed part")
     for count in FLEET_SIZES:
-        with process("-m", "bc66sim", "fleet", str(count), "--attach-delay", "0") as (child, where):
-            places = where.split(",")
-            latencies, rss, reports = asyncio.run(_drive_fleet(places, child.pid))
+        workers = _workers(count)
+        fleet = ("-m", "bc66sim", "fleet", str(count), "--attach-delay", "0", *workers)
+        with process(*fleet) as (child, where):
+            pids = _process_tree(child.pid)
+            latencies, rss, cpu, reports, load = _drive_fleet(where.split(","), pids)
         latencies.sort()
         p50 = latencies[len(latencies) // 2] * 1000
         p99 = latencies[int(len(latencies) * 0.99)] * 1000
         verdict = "p99 < 50 ms" if p99 < 50 else "p99 over 50 ms"
-        row(f"fleet of {count}: command p50 / p99 (ms)", f"{p50:.2f} / {p99:.2f}", verdict)
-        if baseline is None:
-            baseline = (count, rss)
-            row(f"fleet of {count}: process memory (RSS)", f"{rss / 1024:.0f} MiB",
-                f"{reports} UDP reports")  # fmt: skip
-        else:
-            per_module = (rss - baseline[1]) / (count - baseline[0])
-            row(f"fleet of {count}: memory per added module", f"{per_module:.0f} KiB",
-                f"{rss / 1024:.0f} MiB in all; {reports} UDP reports")  # fmt: skip
-        if p99 >= 50:
-            break
+        cores = cpu / FLEET_SECONDS
+        shape = f"{workers[1]} workers" if workers else "one process"
+        row(f"fleet of {count}: command p50 / p99 (ms)", f"{p50:.2f} / {p99:.2f}",
+            f"{verdict}; {shape}; {len(latencies)} commands, {reports} UDP reports")  # fmt: skip
+        per_module = (rss - fixed) / max(1, count - smallest)
+        row(f"fleet of {count}: memory per added module", f"{per_module:.1f} KiB",
+            f"{rss / 1024:.0f} MiB in all ({len(pids)} processes)")  # fmt: skip
+        row(f"fleet of {count}: CPU per module", f"{cpu / count / FLEET_SECONDS * 1e6:.0f} µs/s",
+            f"{cores:.2f} cores in all, of {os.cpu_count()}; the load generator "
+            f"{load / FLEET_SECONDS:.2f}")  # fmt: skip
+
+
+#: Modules one fleet worker serves at most here: about three descriptors each (the
+#: UART's connection, its listener, the UDP socket) within the open-file limit.
+def _modules_per_worker() -> int:
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return 6000 if hard == resource.RLIM_INFINITY else max(100, (hard - 1000) // 3)
+
+
+def _workers(count: int) -> tuple[str, ...]:
+    """--workers for a fleet of ``count``: one a core, more where the file limit needs."""
+    if not FLEET_WORKERS:
+        return ()
+    needed = -(-count // _modules_per_worker())
+    return ("--workers", str(max(FLEET_WORKERS, needed)))
 
 
 FUZZ_LINES = int(os.environ.get("BENCH_FUZZ_LINES", "200000"))
@@ -738,6 +875,109 @@ def link_section() -> None:
             f"within {worst:.0%} (target ±15%)")  # fmt: skip
 
 
+# -- Locust: one worker's capacity ------------------------------------------------------
+
+#: Devices one Locust process runs, in turn; each reports every LOCUST_PERIOD s on ce0.
+LOCUST_USERS = [int(n) for n in os.environ.get("BENCH_LOCUST", "250,1000,2000,3000").split(",")]
+LOCUST_PERIOD = float(os.environ.get("BENCH_LOCUST_PERIOD", "10"))
+LOCUST_SECONDS = float(os.environ.get("BENCH_LOCUST_SECONDS", "30"))
+#: A worker keeps up while each device sends this share of the reports a device sends
+#: in the lightest run, none fails, and the process stays under Locust's CPU warning.
+KEEPS_UP = 0.9
+LOCUST_CPU_LIMIT = 0.9
+
+
+class _Collector(threading.Thread):
+    """The loopback backend: acknowledges each JSON report (examples/locust_devices/)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.reports = 0
+        self.running = True
+
+    def run(self) -> None:
+        import json
+
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(2048)
+            except TimeoutError:
+                continue
+            self.reports += 1
+            self.sock.sendto(json.dumps({"ack": json.loads(data)["seq"]}).encode(), peer)
+
+
+def _locust_run(users: int, collector: _Collector, folder: Path) -> tuple[dict[str, Any], float]:
+    """One headless Locust process with ``users`` devices: its stats rows, CPU seconds."""
+    import csv
+
+    spawn = max(10, users // 10)  # every device spawned within the first 10 s
+    command = [sys.executable, "-m", "locust", "-f",
+               str(HERE.parent / "examples" / "locust_devices" / "locustfile.py"),
+               "--headless", "-u", str(users), "-r", str(spawn), "-t", f"{LOCUST_SECONDS:g}s",
+               "--host", f"udp://127.0.0.1:{collector.port}", "--csv", str(folder / "run"),
+               "--only-summary"]  # fmt: skip
+    env = os.environ | {"SENSOR_NETWORK": "ce0", "SENSOR_PERIOD": str(LOCUST_PERIOD)}
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+    cpu = 0.0
+    while child.poll() is None:
+        with contextlib_suppress():
+            cpu = cpu_seconds(child.pid)
+        time.sleep(0.2)
+    with open(folder / "run_stats.csv", newline="") as file:
+        rows = {row["Name"]: row for row in csv.DictReader(file)}
+    return rows, cpu
+
+
+def contextlib_suppress() -> Any:
+    import contextlib
+
+    return contextlib.suppress(OSError, IndexError)
+
+
+def locust_section() -> None:
+    """How many devices one Locust worker process runs while keeping up with them."""
+    print(f"Locust: devices (ce0, a report every {LOCUST_PERIOD:g} s) in one Locust process",
+          flush=True)  # fmt: skip
+    collector = _Collector()
+    collector.start()
+    capacity = 0
+    baseline: float | None = None
+    try:
+        for users in LOCUST_USERS:
+            before = collector.reports
+            with tempfile.TemporaryDirectory() as folder:
+                rows, cpu = _locust_run(users, collector, Path(folder))
+            per_device = (collector.reports - before) / users
+            baseline = baseline or per_device
+            share = per_device / baseline if baseline else 0.0
+            failures = int(rows["Aggregated"]["Failure Count"])
+            core = cpu / LOCUST_SECONDS
+            send = rows.get("send UDP", {})
+            keeps_up = share >= KEEPS_UP and failures == 0 and core < LOCUST_CPU_LIMIT
+            if keeps_up:
+                capacity = users
+            row(f"locust, {users} devices in one process: reports per device",
+                f"{per_device:.2f}", f"{share:.2f}x the lightest run's; {failures} failures; "
+                f"send p50 / p99 {send.get('50%', '?')} / {send.get('99%', '?')} ms; "
+                f"{core:.0%} of a core")  # fmt: skip
+            if not keeps_up:
+                break
+    finally:
+        collector.running = False
+    if capacity:
+        workers = -(-100_000 // capacity)
+        cores = os.cpu_count() or 1
+        row("locust: devices one worker process keeps up with", f"{capacity}",
+            f"100,000 devices: {workers} worker processes, one a core: "
+            f"{-(-workers // cores)} machines like this one")  # fmt: skip
+
+
 SECTIONS: dict[str, Callable[[], None]] = {
     "link": link_section,
     "latency": latency_section,
@@ -745,6 +985,7 @@ SECTIONS: dict[str, Callable[[], None]] = {
     "paced": paced_section,
     "scale": scale_section,
     "fuzz": fuzz_section,
+    "locust": locust_section,
 }
 
 

@@ -64,7 +64,7 @@ async def test_fleet_command_with_ptys(tmp_path: Path) -> None:
 def test_bench_runs_and_prints_its_table(tmp_path: Path) -> None:
     """The bench tooling works (tiny sizes; nothing about speed is asserted here)."""
     env = os.environ | {"BENCH_ROUND_TRIPS": "20", "BENCH_PAYLOAD": "20000",
-                        "BENCH_FLEET": "3", "BENCH_FLEET_SECONDS": "1",
+                        "BENCH_FLEET": "3", "BENCH_FLEET_SECONDS": "1", "BENCH_FLEET_PERIOD": "0.5",
                         "BENCH_PACED_SECONDS": "0.2", "BENCH_FUZZ_LINES": "500",
                         "BENCH_LINK_SAMPLES": "3"}  # fmt: skip
     result = subprocess.run(

@@ -8,6 +8,7 @@ loop, so one process on one core serves the fleet.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import resource
@@ -32,8 +33,13 @@ FDS_PER_MODULE = 8
 
 
 def raise_fd_limit(needed: int) -> None:
-    """Lift the soft limit on open files towards the hard one; say so if it is not enough."""
+    """Lift the limit on open files to ``needed``: the soft one up to the hard one, and
+    the hard one too where the process may (root, CAP_SYS_RESOURCE); else say so."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        with contextlib.suppress(ValueError, OSError):  # not allowed: keep the hard limit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+            soft, hard = needed, needed
     target = hard if hard != resource.RLIM_INFINITY else max(soft, needed)
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -122,7 +122,8 @@ class Watch:
         self.uart_bytes[name] = self.uart_bytes.get(name, 0) + len(data)
         if name == "to_host":
             # An ERROR line may be split between two chunks: look across the seam.
-            if b"ERROR" in data or b"E" in self._tail[-16:]:
+            # (The word itself is looked for, not an "E": hex payloads are full of E.)
+            if b"ERROR" in data or b"ERROR" in self._tail + data[:6]:
                 seam = self._tail + data
                 self.errors += sum(1 for m in _ERROR.finditer(seam) if m.end() > len(self._tail))
             self._tail = data[-24:]
