@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bc66sim.at.parser import Arg, split_args
+from bc66sim.at.parser import CACHED_LINE_LENGTH, Arg, ParseError, parse_line, split_args
 from bc66sim.module.errors import CmeError, CommandError, Err
 from bc66sim.module.modem import TABLE
 from bc66sim.module.params import Args, BadParameter, Empty, Int, Keyed, Text, Word, bits
@@ -127,3 +127,21 @@ def test_a_handler_asking_for_the_wrong_type_is_a_bug_not_an_answer() -> None:
     args = Args((Arg("1"),), (MODE,), check=True)
     with pytest.raises(TypeError):
         args.text(0)
+
+
+@pytest.mark.parametrize("long", [False, True])
+def test_lines_split_at_semicolons_outside_quotes_whatever_their_length(long: bool) -> None:
+    # Long lines are parsed each time; short ones are remembered (at/parser.py).
+    pad = "0" * (CACHED_LINE_LENGTH if long else 0)
+    line = f'AT+QICFG="a;b",1;+QIDNSCFG=1,"8.8.8.8";+QISEND=0,4,"x{pad}"'.encode()
+    names = [(command.name, command.args) for command in parse_line(line)]
+    assert names == [
+        ("+QICFG", (Arg("a;b", quoted=True), Arg("1"))),
+        ("+QIDNSCFG", (Arg("1"), Arg("8.8.8.8", quoted=True))),
+        ("+QISEND", (Arg("0"), Arg("4"), Arg("x" + pad, quoted=True))),
+    ]
+    assert parse_line(line) == parse_line(line)  # a fresh list each time, equal
+    assert parse_line(line) is not parse_line(line)
+    for _ in range(2):  # an error is raised every time, never remembered as a result
+        with pytest.raises(ParseError, match="unterminated"):
+            parse_line(f'AT+QICFG="a;b{pad};+CSQ'.encode())

@@ -12,6 +12,7 @@ back (payloads in ``AT+QISEND=<id>,<len>,<data>`` stay byte-exact).
 from __future__ import annotations
 
 import enum
+import functools
 import string
 from dataclasses import dataclass
 
@@ -51,11 +52,27 @@ class ParseError(Exception):
     """The line is not valid AT syntax."""
 
 
+#: Lines up to this long are remembered once parsed: hosts repeat the same few lines
+#: (``AT``, ``AT+QISTATE?``, ``AT+QIRD=0,512``), and a parse is a pure function of them.
+CACHED_LINE_LENGTH = 96
+
+
 def parse_line(line: bytes) -> list[Command]:
     """Parse a command line (without its CR) into its commands.
 
     A bare ``AT`` gives an empty list.  Raises :class:`ParseError` on bad syntax.
     """
+    if len(line) <= CACHED_LINE_LENGTH:
+        return list(_parse_remembered(line))
+    return _parse(line)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_remembered(line: bytes) -> tuple[Command, ...]:
+    return tuple(_parse(line))  # a ParseError is raised each time, never remembered
+
+
+def _parse(line: bytes) -> list[Command]:
     text = line.decode("latin-1").strip(" ")
     if len(text) < 2 or text[:2].upper() != "AT":
         raise ParseError("a command line starts with AT")
@@ -74,16 +91,23 @@ def parse_line(line: bytes) -> list[Command]:
 
 
 def _split_extended(text: str) -> tuple[str, str]:
-    """Split at the first ``;`` outside quotes (V.250 §5.3.1 concatenation)."""
-    quoted = False
-    for i, char in enumerate(text):
-        if char == '"':
-            quoted = not quoted
-        elif char == ";" and not quoted:
-            return text[:i], text[i + 1 :].lstrip(" ")
-    if quoted:
-        raise ParseError("unterminated string")
-    return text, ""
+    """Split at the first ``;`` outside quotes (V.250 §5.3.1 concatenation).
+
+    It jumps from quote to quote with ``str.find``: a long parameter (a hex payload)
+    is not walked character by character.
+    """
+    start = 0
+    while True:
+        semicolon = text.find(";", start)
+        quote = text.find('"', start)
+        if quote < 0 or 0 <= semicolon < quote:
+            if semicolon < 0:
+                return text, ""
+            return text[:semicolon], text[semicolon + 1 :].lstrip(" ")
+        close = text.find('"', quote + 1)
+        if close < 0:
+            raise ParseError("unterminated string")
+        start = close + 1
 
 
 def _parse_extended(piece: str) -> Command:

@@ -402,13 +402,21 @@ class Modem:
         if not self.power.host_input():
             return  # deep sleep: these bytes woke the module and are lost (power.py)
         self._cancel_line_feed_timer()
-        with self._one_write():
-            view = memoryview(data)
+        # Everything said meanwhile goes to the transport in one write (Modem._batch);
+        # inline rather than a context manager: this is every command's path.
+        self._batch = bytearray()
+        try:
+            taken = self._framer.receive_data(data)  # usually all of it
+            self._drain_events()
+            view = memoryview(data)[taken:]
             while view and self.powered:
                 taken = self._framer.receive_data(bytes(view))
                 view = view[taken:]
                 self._drain_events()
             self._after_input()
+        finally:
+            batch, self._batch = self._batch, None
+            self._write(bytes(batch))
 
     @contextlib.contextmanager
     def _one_write(self) -> Iterator[None]:
