@@ -105,9 +105,13 @@ class Watch:
         return [_uart_event(item) if isinstance(item, tuple) else item for item in self.history]
 
     def _remember(self, item: _Uart | dict[str, Any], size: int) -> None:
-        history = self.history
-        history.append(item)
+        self.history.append(item)
         self._history_bytes += size
+        self._trim()
+
+    def _trim(self) -> None:
+        """Forget the oldest until the history is within its budget again."""
+        history = self.history
         while len(history) > self.budget.events or self._history_bytes > self.budget.bytes:
             old = history.popleft()
             if isinstance(old, tuple):
@@ -119,7 +123,8 @@ class Watch:
         """A trace listener (transport/trace.py): bytes across the UART.  On every AT
         round trip's path, so it only counts and keeps the chunk (no dict, no text)."""
         name = DIRECTIONS.get(direction, direction)
-        self.uart_bytes[name] = self.uart_bytes.get(name, 0) + len(data)
+        counts = self.uart_bytes
+        counts[name] = counts.get(name, 0) + len(data)
         if name == "to_host":
             # An ERROR line may be split between two chunks: look across the seam.
             # (The word itself is looked for, not an "E": hex payloads are full of E.)
@@ -128,7 +133,11 @@ class Watch:
                 self.errors += sum(1 for m in _ERROR.finditer(seam) if m.end() > len(self._tail))
             self._tail = data[-24:]
         item = (time.time(), self.modem.clock.now(), name, data)
-        self._remember(item, len(data))
+        history = self.history
+        history.append(item)
+        self._history_bytes += len(data)
+        if len(history) > self.budget.events or self._history_bytes > self.budget.bytes:
+            self._trim()
         if self.stream.listening:
             self.stream.publish(_uart_event(item))
 

@@ -119,6 +119,11 @@ class Support(enum.Enum):
     NOT_APPLICABLE = "not applicable"
 
 
+#: Each command's parameters as its forms without any see them (Spec.bind), by id():
+#: the specs are the command table's, built once and kept for the program's life.
+_UNBOUND: dict[int, Args] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """One command: its name (``+QIOPEN``), family, parameters and the handler of each form.
@@ -174,9 +179,15 @@ class Spec:
     def bind(self, form: Form, args: Sequence[Arg | None]) -> Args:
         """A write command's parameters checked against ``params`` (:class:`BadParameter`).
 
-        The other forms take none; their handlers see the defaults.
+        The other forms take none; their handlers see the defaults, which are the same
+        every time: built once per command (``Args`` is never changed once built).
         """
-        return Args(args, self.params, check=form is Form.WRITE)
+        if form is Form.WRITE or args:
+            return Args(args, self.params, check=form is Form.WRITE)
+        unbound = _UNBOUND.get(id(self))
+        if unbound is None:
+            unbound = _UNBOUND[id(self)] = Args((), self.params, check=False)
+        return unbound
 
     def test_answer(self) -> tuple[str, ...]:
         """The lines of the test form's answer (before ``OK``)."""
