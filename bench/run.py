@@ -31,7 +31,7 @@ from bc66sim.client.protocol import Final, Info, Pending, Prompt, ResponseParser
 
 HERE = Path(__file__).resolve().parent
 ROUND_TRIPS = int(os.environ.get("BENCH_ROUND_TRIPS", "2000"))
-PAYLOAD = int(os.environ.get("BENCH_PAYLOAD", str(2 * 1024 * 1024)))
+PAYLOAD = int(os.environ.get("BENCH_PAYLOAD", str(8 * 1024 * 1024)))
 ROWS: list[tuple[str, str, str]] = []
 
 

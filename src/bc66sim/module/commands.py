@@ -122,6 +122,9 @@ class Support(enum.Enum):
 #: Each command's parameters as its forms without any see them (Spec.bind), by id():
 #: the specs are the command table's, built once and kept for the program's life.
 _UNBOUND: dict[int, Args] = {}
+#: Write forms' parameters as checked, by (id(spec), the arguments): at most this many.
+_BOUND: dict[tuple[int, tuple[Arg | None, ...]], Args] = {}
+_BOUND_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +185,19 @@ class Spec:
         The other forms take none; their handlers see the defaults, which are the same
         every time: built once per command (``Args`` is never changed once built).
         """
-        if form is Form.WRITE or args:
-            return Args(args, self.params, check=form is Form.WRITE)
+        if form is Form.WRITE:
+            # Hosts repeat the same lines (AT+QIRD=0,512 for every read): a checked set
+            # of parameters is remembered, as a parse is (at/parser.py); never a failure.
+            key = (id(self), tuple(args))
+            bound = _BOUND.get(key)
+            if bound is None:
+                bound = Args(args, self.params, check=True)
+                if len(_BOUND) >= _BOUND_SIZE:
+                    _BOUND.clear()
+                _BOUND[key] = bound
+            return bound
+        if args:
+            return Args(args, self.params, check=False)
         unbound = _UNBOUND.get(id(self))
         if unbound is None:
             unbound = _UNBOUND[id(self)] = Args((), self.params, check=False)
