@@ -45,8 +45,9 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_STAMP)
 
+# A run of every section also writes docs/PERFORMANCE.md (from bench/PERFORMANCE.md.in).
 bench: $(BENCH_STAMP) test-servers
-	$(BIN)/python bench/run.py $(ARGS)
+	BENCH_DOC=docs/PERFORMANCE.md $(BIN)/python bench/run.py $(ARGS)
 
 # docs/COMMANDS.md is generated from the command table (a test checks it is current).
 docs: $(STAMP)

@@ -63,22 +63,32 @@ async def test_fleet_command_with_ptys(tmp_path: Path) -> None:
 
 def test_bench_runs_and_prints_its_table(tmp_path: Path) -> None:
     """The bench tooling works (tiny sizes; nothing about speed is asserted here)."""
+    doc = tmp_path / "PERFORMANCE.md"
     env = os.environ | {"BENCH_ROUND_TRIPS": "20", "BENCH_PAYLOAD": "20000",
                         "BENCH_FLEET": "3", "BENCH_FLEET_SECONDS": "1", "BENCH_FLEET_PERIOD": "0.5",
                         "BENCH_PACED_SECONDS": "0.2", "BENCH_FUZZ_LINES": "500",
-                        "BENCH_LINK_SAMPLES": "3"}  # fmt: skip
+                        "BENCH_LINK_SAMPLES": "3", "BENCH_LATENCY_ROUNDS": "2",
+                        "BENCH_LOCUST": "3", "BENCH_LOCUST_SECONDS": "6",
+                        "BENCH_DOC": str(doc)}  # fmt: skip
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "latency", "throughput", "paced",
-         "scale", "fuzz", "link"], capture_output=True, text=True, timeout=300, env=env,
+        [sys.executable, str(ROOT / "bench" / "run.py")], capture_output=True, text=True,
+        timeout=300, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     rows = ["| bc66sim AT over tcp |", "| buffer access, text: lock-step / pipelined |",
             "| 115200 baud, host to network (AT+QISEND) |",
-            "| fleet of 3: command p50 / p99 (ms) |",
+            "| fleet of 3, a report every 0.5 s: command p50 / p99 (ms) |",
+            "| locust, 3 devices in one process: reports per device |",
             "| fuzz: crashes found / lines left unanswered | 0 / 0 |",
             "| ce2: rate up / down (kbit/s) |"]  # fmt: skip
     missing = [text for text in rows if text not in result.stdout]
     assert not missing, f"missing {missing}:\n{result.stdout}\n{result.stderr}"
+    # A run of every section writes the performance page: each table in its place.
+    page = doc.read_text()
+    assert "{{" not in page
+    for text in rows:
+        assert text in page, text
+    assert page.index("| bc66sim AT over tcp |") < page.index("## Payload throughput")
 
 
 async def test_a_fleets_control_plane_serves_every_module_once() -> None:
