@@ -55,14 +55,17 @@ def process(*argv: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     )
     assert child.stdout is not None
     where = ""
+    said: list[str] = []
     for raw in child.stdout:
-        match = re.search(r"ready on (\S+)", raw.decode(errors="replace"))
+        text = raw.decode(errors="replace")
+        said = [*said[-20:], text[:300]]
+        match = re.search(r"ready on (\S+)", text)
         if match:
             where = match.group(1)
             break
     if not where:
         child.kill()
-        raise RuntimeError(f"{argv} did not start")
+        raise RuntimeError(f"{argv} did not start:\n{''.join(said)}")
     drain = threading.Thread(target=lambda: child.stdout.read(), daemon=True)  # type: ignore[union-attr]
     drain.start()
     try:
@@ -660,8 +663,15 @@ def _rss_kib(pids: list[int]) -> int:
     return total
 
 
-#: Connections one load process holds at most (each is one descriptor of its own).
-FLEET_HOSTS_PER_DRIVER = 8000
+def _hosts_per_driver() -> int:
+    """Connections one load process holds at most: one descriptor each, within the limit."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return 50_000 if hard == resource.RLIM_INFINITY else max(100, hard - 1000)
+
+
+FLEET_HOSTS_PER_DRIVER = _hosts_per_driver()
 
 
 async def _drive_slice(

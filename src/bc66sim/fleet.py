@@ -9,6 +9,7 @@ loop, so one process on one core serves the fleet.
 from __future__ import annotations
 
 import contextlib
+import gc
 import ipaddress
 import logging
 import resource
@@ -108,6 +109,9 @@ class Fleet:
             self.traces.append(trace)
             self.modems.append(modem)
             modem.power_on()
+        # The modules live as long as the fleet: the cyclic collector need not walk
+        # them in every full collection, each a pause of every module's answers.
+        gc.freeze()
         return self.places
 
     async def close(self) -> None:
