@@ -770,10 +770,23 @@ def scale_section() -> None:
             break
 
 
+def _base_port(count: int) -> int:
+    """Where a fleet's ports start: below the ephemeral range where they fit.  The load's
+    closed connections leave their ports in TIME_WAIT, and at 20,000 modules a second
+    fleet on ephemeral ports found none left to listen on."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    base = low - count - 100
+    return base if base >= 1024 else 0
+
+
 def _fleet_row(count: int, period: float, fixed: int, smallest: int) -> bool:
     """One fleet under one load: its rows; whether its p99 was under 50 ms."""
     workers = _workers(count)
-    fleet = ("-m", "bc66sim", "fleet", str(count), "--attach-delay", "0", *workers)
+    fleet = ("-m", "bc66sim", "fleet", str(count), "--attach-delay", "0", *workers,
+             "--tcp", f"127.0.0.1:{_base_port(count)}")  # fmt: skip
     with process(*fleet) as (child, where):
         pids = _process_tree(child.pid)
         latencies, rss, cpu, reports, load = _drive_fleet(where.split(","), pids, period)
