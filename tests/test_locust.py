@@ -177,3 +177,69 @@ def test_failures_are_failures_and_the_web_ui_shows_the_requests(tmp_path: Path)
     assert int(seen["recv UDP"]["num_failures"]) >= 2  # type: ignore[call-overload]
     assert code == 1  # failures make Locust's exit code 1
     assert silent.reports  # the reports did reach the backend
+
+
+PROBES = '''
+import gevent
+from locust import constant, task
+
+from bc66sim.locust import BC66User
+
+
+class Unattached(BC66User):
+    """Its module cannot attach in time: one attach failure, then it leaves the test."""
+
+    network = "ideal"
+    attach_delay = 30
+    attach_timeout = 1
+    wait_time = constant(0.2)
+
+    @task
+    def use(self):
+        self.modem.command("AT")
+
+
+class Impatient(BC66User):
+    """Gives up on a receive with a gevent.Timeout of its own: no failure, no BC66Timeout."""
+
+    network = "ideal"
+    attach_delay = 0
+    wait_time = constant(0.2)
+
+    @task
+    def wait_briefly(self):
+        port = int(self.host.rsplit(":", 1)[1])
+        with self.modem.connect("UDP", "127.0.0.1", port) as sock:
+            with gevent.Timeout(0.3, False):
+                sock.recv(64, timeout=30)
+        self.environment.events.request.fire(
+            request_type="probe", name="quiet", response_time=0, response_length=0,
+            exception=None, context={},
+        )
+'''
+
+
+def test_a_device_that_cannot_attach_fails_once_and_a_users_own_timeout_stays_its_own(
+    tmp_path: Path,
+) -> None:
+    silent = Collector(answer=False)
+    locustfile = tmp_path / "probes.py"
+    locustfile.write_text(PROBES)
+    try:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "2",
+             "-r", "2", "-t", "6s", "--host", f"udp://127.0.0.1:{silent.port}",
+             "--csv", str(tmp_path / "run")],
+            stdout=(tmp_path / "run.log").open("wb"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        code = finish(run, tmp_path / "run.log")
+    finally:
+        silent.close()
+    rows = stats(tmp_path / "run")
+    log = (tmp_path / "run.log").read_text()
+    assert rows[("module", "attach")]["Failure Count"] == "1", log[-3000:]
+    assert int(rows[("probe", "quiet")]["Request Count"]) >= 2, log[-3000:]
+    # The receive given up on is neither a success nor a failure: it did not end.
+    assert ("socket", "recv UDP") not in rows
+    assert "no result after" not in log  # what a gevent.Timeout turned BC66Timeout said
+    assert code == 1  # the attach failure

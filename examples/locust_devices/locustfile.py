@@ -53,6 +53,17 @@ class Sensor(BC66User):
         reading = {"imei": self.imei, "seq": self.sequence, "t": round(random.gauss(21, 2), 1)}
         with self.modem.connect("UDP", *self.collector) as sock:
             sock.send(json.dumps(reading, separators=(",", ":")).encode())
-            ack = json.loads(sock.recv(512, timeout=ACK_TIMEOUT))
-        if ack != {"ack": self.sequence}:
-            raise ValueError(f"the collector acknowledged {ack}, not report {self.sequence}")
+            answer = sock.recv(512, timeout=ACK_TIMEOUT)
+        # The backend's answer is a request of its own: a wrong one is a failure.
+        try:
+            ack = json.loads(answer)
+            if ack != {"ack": self.sequence}:
+                raise ValueError(f"acknowledged {ack}, not report {self.sequence}")
+        except ValueError as exc:
+            failure: Exception | None = exc
+        else:
+            failure = None
+        self.environment.events.request.fire(
+            request_type="collector", name="ack", response_time=0, response_length=len(answer),
+            exception=failure, context={},
+        )  # fmt: skip

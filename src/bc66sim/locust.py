@@ -33,9 +33,11 @@ both schedulers at once, so the two never share a thread:
 
 - One **native thread** per Locust process (started with gevent's *original*
   ``start_new_thread``, not the patched one that makes greenlets) runs an event
-  loop (uvloop where installed, which does its I/O in libuv and never touches the
-  patched modules).  Every device of the process (its module, its UART, its
-  driver core) lives on that loop.
+  loop (uvloop where installed, which does its I/O in libuv; else asyncio's own on
+  the selector gevent replaced).  Every device of the process (its module, its
+  UART, its driver core) lives on that loop, and the module's real sockets are of
+  the class gevent replaced (``net.base.SOCKET_CLASS``), so no gevent hub runs
+  there.
 - A greenlet calls into it with ``loop.call_soon_threadsafe`` and waits on a
   :class:`gevent.event.AsyncResult`; the result comes back through gevent's
   ``hub.loop.run_callback_threadsafe``, the hub's documented way in from another
@@ -48,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import ipaddress
 import itertools
 import logging
@@ -62,6 +65,7 @@ import gevent.monkey
 import gevent.pool
 from locust import User, events
 from locust.env import Environment
+from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from bc66sim import loop as event_loop
@@ -75,6 +79,7 @@ from bc66sim.fleet import DEFAULT, FDS_PER_MODULE, raise_fd_limit
 from bc66sim.module.identity import numbered_imei, numbered_imsi
 from bc66sim.module.modem import Modem, ModemConfig
 from bc66sim.module.nvram import Nvram
+from bc66sim.net import base as net_base
 from bc66sim.net.host import HostNetwork
 from bc66sim.net.link import LinkNetwork, LinkProfile, load_profile
 from bc66sim.transport.tcp import TcpPort
@@ -91,10 +96,13 @@ if logging.getLogger("bc66sim").level == logging.NOTSET:
 
 T = TypeVar("T")
 
-#: Devices a Locust worker numbers apart: worker w's n-th device is w × this + n.
+#: Devices a Locust worker numbers apart: worker w's n-th device is w × this + n
+#: (IMEI and IMSI).
 DEVICES_PER_WORKER = 1_000_000
-#: The first device's simulated address; device n has this + n.
-FIRST_IP = "10.64.0.1"
+#: Simulated addresses: worker w's n-th device is FIRST_IP + w × ADDRESSES_PER_WORKER
+#: + n, all within 10.0.0.0/8 (256 workers of 65,536 devices each).
+FIRST_IP = "10.0.0.1"
+ADDRESSES_PER_WORKER = 1 << 16
 
 
 # -- the asyncio side: one native thread per process ---------------------------------
@@ -105,6 +113,9 @@ class _LoopThread:
 
     def __init__(self, loop_name: str = event_loop.default()) -> None:
         self.loop = _unpatched_loop(loop_name)
+        # The module's real sockets (net/host.py, net/icmp.py) of the class gevent
+        # replaced: a gevent socket on this thread would start a second gevent hub here.
+        net_base.SOCKET_CLASS = gevent.monkey.get_original("socket", "socket")
         start_new_thread = gevent.monkey.get_original("_thread", "start_new_thread")
         start_new_thread(self._main, ())
 
@@ -132,10 +143,13 @@ class _LoopThread:
         call = self.submit(coro)
         started = time.monotonic()
         try:
-            value: T = call.result.get(timeout=timeout)
-        except gevent.Timeout:
-            call.cancel()
-            raise BC66Timeout(f"no result after {time.monotonic() - started:.1f} s") from None
+            # wait(), not get(timeout): a gevent.Timeout of the caller's own (``with
+            # gevent.Timeout(5, False):`` around a call) must reach the caller as such.
+            call.result.wait(timeout)  # returns the value, which may be None: ask ready()
+            if not call.result.ready():
+                call.cancel()
+                raise BC66Timeout(f"no result after {time.monotonic() - started:.1f} s")
+            value: T = call.result.get()
         except BaseException:  # the user was stopped (GreenletExit): end its call too
             call.cancel()
             raise
@@ -227,10 +241,15 @@ class _Devices:
         self.closed = _Totals()
         raise_fd_limit(64 + 1000 * FDS_PER_MODULE)
 
-    def number(self, environment: Environment) -> int:
+    def number(self, environment: Environment) -> tuple[int, str]:
+        """The next device's number (IMEI, IMSI) and its simulated address."""
         runner = environment.runner
         worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
-        return worker * DEVICES_PER_WORKER + next(self._numbers)
+        local = next(self._numbers)
+        address = ipaddress.ip_address(FIRST_IP) + worker * ADDRESSES_PER_WORKER + local
+        if address not in ipaddress.ip_network("10.0.0.0/8") or local >= ADDRESSES_PER_WORKER:
+            raise ValueError(f"worker {worker}, device {local}: beyond the address plan")
+        return worker * DEVICES_PER_WORKER + local, str(address)
 
     async def start(self, config: ModemConfig, profile: LinkProfile, seed: int | None,
                     attach_timeout: float, started: _Started) -> None:  # fmt: skip
@@ -274,6 +293,10 @@ class _Devices:
                 await started.port.close()
         except Exception:
             log.exception("a device did not close cleanly")
+
+    async def forget_closed(self) -> None:
+        """On the loop's thread, where the totals change: a new run begins."""
+        self.closed = _Totals()
 
     async def totals(self) -> _Totals:
         """Closed devices and the ones running now, together."""
@@ -334,6 +357,16 @@ class _Measure:
                    exception=exception)  # fmt: skip
 
 
+def _in_hub(callback: Callable[..., Any]) -> Callable[..., None]:
+    """``callback``, called from the loop's thread, run in the calling greenlet's hub."""
+    hub_loop = gevent.get_hub().loop
+
+    def relay(*args: Any) -> None:
+        hub_loop.run_callback_threadsafe(callback, *args)
+
+    return relay
+
+
 class DeviceSocket(Socket):
     """A module socket whose opens, sends and receives are Locust requests."""
 
@@ -376,9 +409,13 @@ class DeviceMqttClient(MqttClient):
         self._measure = measure
 
     def subscribe(self, topic: str, qos: int = 0, callback: Any = None) -> int:
+        handler = None if callback is None else _in_hub(callback)
         return self._measure(
-            "MQTT", "subscribe", lambda: MqttClient.subscribe(self, topic, qos, callback)
+            "MQTT", "subscribe", lambda: MqttClient.subscribe(self, topic, qos, handler)
         )
+
+    def unsubscribe(self, topic: str) -> None:
+        self._measure("MQTT", "unsubscribe", lambda: MqttClient.unsubscribe(self, topic))
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
         size = len(payload.encode() if isinstance(payload, str) else payload)
@@ -444,6 +481,11 @@ class Device(BC66):
     def resolve(self, name: str, timeout: float = 30.0) -> list[str]:
         return self._measure("DNS", "AT+QIDNSGIP", lambda: BC66.resolve(self, name, timeout))
 
+    def ntp_time(self, server: str, port: int = 123, *, set_clock: bool = False) -> dt.datetime:
+        return self._measure(
+            "NTP", "AT+QNTP", lambda: BC66.ntp_time(self, server, port, set_clock=set_clock)
+        )
+
     def ping(self, host: str, *, timeout: int = 4, count: int = 4, size: int = 32) -> PingResult:
         return self._measure(
             "ping",
@@ -454,6 +496,13 @@ class Device(BC66):
     def mqtt(
         self, host: str, port: int, client_id: str, **options: Unpack[MqttOptions]
     ) -> MqttClient:
+        """As :meth:`BC66.mqtt`; its callbacks run in the user's gevent hub, where a
+        Locust event may be fired (the driver calls them on the loop's thread)."""
+        on_message, on_status = options.get("on_message"), options.get("on_status")
+        if on_message is not None:
+            options["on_message"] = _in_hub(on_message)
+        if on_status is not None:
+            options["on_status"] = _in_hub(on_status)
         return self._measure(
             "MQTT", "connect", lambda: BC66.mqtt(self, host, port, client_id, **options)
         )
@@ -494,13 +543,13 @@ class BC66User(User):
         devices = _process_devices()
         self._devices = devices
         self._measure = _Measure(environment.events.request.fire)
-        number = devices.number(environment)
+        number, address = devices.number(environment)
         profile = self.network if isinstance(self.network, LinkProfile) else (
             load_profile(self.network))  # fmt: skip
         attach_delay = profile.attach_time if self.attach_delay is None else self.attach_delay
         config = ModemConfig(
             attach_delay=attach_delay,
-            ip_address=str(ipaddress.ip_address(FIRST_IP) + number),
+            ip_address=address,
             model=self.model,
             imei=numbered_imei(DEFAULT.imei, number),
             imsi=numbered_imsi(DEFAULT.imsi, number),
@@ -515,6 +564,7 @@ class BC66User(User):
             devices.start(config, profile, seed, self.attach_timeout, self._started)
         ).result
         self._device: Device | None = None
+        self._start_recorded = False
 
     @property
     def modem(self) -> Device:
@@ -529,9 +579,14 @@ class BC66User(User):
         return self.modem
 
     def _wait_ready(self) -> Device:
+        """The driver once the module attached; the start's steps recorded once.  A
+        device whose module did not start or attach leaves the test (StopUser)."""
         started = self._started
+        if self._start_recorded:
+            raise StopUser()
         with contextlib.suppress(Exception):  # its failure is in started.error
             self._ready.get()
+        self._start_recorded = True
         for name, since, until in (("power on", started.began, started.opened),
                                    ("attach", started.opened, started.attached)):  # fmt: skip
             if since is None:
@@ -542,7 +597,9 @@ class BC66User(User):
             if failed:
                 break
         if started.error is not None or started.core is None:
-            raise started.error or BC66Timeout("the module did not start")
+            log.warning("device %s: %s; it leaves the test", self.imei,
+                        started.error or "the module did not start")  # fmt: skip
+            raise StopUser()
         return Device(started.core, _DeviceRunner(self._devices.thread), self._measure, self.imei)
 
     def start(self, group: gevent.pool.Group) -> gevent.Greenlet:
@@ -576,8 +633,16 @@ def _gather_energy(client_id: str, data: dict[str, Any], **_: Any) -> None:
         _master_totals[client_id] = _Totals(*data[_ENERGY_KEY])
 
 
+def _forget_energy(**_: Any) -> None:
+    """A new run (the web UI starts one after another): its own totals."""
+    _master_totals.clear()
+    if _devices is not None:
+        _devices.thread.submit(_devices.forget_closed())
+
+
 def _say_energy(environment: Environment, **_: Any) -> None:
-    """Once, where the run is seen whole: the energy the devices used."""
+    """Once, where the run is seen whole, as Locust quits (after the workers' last
+    reports have come in): the energy the devices used."""
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         return
@@ -597,4 +662,5 @@ def _say_energy(environment: Environment, **_: Any) -> None:
 
 events.report_to_master.add_listener(_report_energy)  # type: ignore[no-untyped-call]
 events.worker_report.add_listener(_gather_energy)  # type: ignore[no-untyped-call]
-events.test_stop.add_listener(_say_energy)  # type: ignore[no-untyped-call]
+events.test_start.add_listener(_forget_energy)  # type: ignore[no-untyped-call]
+events.quitting.add_listener(_say_energy)  # type: ignore[no-untyped-call]

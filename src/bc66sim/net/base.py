@@ -14,12 +14,24 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import ipaddress
+import socket
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from bc66sim.note.errors import Err
+
+#: The class real sockets are opened with (host.py, icmp.py): the standard library's.
+#: Under Locust, gevent's monkey-patching replaces ``socket.socket``; bc66sim.locust
+#: sets this to the class it replaced, so that no gevent socket (and no gevent hub)
+#: ever lives on the emulator's event loop thread.
+SOCKET_CLASS: type[socket.socket] = socket.socket
+
+
+def open_socket(family: int, kind: int, proto: int = 0) -> socket.socket:
+    """A real socket, of :data:`SOCKET_CLASS`."""
+    return SOCKET_CLASS(family, kind, proto)
 
 
 class Transport(enum.Enum):

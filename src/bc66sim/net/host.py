@@ -28,6 +28,7 @@ from bc66sim.net.base import (
     NetError,
     Resolution,
     Transport,
+    open_socket,
 )
 from bc66sim.note.errors import Err
 from bc66sim.note.limits import MAX_TCP_SEND_BACKLOG, NODE_SIZE
@@ -82,7 +83,7 @@ class HostNetwork:
 def _bound_socket(transport: Transport, family: Family, local_port: int) -> socket.socket:
     kind = socket.SOCK_STREAM if transport is Transport.TCP else socket.SOCK_DGRAM
     try:
-        sock = socket.socket(_AF[family], kind)
+        sock = open_socket(_AF[family], kind)
     except OSError as exc:
         raise NetError(Err.CREATE_SOCKET_FAILED, str(exc)) from exc
     sock.setblocking(False)

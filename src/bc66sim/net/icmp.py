@@ -15,7 +15,7 @@ import socket
 import struct
 import time
 
-from bc66sim.net.base import Echo, NetError
+from bc66sim.net.base import Echo, NetError, open_socket
 from bc66sim.note.errors import Err
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,11 @@ def checksum(data: bytes) -> int:
 def _open_socket() -> tuple[socket.socket, bool]:
     """An ICMP socket and whether it is raw (raw replies carry the IP header)."""
     try:
-        return socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP), True
+        return open_socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP), True
     except PermissionError:
         pass
     try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+        sock = open_socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
     except OSError as exc:
         message = (
             "cannot send ICMP: no raw sockets (not root, no CAP_NET_RAW) and "
