@@ -32,6 +32,8 @@ from bc66sim.client.protocol import Final, Info, Pending, Prompt, ResponseParser
 HERE = Path(__file__).resolve().parent
 ROUND_TRIPS = int(os.environ.get("BENCH_ROUND_TRIPS", "2000"))
 PAYLOAD = int(os.environ.get("BENCH_PAYLOAD", str(8 * 1024 * 1024)))
+#: Commands in flight in the pipelined throughput runs.
+WINDOW = int(os.environ.get("BENCH_WINDOW", "32"))
 #: Every row so far: the section it belongs to, what, the figure, what it is against.
 ROWS: list[tuple[str, str, str, str]] = []
 SECTION = ""
@@ -468,7 +470,7 @@ def throughput_section() -> None:
                 form = "hex" if hex_mode else "text"
                 options = {"push": push, "hex_mode": hex_mode, "pid": child.pid}
                 step, _ = throughput(where, echo_at, window=1, **options)  # type: ignore[arg-type]
-                ceiling, cpu = throughput(where, echo_at, window=8, **options)  # type: ignore[arg-type]
+                ceiling, cpu = throughput(where, echo_at, window=WINDOW, **options)  # type: ignore[arg-type]
                 figure = f"{step / 1e6:.2f} / {ceiling / 1e6:.2f}"
                 full_core = f"{1 / cpu:.1f} MB/s" if cpu > 0 else "too short to tell"
                 load = f"{cpu * ceiling / 1e6:.0%} of a core; a full core: {full_core}"
