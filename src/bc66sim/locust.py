@@ -521,8 +521,10 @@ class BC66User(User):
     The module powers on as the user is spawned, and attaches; ``self.modem`` (also
     ``self.client``) waits for that the first time it is used, then is the module's
     driver.  The power-on and the attach are the requests ``module power on`` and
-    ``module attach``.  ``self.imei`` is the module's IMEI.  When the user stops,
-    the module's sockets close and it powers off.
+    ``module attach``; a device whose module does not attach within
+    :attr:`attach_timeout` is counted as that failure once and leaves the test.
+    ``self.imei`` is the module's IMEI.  When the user stops, the module's sockets
+    close and it powers off.
     """
 
     abstract = True
