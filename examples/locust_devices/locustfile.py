@@ -4,7 +4,7 @@ Each Locust user is one sensor: an emulated BC66 behind a ce0 link (bc66sim's
 :class:`~bc66sim.locust.BC66User`) and the firmware's behaviour, written with the
 host driver.  Every report wakes the module, opens a UDP socket to the collector,
 sends a JSON reading, waits for the collector's acknowledgement and closes the
-socket; between reports the module sleeps.  Run it against a collector (this
+socket; between reports the module goes idle.  Run it against a collector (this
 folder's collector.py, or your own backend)::
 
     python examples/locust_devices/collector.py --port 9000 &

@@ -9,7 +9,7 @@ host driver (``self.modem``, a :class:`bc66sim.client.BC66`)::
 
     class Sensor(BC66User):
         network = "ce1"               # the module's link profile
-        wait_time = between(50, 70)   # between reports the module sleeps
+        wait_time = between(50, 70)   # meanwhile the module goes idle (or to PSM)
 
         @task
         def report(self):
