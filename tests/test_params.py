@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bc66sim.at.parser import CACHED_LINE_LENGTH, Arg, ParseError, parse_line, split_args
+from bc66sim.at.parser import CACHED_LINE_LENGTH, Arg, Form, ParseError, parse_line, split_args
 from bc66sim.module.errors import CmeError, CommandError, Err
 from bc66sim.module.modem import TABLE
 from bc66sim.module.params import Args, BadParameter, Empty, Int, Keyed, Text, Word, bits
@@ -145,3 +145,16 @@ def test_lines_split_at_semicolons_outside_quotes_whatever_their_length(long: bo
     for _ in range(2):  # an error is raised every time, never remembered as a result
         with pytest.raises(ParseError, match="unterminated"):
             parse_line(f'AT+QICFG="a;b{pad};+CSQ'.encode())
+
+
+def test_a_checked_write_is_remembered_and_a_bad_one_refused_each_time() -> None:
+    spec = TABLE.get("+QIRD")
+    assert spec is not None
+    good = (Arg("0"), Arg("512"))
+    assert spec.bind(Form.WRITE, good) is spec.bind(Form.WRITE, good)
+    assert spec.bind(Form.WRITE, good).number(1) == 512
+    for _ in range(2):  # never remembered as a success
+        with pytest.raises(BadParameter):
+            spec.bind(Form.WRITE, (Arg("0"), Arg("513")))
+    # A form without parameters sees the defaults, one Args for every such line.
+    assert spec.bind(Form.READ, ()) is spec.bind(Form.READ, ())

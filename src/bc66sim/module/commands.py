@@ -119,11 +119,12 @@ class Support(enum.Enum):
     NOT_APPLICABLE = "not applicable"
 
 
-#: Each command's parameters as its forms without any see them (Spec.bind), by id():
-#: the specs are the command table's, built once and kept for the program's life.
-_UNBOUND: dict[int, Args] = {}
+#: Each command's parameters as its forms without any see them (Spec.bind), by id().
+#: Each entry holds its spec too, so that no id is reused while it is remembered
+#: (id() is cheap where hashing a Spec is not).
+_UNBOUND: dict[int, tuple[Spec, Args]] = {}
 #: Write forms' parameters as checked, by (id(spec), the arguments): at most this many.
-_BOUND: dict[tuple[int, tuple[Arg | None, ...]], Args] = {}
+_BOUND: dict[tuple[int, tuple[Arg | None, ...]], tuple[Spec, Args]] = {}
 _BOUND_SIZE = 1024
 
 
@@ -189,19 +190,19 @@ class Spec:
             # Hosts repeat the same lines (AT+QIRD=0,512 for every read): a checked set
             # of parameters is remembered, as a parse is (at/parser.py); never a failure.
             key = (id(self), tuple(args))
-            bound = _BOUND.get(key)
-            if bound is None:
-                bound = Args(args, self.params, check=True)
+            remembered = _BOUND.get(key)
+            if remembered is None:
+                remembered = (self, Args(args, self.params, check=True))
                 if len(_BOUND) >= _BOUND_SIZE:
                     _BOUND.clear()
-                _BOUND[key] = bound
-            return bound
+                _BOUND[key] = remembered
+            return remembered[1]
         if args:
             return Args(args, self.params, check=False)
         unbound = _UNBOUND.get(id(self))
         if unbound is None:
-            unbound = _UNBOUND[id(self)] = Args((), self.params, check=False)
-        return unbound
+            unbound = _UNBOUND[id(self)] = (self, Args((), self.params, check=False))
+        return unbound[1]
 
     def test_answer(self) -> tuple[str, ...]:
         """The lines of the test form's answer (before ``OK``)."""
