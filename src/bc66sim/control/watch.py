@@ -105,13 +105,10 @@ class Watch:
         return [_uart_event(item) if isinstance(item, tuple) else item for item in self.history]
 
     def _remember(self, item: _Uart | dict[str, Any], size: int) -> None:
-        self.history.append(item)
-        self._history_bytes += size
-        self._trim()
-
-    def _trim(self) -> None:
-        """Forget the oldest until the history is within its budget again."""
+        """Into the history; the oldest forgotten while it is over its budget."""
         history = self.history
+        history.append(item)
+        self._history_bytes += size
         while len(history) > self.budget.events or self._history_bytes > self.budget.bytes:
             old = history.popleft()
             if isinstance(old, tuple):
@@ -133,11 +130,7 @@ class Watch:
                 self.errors += sum(1 for m in _ERROR.finditer(seam) if m.end() > len(self._tail))
             self._tail = data[-24:]
         item = (time.time(), self.modem.clock.now(), name, data)
-        history = self.history
-        history.append(item)
-        self._history_bytes += len(data)
-        if len(history) > self.budget.events or self._history_bytes > self.budget.bytes:
-            self._trim()
+        self._remember(item, len(data))
         if self.stream.listening:
             self.stream.publish(_uart_event(item))
 
