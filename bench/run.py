@@ -7,6 +7,7 @@ now, on this machine; see docs/PERFORMANCE.md for what limits each.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import platform
@@ -1025,18 +1026,12 @@ def _locust_run(users: int, collector: _Collector, folder: Path) -> tuple[dict[s
                              stderr=subprocess.DEVNULL)  # fmt: skip
     cpu = 0.0
     while child.poll() is None:
-        with contextlib_suppress():
+        with contextlib.suppress(OSError, IndexError):  # it may end between two looks
             cpu = cpu_seconds(child.pid)
         time.sleep(0.2)
     with open(folder / "run_stats.csv", newline="") as file:
         rows = {row["Name"]: row for row in csv.DictReader(file)}
     return rows, cpu
-
-
-def contextlib_suppress() -> Any:
-    import contextlib
-
-    return contextlib.suppress(OSError, IndexError)
 
 
 def locust_section() -> None:
