@@ -96,6 +96,11 @@ if logging.getLogger("bc66sim").level == logging.NOTSET:
 
 T = TypeVar("T")
 
+# The module's real sockets (net/host.py, net/icmp.py) are of the class gevent
+# replaced: a gevent socket on the emulator's thread would start a second gevent hub
+# there.  Set once, here: this module is only imported where Locust runs.
+net_base.SOCKET_CLASS = gevent.monkey.get_original("socket", "socket")
+
 #: Devices a Locust worker numbers apart: worker w's n-th device is w × this + n
 #: (IMEI and IMSI).
 DEVICES_PER_WORKER = 1_000_000
@@ -113,9 +118,6 @@ class _LoopThread:
 
     def __init__(self, loop_name: str = event_loop.default()) -> None:
         self.loop = _unpatched_loop(loop_name)
-        # The module's real sockets (net/host.py, net/icmp.py) of the class gevent
-        # replaced: a gevent socket on this thread would start a second gevent hub here.
-        net_base.SOCKET_CLASS = gevent.monkey.get_original("socket", "socket")
         start_new_thread = gevent.monkey.get_original("_thread", "start_new_thread")
         start_new_thread(self._main, ())
 
