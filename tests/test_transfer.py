@@ -98,3 +98,19 @@ async def test_one_mebibyte_down(any_link: Link, peer: TcpPeer, mode: int) -> No
     await sender
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(payload).hexdigest()
     await any_link.quiet(0.1)
+
+
+async def test_sends_and_close_in_one_burst_all_reach_the_peer(
+    any_link: Link, peer: TcpPeer
+) -> None:
+    """Sends of one turn go to the kernel as one write at its end (net/host.py); a close
+    in the same burst still lets every byte answered SEND OK through before the FIN."""
+    await open_socket(any_link, peer, 0)
+    chunks = [os.urandom(CHUNK) for _ in range(8)]
+    any_link.buffer.clear()
+    burst = b"".join(b"AT+QISEND=0,%d\r\n" % len(chunk) + chunk for chunk in chunks)
+    await any_link.write(burst + b"AT+QICLOSE=0\r\n")
+    said = await any_link.read_until(b"CLOSE OK\r\n", timeout=10)
+    assert said.count(b"SEND OK") == len(chunks)
+    await asyncio.wait_for(peer.closed.wait(), 10)
+    assert bytes(peer.received) == b"".join(chunks)

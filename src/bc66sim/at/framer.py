@@ -28,6 +28,7 @@ caller's timer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 CR = 0x0D
@@ -44,6 +45,7 @@ MAX_LINE = 1536
 
 #: Bytes that edit a line or are dropped from it: the fast path leaves these to the loop.
 _EDITING = (LF, BACKSPACE, DELETE)
+_EDITING_BYTE = re.compile(b"[%s]" % re.escape(bytes(_EDITING)))
 
 #: Bytes of pending, unconsumed input kept before the framer stops accepting more.
 MAX_PENDING_INPUT = 64 * 1024
@@ -231,12 +233,13 @@ class Framer:
         # Fast path: whole plain lines up to CR (no editing bytes), one slice each. A stray
         # LF at the start of a line is ignored (CLARIFICATIONS §1).
         while not self._line_overflow:
-            skip = len(pending) - len(pending.lstrip(b"\n"))
+            # (lstrip only when there is an LF to strip: it copies what it keeps.)
+            skip = len(pending) - len(pending.lstrip(b"\n")) if pending[:1] == b"\n" else 0
             end = pending.find(b"\r", skip)
             if end < 0:
                 break
             body = pending[skip:end]
-            if any(byte in body for byte in _EDITING) or len(self._line) + len(body) > MAX_LINE:
+            if _EDITING_BYTE.search(body) or len(self._line) + len(body) > MAX_LINE:
                 break
             if self.echo:
                 self._echo_out += pending[: end + 1]

@@ -386,6 +386,8 @@ class Modem:
             callback()
 
     def _flush_urcs(self) -> None:
+        if not self._urcs and not self._drain_waiters:
+            return  # after nearly every command: nothing to say, nobody waiting
         if self._holding_urcs:
             return
         while self._urcs:
