@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import tty
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -318,7 +319,9 @@ class Host:
 
     ``window`` 1 is lock-step (every answer awaited: what a host on a real UART does);
     a larger window writes several commands (and their data) at once, so the figure
-    is the emulator's own ceiling, not the round trip of the I/O path.
+    is the emulator's own ceiling, not the round trip of the I/O path. Pipelined, the
+    host also writes the next window before it reads the answers to the last: the
+    emulator works on one while the host parses the other (two cores, two workers).
     """
 
     def __init__(self, port: Port, *, push: bool, hex_mode: bool, window: int) -> None:
@@ -330,6 +333,8 @@ class Host:
         self.notified = False
         self.urcs: list[str] = []
         self._events: list[object] = []
+        self._ahead = window > 1  # a second window written before the first is answered
+        self._sends_unanswered: deque[int] = deque()  # windows of AT+QISEND, oldest first
 
     def _next_event(self) -> object:
         while not self._events:
@@ -371,7 +376,10 @@ class Host:
         return infos
 
     def send(self, chunks: list[bytes]) -> int:
-        """Send a window of chunks; how many were answered SEND OK."""
+        """Send a window of chunks; how many (of the windows answered now) got SEND OK.
+
+        Pipelined, this window's answers are read at the next call (or :meth:`settle`).
+        """
         self.parser.pending = Pending("AT+QISEND", prompt=True)
         # CR LF, as everywhere this host writes: the LF that follows a line's CR belongs to
         # the line (docs/ARCHITECTURE.md decision 42), so a payload in the same write may
@@ -383,31 +391,65 @@ class Host:
             for chunk in chunks
         )
         self.port.write(burst)
+        self._sends_unanswered.append(len(chunks))
+        return self._answered_sends(keep=int(self._ahead))
+
+    def settle(self) -> int:
+        """Read the answers to every window of AT+QISEND written; how many got SEND OK."""
+        return self._answered_sends(keep=0)
+
+    def _answered_sends(self, keep: int) -> int:
         sent = 0
-        for _ in chunks:
-            assert isinstance(self._next_event(), Prompt)
-            final = self._next_event()
-            assert isinstance(final, Final) and final.ok, final
-            trailer = self._next_event()
-            assert isinstance(trailer, Trailer)
-            sent += trailer.text == "SEND OK"
+        while len(self._sends_unanswered) > keep:
+            for _ in range(self._sends_unanswered.popleft()):
+                assert isinstance(self._next_event(), Prompt)
+                final = self._next_event()
+                assert isinstance(final, Final) and final.ok, final
+                trailer = self._next_event()
+                assert isinstance(trailer, Trailer)
+                sent += trailer.text == "SEND OK"
         return sent
 
-    def read_buffer(self) -> None:
-        """AT+QIRD, a window at a time, until the module's buffer is empty."""
+    def read_buffer(self, due: int) -> None:
+        """AT+QIRD, a window at a time, until the module's buffer is empty (call
+        :meth:`settle` first: the parser expects one kind of answer at a time).
+
+        ``due`` is what the echo has still to send back: a window is written ahead
+        only while more may be due than the window in flight can read.
+        """
+        assert not self._sends_unanswered
         self.parser.pending = Pending("AT+QIRD", prefix="+QIRD:")
-        while True:
-            self.port.write(b"AT+QIRD=0,512\r\n" * self.window)
-            empty = False
-            for _ in range(self.window):
-                while not isinstance(event := self._next_event(), Final):
-                    if isinstance(event, Info):
-                        if event.payload is None:
-                            empty = True
-                        else:
-                            self.received += len(event.payload)
+        reads = b"AT+QIRD=0,512\r\n" * self.window
+        start = self.received
+        self.port.write(reads)
+        unanswered = 1
+        while unanswered:
+            left = due - (self.received - start) - self.window * 512
+            if self._ahead and unanswered == 1 and left > 0:
+                self.port.write(reads)
+                unanswered += 1
+            empty = self._read_window()
+            unanswered -= 1
             if empty:
+                while unanswered:  # written ahead: empty, or what came since
+                    self._read_window()
+                    unanswered -= 1
                 return
+            if not unanswered:
+                self.port.write(reads)
+                unanswered = 1
+
+    def _read_window(self) -> bool:
+        """The answers to one window of AT+QIRD; whether one said the buffer was empty."""
+        empty = False
+        for _ in range(self.window):
+            while not isinstance(event := self._next_event(), Final):
+                if isinstance(event, Info):
+                    if event.payload is None:
+                        empty = True
+                    else:
+                        self.received += len(event.payload)
+        return empty
 
     def poll(self) -> None:
         """Take what the module pushed meanwhile, without waiting."""
@@ -439,17 +481,21 @@ def throughput(
     host.wait_urc("+QIOPEN: 0,0")
     size = 730 if hex_mode else 1460
     chunks = [os.urandom(size) for _ in range(window)]
-    sent = 0
+    written = sent = 0  # payload bytes written; answered SEND OK
     started = time.perf_counter()
     cpu_before = cpu_seconds(pid)
-    while sent < PAYLOAD or host.received < sent:
-        if sent < PAYLOAD:
+    while written < PAYLOAD or host.received < sent:
+        if written < PAYLOAD:
+            written += size * len(chunks)
             sent += size * host.send(chunks)
+            if written >= PAYLOAD:
+                sent += size * host.settle()
         if push:
             host.poll()
-        elif host.notified or sent >= PAYLOAD:
+        elif host.notified or written >= PAYLOAD:
             host.notified = False
-            host.read_buffer()
+            sent += size * host.settle()
+            host.read_buffer(due=sent - host.received)
     elapsed = time.perf_counter() - started
     cpu_per_mb = (cpu_seconds(pid) - cpu_before) / (host.received / 1e6)
     host.parser.pending = Pending("AT+QICLOSE")
