@@ -452,11 +452,14 @@ class Host:
         return empty
 
     def poll(self) -> None:
-        """Take what the module pushed meanwhile, without waiting."""
+        """Take what the module pushed meanwhile, without waiting (answers to a window
+        still unanswered are kept for it)."""
         while data := self.port.read(timeout=0):
             for event in self.parser.feed(data):
                 if isinstance(event, Urc):
                     self._urc(event)
+                else:
+                    self._events.append(event)
 
 
 def cpu_seconds(pid: int) -> float:
