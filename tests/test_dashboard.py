@@ -168,25 +168,28 @@ async def test_host_supplied_markup_is_shown_not_run(
     assert await trace.locator("script, img, b").count() == 0
 
 
+@pytest.mark.parametrize("workers", [(), ("--workers", "2")], ids=["one-process", "workers"])
 async def test_the_fleet_page_lists_every_module_and_opens_one(
-    browser: Browser, tmp_path: Path
+    browser: Browser, tmp_path: Path, workers: tuple[str, ...]
 ) -> None:
+    """Module 2 is the second worker's, with workers: the page and its feed pass through
+    the fleet's one control plane (control/proxy.py)."""
     fleet = await Bc66simProcess("fleet", "3", "--tcp", "127.0.0.1:0", "--attach-delay", "0",
-                                 "--state-dir", str(tmp_path)).start()  # fmt: skip
+                                 "--state-dir", str(tmp_path), *workers).start()  # fmt: skip
     try:
         places = fleet.where.split(",")
         control = ControlClient.from_state_dir(tmp_path)
         page = await open_dashboard(browser, f"{control.url}/dashboard?token={control.token}")
         rows = page.locator("#fleet-rows tr")
         await expect(rows).to_have_count(3)
-        host, port = places[1].rsplit(":", 1)
+        host, port = places[2].rsplit(":", 1)
         reader, writer = await asyncio.open_connection(host, int(port))
         writer.write(b"AT+CGSN=1\r")
         await asyncio.wait_for(reader.readuntil(b"OK\r\n"), 10)
-        await expect(rows.nth(1).locator("td").nth(7)).not_to_have_text("0")  # bytes in
+        await expect(rows.nth(2).locator("td").nth(7)).not_to_have_text("0")  # bytes in
         await screenshot(page, "dashboard-fleet.png")
-        await page.click("#fleet-rows a >> text='1'")
-        await expect(page.locator("h1")).to_contain_text("module 1")
+        await page.click("#fleet-rows a >> text='2'")
+        await expect(page.locator("h1")).to_contain_text("module 2")
         await expect(page.locator("#feed-state")).to_have_text("live")
         writer.write(b"AT+CGMM\r")
         await expect(page.locator("#trace-lines li.to_module", has_text="AT+CGMM")).to_be_visible(

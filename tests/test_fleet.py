@@ -211,3 +211,64 @@ async def test_workers_on_ptys_and_a_lost_worker_stops_the_fleet(tmp_path: Path)
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_workers_one_control_plane_for_the_whole_fleet(tmp_path: Path) -> None:
+    """``fleet --workers``: one address and one token (control.json) for every module,
+    whichever worker holds it; faults, the feed and the pages reach the right one."""
+    import aiohttp
+
+    from bc66sim.control.client import ControlClient, ControlError
+
+    process, places, log = await start_sharded("5", "--workers", "2",
+                                               "--state-dir", str(tmp_path))  # fmt: skip
+    try:
+        control = ControlClient.from_state_dir(tmp_path)
+        rows = control.request("GET", "/modules")
+        assert [row["index"] for row in rows] == list(range(5)), log
+        assert [row["place"] for row in rows] == places
+        # Module 4 is in the second worker: its own address, under the fleet's number.
+        assert control.request("GET", "/modules/4/status")["radio"]["ip"] == "10.20.0.5"
+        assert control.request("GET", "/status")["radio"]["ip"] == "10.20.0.1"  # module 0
+        control.request("POST", "/modules/3/faults/detach", {})
+        assert b"+CGATT: 0" in await ask(places[3], b"AT+CGATT?")
+        assert b"+CGATT: 1" in await ask(places[2], b"AT+CGATT?")  # its neighbour untouched
+        try:
+            control.request("GET", "/modules/5/status")
+            raise AssertionError("module 5 of 5 answered")
+        except ControlError as exc:
+            assert exc.status == 404
+        try:
+            ControlClient(control.url, "wrong").status()
+            raise AssertionError("a wrong token was let through")
+        except ControlError as exc:
+            assert exc.status == 401
+
+        # (unsafe: a jar that keeps cookies of an IP address, as a browser does)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            feed = f"{control.url}/modules/4/events?token={control.token}"
+            async with session.ws_connect(feed) as ws:
+                assert (await ws.receive_json(timeout=10))["type"] == "hello"
+                await ask(places[4], b"AT+CGMM")
+                while True:  # the recent past, then what was just said
+                    event = await ws.receive_json(timeout=10)
+                    if event["type"] == "uart" and "AT+CGMM" in event["data"]:
+                        break
+            page_url = f"{control.url}/dashboard?token={control.token}"
+            async with session.get(page_url) as page:
+                html = await page.text()
+            assert html.count('<tr data-index="') == 5
+            async with session.get(f"{control.url}/dashboard/4") as page:  # by its cookie
+                assert page.status == 200
+                assert "module 4" in await page.text()
+    finally:
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    assert not (tmp_path / "control.json").exists()
+    host, port = control.url.removeprefix("http://").rsplit(":", 1)
+    try:
+        _, writer = await asyncio.open_connection(host, int(port))
+    except ConnectionRefusedError:
+        return
+    writer.close()
+    raise AssertionError("the control plane still listens")

@@ -30,6 +30,7 @@ from bc66sim.control import ctl
 from bc66sim.control.options import (
     ControlSetupError,
     add_serve_options,
+    control_address,
     start_for_fleet,
     start_for_serve,
 )
@@ -426,9 +427,14 @@ def _sharded_fleet(args: argparse.Namespace, config: ModemConfig, loop: str) -> 
     if args.workers < 1:
         raise UsageError("--workers: at least 1")
     settings = _fleet_settings(args, config)  # (each worker raises its own file limit)
-    log.info("the fleet's modules in %d worker processes; no control plane with --workers",
-             min(args.workers, args.count))  # fmt: skip
-    return shards.run(args.count, args.workers, settings, verbose=args.verbose, loop=loop)
+    try:
+        address = control_address(args)
+    except ControlSetupError as exc:
+        raise UsageError(str(exc)) from exc
+    control = shards.ControlOptions(*address, args.state_dir) if address is not None else None
+    log.info("the fleet's modules in %d worker processes", min(args.workers, args.count))
+    return shards.run(args.count, args.workers, settings, verbose=args.verbose, loop=loop,
+                      control=control)  # fmt: skip
 
 
 async def _fleet(args: argparse.Namespace, config: ModemConfig) -> int:

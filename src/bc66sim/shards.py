@@ -14,8 +14,10 @@ waits.  Ctrl+C or SIGTERM stops every worker (SIGTERM, then SIGKILL after
 start, or ends on its own, stops the others and the parent exits 1: a fleet
 with a silent hole in it is worse than none.
 
-With workers, the fleet has no control plane yet: each worker would need its
-own, and one dashboard for all of them is still to come (issue 15's notes).
+The control plane is the fleet's one (control/proxy.py): each worker serves its
+modules' on a loopback port of its own, under the fleet's module numbers and one
+token, and the parent listens where ``--control`` says and passes each request to
+the worker that holds the module.
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import queue
+import secrets
 import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bc66sim.control.proxy import ControlThread
 
 log = logging.getLogger("bc66sim")
 
@@ -51,6 +57,19 @@ class Shard:
     first_index: int
     count: int
     settings: dict[str, Any] = field(default_factory=dict)
+    #: The fleet's control-plane token: the worker serves its modules' on loopback
+    #: (empty: no control plane); and how many modules the whole fleet has.
+    control_token: str = ""
+    fleet_size: int = 0
+
+
+@dataclass(frozen=True)
+class ControlOptions:
+    """Where the fleet's control plane listens (``--control``), and its state folder."""
+
+    host: str
+    port: int
+    state_dir: Path | None
 
 
 def split(count: int, workers: int) -> list[tuple[int, int]]:
@@ -92,16 +111,26 @@ async def _serve_shard(shard: Shard, ready: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     fleet = Fleet(shard.count, first_index=shard.first_index, **shard.settings)
+    control = None
     try:
         places = await fleet.start()
-    except (PortError, OSError) as exc:
-        ready.put((shard.number, None, str(exc)))
+        if shard.control_token:
+            from bc66sim.control.options import ControlSetupError, fleet_server
+
+            control = fleet_server(fleet, "127.0.0.1", 0, state_dir=None,
+                                   token=shard.control_token,
+                                   fleet_size=shard.fleet_size)  # fmt: skip
+            await control.start()
+    except (PortError, OSError, ControlSetupError) as exc:
+        ready.put((shard.number, None, str(exc), ""))
         await fleet.close()
         return
-    ready.put((shard.number, places, ""))
+    ready.put((shard.number, places, "", control.url if control is not None else ""))
     try:
         await stop.wait()
     finally:
+        if control is not None:
+            await control.close()
         await fleet.close()
 
 
@@ -110,16 +139,18 @@ class ShardError(Exception):
 
 
 def run(count: int, workers: int, settings: dict[str, Any], *, verbose: int = 0,
-        loop: str = "asyncio") -> int:  # fmt: skip
+        loop: str = "asyncio", control: ControlOptions | None = None) -> int:  # fmt: skip
     """Serve ``count`` modules in ``workers`` processes until a signal; the exit code."""
     context = multiprocessing.get_context("spawn")
     ready = context.Queue()
-    shards = [Shard(number, first, size, settings)
+    token = secrets.token_urlsafe(32) if control is not None else ""
+    shards = [Shard(number, first, size, settings, token, count)
               for number, (first, size) in enumerate(split(count, workers))]  # fmt: skip
     processes = [context.Process(target=_worker, args=(shard, ready, verbose, loop),
                                  name=f"bc66sim-worker-{shard.number}")
                  for shard in shards]  # fmt: skip
     stopping = False
+    plane: ControlThread | None = None
 
     def on_signal(signum: int, frame: object) -> None:
         nonlocal stopping
@@ -129,9 +160,12 @@ def run(count: int, workers: int, settings: dict[str, Any], *, verbose: int = 0,
     try:
         for process in processes:
             process.start()
-        places = _wait_ready(shards, processes, ready, lambda: stopping)
-        if places is None:
+        started = _wait_ready(shards, processes, ready, lambda: stopping)
+        if started is None:
             return 0  # stopped before it was ready
+        places, urls = started
+        if control is not None:
+            plane = _start_control(control, token, shards, urls)
         log.info("BC66 fleet of %d ready on %s (%d workers: pids %s)", count, ",".join(places),
                  len(processes), ",".join(str(p.pid) for p in processes))  # fmt: skip
         while not stopping:
@@ -151,6 +185,8 @@ def run(count: int, workers: int, settings: dict[str, Any], *, verbose: int = 0,
         log.error("%s", exc)
         return 1
     finally:
+        if plane is not None:
+            plane.stop()
         _stop(processes)
         _clear_links(settings.get("pty_dir"), count)
         ready.close()
@@ -160,9 +196,11 @@ def run(count: int, workers: int, settings: dict[str, Any], *, verbose: int = 0,
 
 
 def _wait_ready(shards: list[Shard], processes: list[Any], ready: Any,
-                stopping: Any) -> list[str] | None:  # fmt: skip
-    """Every worker's places, in module order; None if a signal came first."""
+                stopping: Any) -> tuple[list[str], dict[int, str]] | None:  # fmt: skip
+    """Every worker's places, in module order, and its control plane's URL; None if a
+    signal came first."""
     found: dict[int, list[str]] = {}
+    urls: dict[int, str] = {}
     deadline = time.monotonic() + START_TIMEOUT + START_PER_MODULE * max(s.count for s in shards)
     while len(found) < len(shards):
         if stopping():
@@ -174,13 +212,32 @@ def _wait_ready(shards: list[Shard], processes: list[Any], ready: Any,
         if time.monotonic() > deadline:
             raise ShardError("the workers did not start in time")
         try:
-            number, places, error = ready.get(timeout=0.2)
+            number, places, error, url = ready.get(timeout=0.2)
         except queue.Empty:
             continue
         if places is None:
             raise ShardError(f"worker {number}: {error}")
         found[number] = places
-    return [place for number in sorted(found) for place in found[number]]
+        urls[number] = url
+    return [place for number in sorted(found) for place in found[number]], urls
+
+
+def _start_control(control: ControlOptions, token: str, shards: list[Shard],
+                   urls: dict[int, str]) -> ControlThread:  # fmt: skip
+    """The fleet's control plane, in front of the workers'; its address in the log."""
+    from bc66sim.control.options import ControlSetupError
+    from bc66sim.control.proxy import ControlThread, ShardedControl, ShardPlane
+
+    planes = [ShardPlane(shard.first_index, shard.count, urls[shard.number]) for shard in shards]
+    plane = ControlThread(ShardedControl(planes, token, host=control.host, port=control.port,
+                                         state_dir=control.state_dir))  # fmt: skip
+    try:
+        plane.start()
+    except ControlSetupError as exc:
+        raise ShardError(str(exc)) from None
+    log.info("control plane on %s", plane.control.describe())
+    log.info("dashboard: %s", plane.control.dashboard_url)
+    return plane
 
 
 def _stop(processes: list[Any]) -> None:

@@ -184,11 +184,11 @@ def _socket_row(sock: dict[str, Any]) -> str:
     return "<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in cells) + "<td></td></tr>"
 
 
-def fleet_page(watches: list[Watch], *, battery_mah: float, token: str) -> str:
-    """The table of a fleet's modules, each row a link to its page."""
-    rows = "\n".join(_fleet_row(index, watch.summary()) for index, watch in enumerate(watches))
+def fleet_page(rows: list[dict[str, Any]], *, battery_mah: float, token: str) -> str:
+    """The table of a fleet's modules (``GET /modules``' rows), each row a link to its page."""
+    table = "\n".join(_fleet_row(row["index"], row) for row in rows)
     body = f"""<header>
-<h1>bc66sim fleet <span class="muted">{len(watches)} modules</span></h1>
+<h1>bc66sim fleet <span class="muted">{len(rows)} modules</span></h1>
 <p class="muted"><span id="feed-state">live</span></p>
 </header>
 <main>
@@ -198,7 +198,7 @@ def fleet_page(watches: list[Watch], *, battery_mah: float, token: str) -> str:
 <thead><tr><th>#</th><th>where</th><th>model</th><th>power</th><th>attached</th>
 <th>sockets</th><th>to module</th><th>to host</th><th>errors</th><th>energy (mAh)</th></tr></thead>
 <tbody id="fleet-rows">
-{rows}
+{table}
 </tbody>
 </table>
 </section>

@@ -55,6 +55,23 @@ async def start_for_serve(
 ) -> ControlServer | None:
     """``serve``'s control plane as its options ask (None with ``--no-control``);
     ``budget``: the module's share of the recent past (control/watch.py)."""
+    address = control_address(args)
+    if address is None:
+        return None
+    host, port = address
+    from bc66sim.control.server import ControlServer  # aiohttp only when it is used
+
+    server = ControlServer(modem, trace, host=host, port=port, state_dir=state_dir, place=place,
+                           budget=budget)  # fmt: skip
+    if getattr(args, "battery_mah", None):  # serve's --battery-mah (a fleet has none)
+        server.battery_mah = args.battery_mah
+    await server.start()
+    return server
+
+
+def control_address(args: argparse.Namespace) -> tuple[str, int] | None:
+    """Where ``--control`` asks the control plane to listen (None with ``--no-control``);
+    an address beyond loopback only with ``--control-public``."""
     if args.no_control:
         return None
     try:
@@ -69,29 +86,42 @@ async def start_for_serve(
             )
         log.warning("the control plane listens on %s: anyone who can reach it and has the "
                     "token controls the module (and sees its traffic)", host)  # fmt: skip
-    from bc66sim.control.server import ControlServer  # aiohttp only when it is used
-
-    server = ControlServer(modem, trace, host=host, port=port, state_dir=state_dir, place=place,
-                           budget=budget)  # fmt: skip
-    if getattr(args, "battery_mah", None):  # serve's --battery-mah (a fleet has none)
-        server.battery_mah = args.battery_mah
-    await server.start()
-    return server
+    return host, port
 
 
 async def start_for_fleet(fleet: Fleet, args: argparse.Namespace) -> ControlServer | None:
     """``fleet``'s control plane: every module, ``/modules/<n>/``, one token."""
-    if not fleet.modems:
+    address = control_address(args)
+    if not fleet.modems or address is None:
         return None
+    server = fleet_server(fleet, *address, state_dir=args.state_dir)
+    await server.start()
+    return server
+
+
+def fleet_server(
+    fleet: Fleet,
+    host: str,
+    port: int,
+    *,
+    state_dir: Path | None,
+    token: str | None = None,
+    fleet_size: int | None = None,
+) -> ControlServer:
+    """A control plane (not started) for every module of ``fleet``; ``fleet_size``: the
+    whole fleet's, when ``fleet`` is one worker's part of it (shards.py)."""
+    from bc66sim.control.server import ControlServer  # aiohttp only when it is used
+
     # The recent past of a fleet's modules shares one budget: thousands of modules
     # must not each keep what one serve keeps.
-    share = fleet_share(len(fleet.modems))
-    server = await start_for_serve(fleet.modems[0], fleet.traces[0], args.state_dir, args,
-                                   place=fleet.places[0], budget=share)  # fmt: skip
-    if server is not None:
-        for modem, trace, place in zip(fleet.modems[1:], fleet.traces[1:], fleet.places[1:],
-                                       strict=True):  # fmt: skip
-            server.add(modem, trace, place, share)
+    share = fleet_share(fleet_size or len(fleet.modems))
+    server = ControlServer(fleet.modems[0], fleet.traces[0], host=host, port=port,
+                           state_dir=state_dir, place=fleet.places[0], budget=share,
+                           token=token, first_index=fleet.first_index,
+                           fleet_size=fleet_size)  # fmt: skip
+    for modem, trace, place in zip(fleet.modems[1:], fleet.traces[1:], fleet.places[1:],
+                                   strict=True):  # fmt: skip
+        server.add(modem, trace, place, share)
     return server
 
 

@@ -66,22 +66,66 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-class ControlServer:
+class Findable:
+    """How a person or a client finds a control plane: its URL, its token, control.json."""
+
+    url: str
+    token: str
+    state_dir: Path | None
+
+    @property
+    def info_path(self) -> Path | None:
+        """Where control.json is meant to be (None: no state dir)."""
+        return self.state_dir / INFO_FILE if self.state_dir is not None else None
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard's address, token included: what a person opens in a browser."""
+        return f"{self.url}/dashboard?token={self.token}"
+
+    def describe(self) -> str:
+        """Where it is, for the log: the URL, the token and control.json."""
+        written = self.info_path is not None and self.info_path.exists()
+        return f"{self.url} (token {self.token}" + (f", in {self.info_path})" if written else ")")
+
+    # -- the routes of the dashboard that are the same everywhere -------------------------
+
+    async def _root(self, request: web.Request) -> web.Response:
+        """``/`` redirects to the dashboard (its query, the token, kept)."""
+        location = str(request.rel_url.with_path("/dashboard").with_query(request.query))
+        return web.Response(status=302, headers={"Location": location})
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        return dashboard.static_response(request.match_info["name"])
+
+    def _page(self, page: str) -> web.Response:
+        """A dashboard page, with the cookie that lets its links go without the token."""
+        response = dashboard.html_response(page)
+        set_token_cookie(response, self.token, self.url)
+        return response
+
+
+class ControlServer(Findable):
     """One module's control plane; :meth:`start`, then :meth:`close`."""
 
     def __init__(self, modem: Modem, trace: Trace | None = None, *, host: str = "127.0.0.1",
                  port: int = 0, state_dir: Path | None = None,
                  stream: EventStream | None = None, place: str = "",
                  battery_mah: float = DEFAULT_BATTERY_MAH,
-                 budget: Budget = SERVE_BUDGET) -> None:  # fmt: skip
+                 budget: Budget = SERVE_BUDGET, token: str | None = None,
+                 first_index: int = 0, fleet_size: int | None = None) -> None:  # fmt: skip
+        """``first_index`` and ``fleet_size``: a worker of a sharded fleet serves modules
+        ``first_index`` on of ``fleet_size`` (shards.py), under the fleet's numbers."""
         #: The modules it serves: one for serve, each of a fleet's (:meth:`add`).
         self.watches = [Watch(modem, trace, place=place, stream=stream, budget=budget)]
         self.host, self.port = host, port
         #: The battery the pages and ``/status`` project a life for (``--battery-mah``).
         self.battery_mah = battery_mah
         self.state_dir = state_dir
-        self.token = secrets.token_urlsafe(32)
+        self.token = token or secrets.token_urlsafe(32)
         self.url = ""
+        self.first_index = first_index
+        self._fleet_size = fleet_size
         #: Told every fault applied (name, body): a recording (recording/recorder.py).
         self.fault_listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._runner: web.AppRunner | None = None
@@ -102,26 +146,17 @@ class ControlServer:
         self.watches.append(Watch(modem, trace, place=place, budget=budget))
 
     @property
-    def info_path(self) -> Path | None:
-        """Where control.json is meant to be (None: no state dir)."""
-        return self.state_dir / INFO_FILE if self.state_dir is not None else None
-
-    @property
-    def dashboard_url(self) -> str:
-        """The dashboard's address, token included: what a person opens in a browser."""
-        return f"{self.url}/dashboard?token={self.token}"
-
-    def describe(self) -> str:
-        """Where it is, for the serve's log: the URL, the token and control.json."""
-        written = self.info_path is not None and self.info_path.exists()
-        return f"{self.url} (token {self.token}" + (f", in {self.info_path})" if written else ")")
+    def fleet_size(self) -> int:
+        """How many modules the fleet has (more than this serves, in a sharded one)."""
+        return self._fleet_size or len(self.watches)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> str:
         """Listen and write control.json; the URL.  (Each module's feed is hooked to it
         from the start, in :class:`Watch`: a page opened later sees its boot.)"""
-        app = web.Application(middlewares=[self._guard], client_max_size=MAX_BODY)
+        app = web.Application(middlewares=[guard(self.token, lambda: self.url)],
+                              client_max_size=MAX_BODY)  # fmt: skip
         for prefix in ("", "/modules/{index}"):
             app.add_routes([
                 web.get(prefix + "/status", self._status),
@@ -137,112 +172,26 @@ class ControlServer:
             web.get("/dashboard/{index}", self._dashboard),
             web.get("/static/{name}", self._static),
         ])  # fmt: skip
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        try:
-            await web.TCPSite(self._runner, self.host, self.port).start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            raise ControlSetupError(
-                f"--control {self.host}:{self.port}: {exc.strerror or exc}"
-            ) from None
-        port = self._runner.addresses[0][1]
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{host}:{port}"
-        try:
-            self._write_info()
-        except OSError as exc:  # the module still runs; the URL and token are in the log
-            log.error("cannot write %s (bc66sim ctl --state-dir will not find this serve): %s",
-                      self.info_path, exc)  # fmt: skip
+        self._runner, self.url = await listen(app, self.host, self.port)
+        write_info(self.info_path, self.url, self.token)
         return self.url
 
     async def close(self) -> None:
         """Close every feed, stop listening, remove control.json (if it is still ours)."""
         for watch in self.watches:
             watch.close()
-        for ws in list(self._sockets):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY,
-                                                message=b"bc66sim serve stopped"), 1)  # fmt: skip
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._remove_info()
-
-    def _write_info(self) -> None:
-        path = self.info_path
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        text = json.dumps({"url": self.url, "token": self.token, "pid": os.getpid()})
-        temporary = path.with_name(f".{INFO_FILE}.{os.getpid()}")
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(text + "\n")
-        os.replace(temporary, path)  # a reader sees the old file or the whole new one
-
-    def _remove_info(self) -> None:
-        path = self.info_path
-        if path is None:
-            return
-        try:
-            ours = json.loads(path.read_text()).get("token") == self.token
-        except (OSError, ValueError, AttributeError):
-            return
-        if ours:  # another serve on this state dir may have written its own since
-            path.unlink(missing_ok=True)
+        await stop_listening(self._runner, self._sockets, b"bc66sim serve stopped")
+        remove_info(self.info_path, self.token)
 
     # -- requests ------------------------------------------------------------------------
-
-    def _authorised(self, request: web.Request) -> bool:
-        if request.path.startswith("/static/"):
-            return True  # the dashboard's script and style: no data in them
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" and _browser_route(request):
-            # A browser cannot put a header on a page's address or a WebSocket; these
-            # GETs change nothing, so the token in their query (or the cookie a page
-            # with it set: the links between pages carry none) is no CSRF risk.
-            given = request.query.get("token") or request.cookies.get(self._cookie, "")
-        elif scheme.lower() != "bearer":
-            return False
-        return secrets.compare_digest(given.strip().encode(), self.token.encode())
-
-    @property
-    def _cookie(self) -> str:
-        return TOKEN_COOKIE.format(port=self.url.rsplit(":", 1)[-1])
-
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """The origin and the token first, for every route; every error as JSON; no
-        exception escapes."""
-        origin = request.headers.get("Origin")
-        if origin is not None and origin != f"{request.scheme}://{request.host}":
-            # A page of another site or port (another local server is the same site):
-            # a browser sends the cookie with a WebSocket, so the origin must be ours.
-            return _error(403, f"requests from {origin} are not allowed")
-        if not self._authorised(request):
-            response = _error(401, "missing or wrong token (Authorization: Bearer <token>, "
-                                   "from control.json in the state directory)")  # fmt: skip
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        try:
-            return await handler(request)
-        except faults.FaultError as exc:
-            return _error(exc.status, exc.message)
-        except web.HTTPException as exc:
-            return _error(exc.status, exc.reason)
-        except Exception:
-            log.exception("control request %s %s failed", request.method, request.path)
-            return _error(500, "internal error (see the serve's log)")
 
     def _watch(self, request: web.Request) -> Watch:
         """The module a request is about: ``/modules/<n>/…``, or module 0."""
         index = request.match_info.get("index", "0")
-        if not index.isdigit() or int(index) >= len(self.watches):
-            raise faults.FaultError(404, f"no module {index} (there are {len(self.watches)})")
-        return self.watches[int(index)]
+        local = int(index) - self.first_index if index.isdigit() else -1
+        if not 0 <= local < len(self.watches):
+            raise faults.FaultError(404, f"no module {index} (there are {self.fleet_size})")
+        return self.watches[local]
 
     async def _status(self, request: web.Request) -> web.Response:
         return web.json_response(status(self._watch(request).modem, self.battery_mah))
@@ -251,9 +200,12 @@ class ControlServer:
         return web.json_response(energy(self._watch(request).modem, self.battery_mah))
 
     async def _modules(self, request: web.Request) -> web.Response:
-        return web.json_response([
-            {"index": index, **watch.summary()} for index, watch in enumerate(self.watches)
-        ])  # fmt: skip
+        return web.json_response(self._rows())
+
+    def _rows(self) -> list[dict[str, Any]]:
+        """``GET /modules``: a row a module, under the fleet's numbers."""
+        first = self.first_index
+        return [{"index": first + n, **watch.summary()} for n, watch in enumerate(self.watches)]
 
     async def _fault(self, request: web.Request) -> web.Response:
         watch = self._watch(request)
@@ -293,27 +245,17 @@ class ControlServer:
 
     # -- the dashboard (dashboard.py) ------------------------------------------------------
 
-    async def _root(self, request: web.Request) -> web.StreamResponse:
-        location = str(request.rel_url.with_path("/dashboard").with_query(request.query))
-        return web.Response(status=302, headers={"Location": location})
-
     async def _dashboard(self, request: web.Request) -> web.Response:
-        if "index" not in request.match_info and len(self.watches) > 1:
-            page = dashboard.fleet_page(self.watches, battery_mah=self.battery_mah,
+        if "index" not in request.match_info and self.fleet_size > 1:
+            page = dashboard.fleet_page(self._rows(), battery_mah=self.battery_mah,
                                         token=self.token)  # fmt: skip
         else:
             watch = self._watch(request)
-            page = dashboard.module_page(watch, self.watches.index(watch), len(self.watches),
+            index = self.first_index + self.watches.index(watch)
+            page = dashboard.module_page(watch, index, self.fleet_size,
                                          battery_mah=self.battery_mah,
                                          token=self.token)  # fmt: skip
-        response = dashboard.html_response(page)
-        # Same-site only, out of scripts' reach: the pages' links work without the token.
-        response.set_cookie(self._cookie, self.token, httponly=True, samesite="Strict",
-                            path="/")  # fmt: skip
-        return response
-
-    async def _static(self, request: web.Request) -> web.StreamResponse:
-        return dashboard.static_response(request.match_info["name"])
+        return self._page(page)
 
     async def _send_events(
         self, request: web.Request, ws: web.WebSocketResponse, subscriber: Subscriber
@@ -331,6 +273,117 @@ class ControlServer:
         except (TimeoutError, ConnectionError):
             if request.transport is not None:
                 request.transport.abort()  # it does not even read its close
+
+
+# -- shared with the sharded fleet's control plane (control/proxy.py) -----------------------
+
+
+def guard(token: str, url: Callable[[], str]) -> Any:
+    """The middleware of a control plane: the origin and the token first, for every route;
+    every error as JSON; no exception escapes. ``url``: where it listens, once it does."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != f"{request.scheme}://{request.host}":
+            # A page of another site or port (another local server is the same site):
+            # a browser sends the cookie with a WebSocket, so the origin must be ours.
+            return _error(403, f"requests from {origin} are not allowed")
+        if not _authorised(request, token, _cookie(url())):
+            response = _error(401, "missing or wrong token (Authorization: Bearer <token>, "
+                                   "from control.json in the state directory)")  # fmt: skip
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        try:
+            return await handler(request)
+        except faults.FaultError as exc:
+            return _error(exc.status, exc.message)
+        except web.HTTPException as exc:
+            return _error(exc.status, exc.reason)
+        except Exception:
+            log.exception("control request %s %s failed", request.method, request.path)
+            return _error(500, "internal error (see the serve's log)")
+
+    return check
+
+
+def _authorised(request: web.Request, token: str, cookie: str) -> bool:
+    if request.path.startswith("/static/"):
+        return True  # the dashboard's script and style: no data in them
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" and _browser_route(request):
+        # A browser cannot put a header on a page's address or a WebSocket; these
+        # GETs change nothing, so the token in their query (or the cookie a page
+        # with it set: the links between pages carry none) is no CSRF risk.
+        given = request.query.get("token") or request.cookies.get(cookie, "")
+    elif scheme.lower() != "bearer":
+        return False
+    return secrets.compare_digest(given.strip().encode(), token.encode())
+
+
+def _cookie(url: str) -> str:
+    return TOKEN_COOKIE.format(port=url.rsplit(":", 1)[-1])
+
+
+async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on ``host:port`` (:class:`ControlSetupError` if it cannot); the runner
+    and the URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ControlSetupError(f"--control {host}:{port}: {exc.strerror or exc}") from None
+    shown = f"[{host}]" if ":" in host else host
+    return runner, f"http://{shown}:{runner.addresses[0][1]}"
+
+
+async def stop_listening(runner: web.AppRunner | None, sockets: set[web.WebSocketResponse],
+                         why: bytes) -> None:  # fmt: skip
+    """Close every feed (telling its client ``why``), then stop listening."""
+    for ws in list(sockets):
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY, message=why), 1)
+    if runner is not None:
+        await runner.cleanup()
+
+
+def set_token_cookie(response: web.StreamResponse, token: str, url: str) -> None:
+    """Same-site only, out of scripts' reach: the pages' links work without the token."""
+    response.set_cookie(_cookie(url), token, httponly=True, samesite="Strict", path="/")
+
+
+def write_info(path: Path | None, url: str, token: str) -> None:
+    """``control.json`` (mode 0600): how ``bc66sim ctl --state-dir`` finds this process."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        text = json.dumps({"url": url, "token": token, "pid": os.getpid()})
+        temporary = path.with_name(f".{INFO_FILE}.{os.getpid()}")
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text + "\n")
+        os.replace(temporary, path)  # a reader sees the old file or the whole new one
+    except OSError as exc:  # the modules still run; the URL and token are in the log
+        log.error("cannot write %s (bc66sim ctl --state-dir will not find this process): %s",
+                  path, exc)  # fmt: skip
+
+
+def remove_info(path: Path | None, token: str) -> None:
+    """Remove ``control.json`` if it is still ours."""
+    if path is None:
+        return
+    try:
+        ours = json.loads(path.read_text()).get("token") == token
+    except (OSError, ValueError, AttributeError):
+        return
+    if ours:  # another serve on this state dir may have written its own since
+        path.unlink(missing_ok=True)
 
 
 def _browser_route(request: web.Request) -> bool:
