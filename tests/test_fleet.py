@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -272,3 +273,66 @@ async def test_workers_one_control_plane_for_the_whole_fleet(tmp_path: Path) -> 
         return
     writer.close()
     raise AssertionError("the control plane still listens")
+
+
+async def test_workers_a_busy_port_is_a_clear_error_not_a_crash() -> None:
+    """A worker that cannot listen on its module's port says why, and the fleet stops."""
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    busy = holder.getsockname()[1]
+    try:  # module 3's port (BASE+3) is taken: the second worker's
+        fleet = Bc66simProcess("fleet", "4", "--workers", "2", "--attach-delay", "0",
+                               "--tcp", f"127.0.0.1:{busy - 3}")  # fmt: skip
+        try:
+            await fleet.start(timeout=30)
+            raise AssertionError("the fleet started on a busy port")
+        except AssertionError as exc:
+            if "did not start" not in str(exc):
+                raise
+        text = "\n".join(fleet.log)
+        assert fleet.process is not None and fleet.process.returncode == 1, text
+        assert f"127.0.0.1:{busy}" in text and "Traceback" not in text, text
+    finally:
+        holder.close()
+
+
+async def test_workers_control_plane_many_feeds_and_a_stuck_worker(tmp_path: Path) -> None:
+    """Open feeds never hold other requests back; a worker that stopped answering makes
+    no request hang past its timeout, and control.json still goes at exit."""
+    import signal
+
+    import aiohttp
+
+    from bc66sim.control.client import ControlClient
+
+    process, _, log = await start_sharded("3", "--workers", "2", "--state-dir", str(tmp_path))
+    workers = sorted(pid for pid in children(process.pid)
+                     if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text())  # fmt: skip
+    try:
+        control = ControlClient.from_state_dir(tmp_path, timeout=20)
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            feeds = [await session.ws_connect(f"{control.url}/modules/2/events?token="
+                                              f"{control.token}") for _ in range(120)]  # fmt: skip
+            status = await asyncio.to_thread(control.request, "GET", "/modules/2/status")
+            assert status["radio"]["ip"] == "10.20.0.3", log
+            for feed in feeds:
+                await feed.close()
+        os.kill(workers[1], signal.SIGSTOP)  # module 2's worker answers nothing now
+        asked = asyncio.create_task(asyncio.to_thread(control.request, "GET", "/modules/2/status"))
+        await asyncio.sleep(0.5)
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+        assert not (tmp_path / "control.json").exists()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asked, 30)
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -59,7 +59,7 @@ class Shard:
     settings: dict[str, Any] = field(default_factory=dict)
     #: The fleet's control-plane token: the worker serves its modules' on loopback
     #: (empty: no control plane); and how many modules the whole fleet has.
-    control_token: str = ""
+    control_token: str = field(default="", repr=False)
     fleet_size: int = 0
 
 
@@ -103,6 +103,7 @@ def _worker(shard: Shard, ready: Any, verbose: int, loop: str) -> None:
 
 
 async def _serve_shard(shard: Shard, ready: Any) -> None:
+    from bc66sim.control.options import ControlSetupError, fleet_server
     from bc66sim.fleet import Fleet
     from bc66sim.transport.base import PortError
 
@@ -115,8 +116,6 @@ async def _serve_shard(shard: Shard, ready: Any) -> None:
     try:
         places = await fleet.start()
         if shard.control_token:
-            from bc66sim.control.options import ControlSetupError, fleet_server
-
             control = fleet_server(fleet, "127.0.0.1", 0, state_dir=None,
                                    token=shard.control_token,
                                    fleet_size=shard.fleet_size)  # fmt: skip
@@ -185,14 +184,16 @@ def run(count: int, workers: int, settings: dict[str, Any], *, verbose: int = 0,
         log.error("%s", exc)
         return 1
     finally:
-        if plane is not None:
-            plane.stop()
-        _stop(processes)
-        _clear_links(settings.get("pty_dir"), count)
-        ready.close()
-        ready.join_thread()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        try:
+            if plane is not None:
+                plane.stop()
+        finally:
+            _stop(processes)
+            _clear_links(settings.get("pty_dir"), count)
+            ready.close()
+            ready.join_thread()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _wait_ready(shards: list[Shard], processes: list[Any], ready: Any,

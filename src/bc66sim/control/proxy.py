@@ -19,7 +19,6 @@ It runs on an event loop of its own, in a thread of the parent process
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -96,6 +95,9 @@ class ShardedControl(Findable):
         self._session = aiohttp.ClientSession(
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT),
+            # No cap on connections to the workers: each open feed holds one for as
+            # long as it is open, and requests must never queue behind feeds.
+            connector=aiohttp.TCPConnector(limit=0),
         )
         app = web.Application(middlewares=[guard(self.token, lambda: self.url)],
                               client_max_size=MAX_BODY)  # fmt: skip
@@ -119,17 +121,17 @@ class ShardedControl(Findable):
 
     async def close(self) -> None:
         """Close every feed, stop listening, remove control.json (if it is still ours)."""
+        remove_info(self.info_path, self.token)  # first: nothing below may keep it
         await stop_listening(self._runner, self._sockets, b"bc66sim fleet stopped")
         if self._session is not None:
             await self._session.close()
-        remove_info(self.info_path, self.token)
 
     # -- requests ----------------------------------------------------------------------------
 
     def _holder(self, request: web.Request) -> ShardPlane:
         """The worker that holds the module a request is about (module 0 without a number)."""
         index = request.match_info.get("index", "0")
-        if index.isdigit():
+        if index.isascii() and index.isdigit():
             for shard in self.shards:
                 if shard.first <= int(index) < shard.first + shard.count:
                     return shard
@@ -144,9 +146,7 @@ class ShardedControl(Findable):
                     answer.raise_for_status()
                     rows.extend(await answer.json())
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise faults.FaultError(502, f"the worker of modules {shard.first}-"
-                                        f"{shard.first + shard.count - 1} did not answer: "
-                                        f"{exc}") from None  # fmt: skip
+                raise _unanswered(shard, exc) from None
         return rows
 
     async def _modules(self, request: web.Request) -> web.Response:
@@ -176,9 +176,7 @@ class ShardedControl(Findable):
                           if name in answer.headers}  # fmt: skip
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise faults.FaultError(502, f"the worker of modules {shard.first}-"
-                                    f"{shard.first + shard.count - 1} did not answer: "
-                                    f"{exc}") from None  # fmt: skip
+            raise _unanswered(shard, exc) from None
         response = web.Response(body=payload, status=status, headers=passed)
         if request.path.startswith("/dashboard") and status == 200:
             set_token_cookie(response, self.token, self.url)
@@ -192,7 +190,7 @@ class ShardedControl(Findable):
         except aiohttp.WSServerHandshakeError as exc:
             raise faults.FaultError(exc.status, exc.message) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise faults.FaultError(502, f"the module's worker did not answer: {exc}") from None
+            raise _unanswered(shard, exc) from None
         ws = web.WebSocketResponse(heartbeat=30.0, compress=False, max_msg_size=4096)
         try:
             await ws.prepare(request)
@@ -211,20 +209,25 @@ class ShardedControl(Findable):
         return ws
 
 
+def _unanswered(shard: ShardPlane, exc: BaseException) -> faults.FaultError:
+    why = "no answer in time" if isinstance(exc, TimeoutError) else str(exc) or repr(exc)
+    last = shard.first + shard.count - 1
+    return faults.FaultError(502, f"the worker of modules {shard.first}-{last}: {why}")
+
+
 async def _relay(upstream: aiohttp.ClientWebSocketResponse, ws: web.WebSocketResponse) -> None:
-    """The worker's events to the client; when the worker's feed ends, the client's does."""
+    """The worker's events to the client; when the worker's feed ends, the client's does,
+    with the worker's code and reason."""
     try:
-        async for message in upstream:
-            if message.type is not WSMsgType.TEXT:
-                break
+        while (message := await upstream.receive()).type is WSMsgType.TEXT:
             await ws.send_str(message.data)
     except ConnectionError:
         return  # the client went away
     code = upstream.close_code or WSCloseCode.GOING_AWAY
-    reason = upstream.exception() or "the worker ended the feed"
+    reason = message.extra if message.type is WSMsgType.CLOSE else None
+    text = str(reason or upstream.exception() or "the worker ended the feed")
     with contextlib.suppress(TimeoutError, ConnectionError):
-        await asyncio.wait_for(ws.close(code=code, message=str(reason).encode()[:120]),
-                               CLOSE_TIMEOUT)  # fmt: skip
+        await asyncio.wait_for(ws.close(code=code, message=text.encode()[:120]), CLOSE_TIMEOUT)
 
 
 class ControlThread:
@@ -249,9 +252,11 @@ class ControlThread:
         """Close the control plane and end the thread."""
         try:
             self._call(self.control.close(), timeout)
-        except (concurrent.futures.TimeoutError, RuntimeError) as exc:
-            log.warning("the control plane did not close cleanly: %s", exc)
-        self._end()
+        except Exception as exc:
+            log.warning("the control plane did not close cleanly: %r", exc)
+            remove_info(self.control.info_path, self.control.token)
+        finally:
+            self._end()
 
     def _call(self, work: Any, timeout: float) -> Any:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout)

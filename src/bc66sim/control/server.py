@@ -58,6 +58,8 @@ MAX_BODY = 64 * 1024
 TOKEN_COOKIE = "bc66sim-token-{port}"
 #: Seconds a disconnected client gets to take its close frame.
 CLOSE_TIMEOUT = 5.0
+#: Seconds requests still under way get at shutdown.
+SHUTDOWN_TIMEOUT = 1.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -180,15 +182,16 @@ class ControlServer(Findable):
         """Close every feed, stop listening, remove control.json (if it is still ours)."""
         for watch in self.watches:
             watch.close()
+        remove_info(self.info_path, self.token)  # first: nothing below may keep it
         await stop_listening(self._runner, self._sockets, b"bc66sim serve stopped")
-        remove_info(self.info_path, self.token)
 
     # -- requests ------------------------------------------------------------------------
 
     def _watch(self, request: web.Request) -> Watch:
         """The module a request is about: ``/modules/<n>/…``, or module 0."""
         index = request.match_info.get("index", "0")
-        local = int(index) - self.first_index if index.isdigit() else -1
+        # (isascii: "³" is a digit to str.isdigit, and not to int)
+        local = int(index) - self.first_index if index.isascii() and index.isdigit() else -1
         if not 0 <= local < len(self.watches):
             raise faults.FaultError(404, f"no module {index} (there are {self.fleet_size})")
         return self.watches[local]
@@ -329,7 +332,8 @@ def _cookie(url: str) -> str:
 async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
     """Serve ``app`` on ``host:port`` (:class:`ControlSetupError` if it cannot); the runner
     and the URL."""
-    runner = web.AppRunner(app, access_log=None)
+    # A request still under way at shutdown gets a second, not aiohttp's minute.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
