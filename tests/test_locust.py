@@ -149,13 +149,27 @@ def test_a_master_and_two_workers_run_devices_against_a_loopback_collector(
     assert f"bc66sim: {users} devices used" in output
 
 
+def listening(port: int) -> set[str]:
+    """The local addresses TCP sockets listen on at ``port`` (/proc/net/tcp, tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
 def test_failures_are_failures_and_the_web_ui_shows_the_requests(tmp_path: Path) -> None:
+    """Also: without --web-host, the web UI of a locustfile that uses bc66sim listens
+    on loopback only, as bc66sim's own control plane does."""
     silent = Collector(answer=False)  # takes the reports and never acknowledges one
     web = free_port()
     try:
         run = locust(
             "--autostart", "--autoquit", "1", "-u", "2", "-r", "2", "-t", "8s",
-            "--web-host", "127.0.0.1", "--web-port", str(web),
+            "--web-port", str(web),
             "--host", f"udp://127.0.0.1:{silent.port}",
             env={"SENSOR_ACK_TIMEOUT": "1"}, log=tmp_path / "run.log",
         )  # fmt: skip
@@ -170,6 +184,7 @@ def test_failures_are_failures_and_the_web_ui_shows_the_requests(tmp_path: Path)
             except OSError:
                 time.sleep(0.2)
                 continue
+            assert listening(web) == {"0100007F"}, listening(web)  # 127.0.0.1, only
             seen = {str(row["name"]): row for row in page["stats"]}
             if int(seen.get("recv UDP", {}).get("num_failures", 0)) >= 2:  # type: ignore[call-overload]
                 break

@@ -664,6 +664,14 @@ def _say_energy(environment: Environment, **_: Any) -> None:
                  devices, mah, mah * 3600 / seconds)  # fmt: skip
 
 
+def _web_ui_on_loopback(parser: Any, **_: Any) -> None:
+    """Locust's web UI listens on every interface unless told; with bc66sim it listens on
+    loopback unless told (``--web-host``, ``LOCUST_WEB_HOST``), as bc66sim's own control
+    plane and dashboard do. A master's port for its workers is Locust's and unchanged."""
+    parser.set_defaults(web_host="127.0.0.1")
+
+
+events.init_command_line_parser.add_listener(_web_ui_on_loopback)  # type: ignore[no-untyped-call]
 events.report_to_master.add_listener(_report_energy)  # type: ignore[no-untyped-call]
 events.worker_report.add_listener(_gather_energy)  # type: ignore[no-untyped-call]
 events.test_start.add_listener(_forget_energy)  # type: ignore[no-untyped-call]
