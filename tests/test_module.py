@@ -259,6 +259,31 @@ async def test_tcp_send_query_counts_acknowledged_bytes(
     assert re.search(rb"\+QISEND: 10,10,0\r\n", reply), reply
 
 
+@BOTH_WORLDS
+async def test_json_in_double_quotes_is_sent_as_written(
+    modem: MemoryLink, peer: MemoryTcpPeer
+) -> None:
+    """Note §2.3.4 note 3: data with special characters such as JSON goes in double
+    quotes; the quotes inside are the data's, and commas in it are no separators."""
+    await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port}')
+    await modem.expect(b"\r\n+QIOPEN: 0,0\r\n")
+    reply = await modem.command('AT+QISEND=0,17,"{"t":21.5,"h":40}"')
+    assert reply.endswith(b"\r\nOK\r\n"), reply
+    await modem.expect(b"\r\nSEND OK\r\n")
+    await peer.expect(b'{"t":21.5,"h":40}')
+    for wrong in ('AT+QISEND=0,16,"{"t":21.5,"h":40}"', 'AT+QISEND=0,17,{"t":21.5,"h":40}'):
+        assert (await modem.command(wrong)).endswith(b"\r\nERROR\r\n"), wrong
+
+
+@BOTH_WORLDS
+async def test_a_udp_local_port_is_one_sockets(modem: MemoryLink, udp_peer: MemoryUdpPeer) -> None:
+    """A second UDP socket on the first's local port is refused (574), as on a host."""
+    for connect_id, outcome in ((0, 0), (1, 574)):
+        await modem.command(f'AT+QIOPEN=1,{connect_id},"UDP","127.0.0.1",{udp_peer.port},41234,1')
+        await modem.expect(f"\r\n+QIOPEN: {connect_id},{outcome}\r\n".encode())
+    assert await modem.last_error() == b"+QIGETERROR: 574,port busy"
+
+
 async def test_local_port_is_used(modem: MemoryLink, peer: MemoryTcpPeer) -> None:
     local = 40123
     await modem.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port},{local},0')

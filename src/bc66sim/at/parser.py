@@ -125,8 +125,32 @@ def _parse_extended(piece: str) -> Command:
     if suffix.replace(" ", "") == "=?":
         return Command(name, Form.TEST)
     if suffix.startswith("="):
+        data_at = _DATA_PARAMETER.get(name)
+        if data_at is not None:
+            return Command(name, Form.WRITE, _split_with_data(suffix[1:], data_at))
         return Command(name, Form.WRITE, split_args(suffix[1:]))
     raise ParseError(f"unexpected text after {name}")
+
+
+#: Commands whose parameter at this index (0-based) is data, the rest of the line as
+#: written: ``AT+QISEND=<id>,<len>,<data>``, where note §2.3.4 note 3 asks for JSON in
+#: double quotes (``"{"a":1}"``): the quotes inside are the data's, not the syntax's.
+_DATA_PARAMETER = {"+QISEND": 2}
+
+
+def _split_with_data(text: str, index: int) -> tuple[Arg | None, ...]:
+    """The parameters before ``index`` as usual; the rest of the line is the data, its
+    outer double quotes (if any) removed."""
+    pieces = text.split(",", index)
+    if len(pieces) <= index:
+        return split_args(text)
+    data = pieces[index].strip(" ")
+    head = split_args(",".join(pieces[:index]))
+    if len(data) >= 2 and data[0] == data[-1] == '"':
+        return (*head, Arg(data[1:-1], quoted=True))
+    if '"' in data:
+        raise ParseError("data with quotes must be in double quotes (note §2.3.4 note 3)")
+    return (*head, Arg(data) if data else None)
 
 
 def split_args(text: str) -> tuple[Arg | None, ...]:

@@ -88,9 +88,12 @@ def _bound_socket(transport: Transport, family: Family, local_port: int) -> sock
         raise NetError(Err.CREATE_SOCKET_FAILED, str(exc)) from exc
     sock.setblocking(False)
     if local_port:
-        # A module may reuse its local port at once after a close; without
-        # SO_REUSEADDR the host would refuse while the old one is in TIME_WAIT.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if transport is Transport.TCP:
+            # A module may reuse its local port at once after a close; without
+            # SO_REUSEADDR the host would refuse while the old one is in TIME_WAIT.
+            # Not for UDP: there it would let a second socket bind the same port
+            # (and take the first's datagrams) instead of being refused (574).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("::" if family is Family.IPV6 else "0.0.0.0", local_port))
         except OSError as exc:

@@ -293,6 +293,10 @@ class MemoryNetwork:
         behaviour = self._endpoints.get(endpoint)
         if transport is Transport.TCP:
             await self._connect(endpoint, local_port, behaviour, timeout)
+        elif local_port and any(p._attached and p.transport is Transport.UDP
+                                and p.module_port == local_port for p in self.peers):  # fmt: skip
+            # A UDP port is one socket's, as the host's bind() says (net/host.py).
+            raise NetError(Err.PORT_BUSY, f"UDP port {local_port} already used")
         local_port = local_port or self._ephemeral_port()
         on_receive = behaviour.on_receive if behaviour is not None else None
         peer = MemoryPeer(self, endpoint, listener, local_port, on_receive)
