@@ -106,6 +106,11 @@ async def test_example_without_ssl(
     }
     (message,) = await watcher.until(1)
     assert message.payload == b"This is test data, hello MQTT." and message.qos == 0
+    # QoS 0 with a msgID of the host's (published drivers send one): reported back.
+    assert await answer(modem, 'AT+QMTPUB=0,5,0,0,"example/update","five"') == OK
+    assert set(await modem.urcs(2)) == {b"+QMTPUB: 0,5,0",
+                                        b'+QMTRECV: 0,0,"example/update","five"'}  # fmt: skip
+    assert await answer(modem, 'AT+QMTPUB=0,0,1,0,"example/update","no id"') == ERROR
     await ok_then(modem, "AT+QMTDISC=0", b"+QMTDISC: 0,0")
     assert await answer(modem, "AT+QMTCONN?") == OK  # nothing open any more
     assert await answer(modem, "AT+QSCLK=1") == OK

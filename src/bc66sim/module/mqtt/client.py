@@ -309,7 +309,7 @@ class MqttClient:
         packet = codec.publish(topic, payload, qos=qos, retain=retain, mid=mid)
         if qos == 0:
             self._send(packet)
-            self._report("PUB", 0, Result.OK)
+            self._report("PUB", mid, Result.OK)
             return
         self._send_expecting("PUB", mid, packet)
 

@@ -427,8 +427,11 @@ def _qmtuns(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _qmtpub(modem: Modem, args: Args, reply: Reply) -> Result:
     mid, qos, retain, topic = args.number(1), args.number(2), bool(args.number(3)), args.text(4)
-    if (qos == 0) != (mid == 0):
-        raise BadParameter("msgID is 0 for QoS 0 and 1-65535 otherwise")
+    # "<msgID> ... will be 0 only when <qos>=0": QoS 1 and 2 need 1-65535. At QoS 0 the
+    # packet carries no ID, and a host's non-zero one (seen in published drivers) is
+    # taken and reported back in +QMTPUB.
+    if qos and not mid:
+        raise BadParameter("msgID is 1-65535 for QoS 1 and 2")
     if not topic or "+" in topic or "#" in topic:
         raise BadParameter("a topic to publish to has no wildcards")
     client = _connected(modem, args, "PUB")
