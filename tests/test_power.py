@@ -395,3 +395,21 @@ async def test_qisend_with_an_empty_data_parameter_is_a_parameter_error(tmp_path
     await ok(link, "AT+CMEE=1")
     assert await link.say("AT+QISEND=0,1,") == b"AT+QISEND=0,1,\r\n\r\n+CME ERROR: 552\r\n"
     await link.close()
+
+
+async def test_cedrxs_mode_2_reports_the_networks_edrx(tmp_path: Path) -> None:
+    """27.007 §7.40: ``AT+CEDRXS=2`` enables eDRX and the ``+CEDRXP`` URC: the network's
+    parameters after the request and at each attach; mode 1 says nothing."""
+    link = await module(tmp_path)
+    said = await link.say('AT+CEDRXS=2,5,"0010"')
+    assert said == f'AT+CEDRXS=2,5,"0010"\r\n{OK}'.encode() + urc(
+        '+CEDRXP: 5,"0010","0010","0011"'
+    ), said
+    assert await link.say("AT+CFUN=0") == f"AT+CFUN=0\r\n{OK}".encode()
+    await link.say("AT+CFUN=1")
+    assert urc('+CEDRXP: 5,"0010","0010","0011"') in await link.advance(5)
+    await ok(link, 'AT+CEDRXS=1,5,"0011"')
+    await ok(link, "AT+CFUN=0")
+    await link.say("AT+CFUN=1")
+    assert b"+CEDRXP" not in await link.advance(5)
+    await link.close()

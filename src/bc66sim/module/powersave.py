@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bc66sim.at.results import line
 from bc66sim.module.commands import (
     Args,
     BadParameter,
@@ -101,7 +102,7 @@ def register(table: CommandTable) -> None:
             read=_cedrxs_read,
             write=_cedrxs_write,
             section=ch8,
-            notes="NVRAM; downlink waits for the paging time window",
+            notes="NVRAM; downlink waits for the paging time window; mode 2: +CEDRXP",
         ),
         Spec(
             "+CEDRXRDP",
@@ -227,6 +228,25 @@ def _edrx_request(modem: Modem, args: Args) -> None:
         nv.edrx_mode, nv.edrx_value, nv.edrx_ptw = mode, value, ptw
     modem.persist()
     modem.power.settings_changed()
+    report_edrx(modem)  # (after the command's OK: URCs wait for the response)
+
+
+def granted_edrx(modem: Modem) -> str:
+    """The fields of ``+CEDRXRDP`` and ``+CEDRXP`` (27.007 §7.41, §7.40): the simulated
+    network grants the requested eDRX value and PTW; ``0`` when eDRX is not in use."""
+    nv = modem.nv
+    if not (modem.radio.attached and nv.edrx_mode):
+        return "0"
+    value = f'"{nv.edrx_value}"'
+    return f'{EDRX_ACT_NBIOT},{value},{value},"{nv.edrx_ptw}"'
+
+
+def report_edrx(modem: Modem) -> None:
+    """``+CEDRXP`` with ``AT+CEDRXS=2`` (27.007 §7.40: "enable the use of eDRX and enable
+    the unsolicited result code"): the network's eDRX parameters, at each attach and
+    after each new request the network answers."""
+    if modem.nv.edrx_mode == 2 and modem.radio.attached:
+        modem.emit_urc(line(f"+CEDRXP: {granted_edrx(modem)}"))
 
 
 def _cedrxs_read(modem: Modem, args: Args, reply: Reply) -> Result:
@@ -242,12 +262,7 @@ def _cedrxs_write(modem: Modem, args: Args, reply: Reply) -> Result:
 
 def _cedrxrdp(modem: Modem, args: Args, reply: Reply) -> Result:
     """``AT+CEDRXRDP`` (27.007 §7.41): the eDRX the network granted (what was requested)."""
-    nv = modem.nv
-    if not (modem.radio.attached and nv.edrx_mode):
-        reply.line("+CEDRXRDP: 0")
-        return None
-    value = f'"{nv.edrx_value}"'
-    reply.line(f'+CEDRXRDP: {EDRX_ACT_NBIOT},{value},{value},"{nv.edrx_ptw}"')
+    reply.line(f"+CEDRXRDP: {granted_edrx(modem)}")
     return None
 
 

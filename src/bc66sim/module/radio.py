@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from bc66sim.at.results import line
 from bc66sim.clock import TimerHandle
+from bc66sim.module.powersave import report_edrx
 
 if TYPE_CHECKING:
     from bc66sim.module.modem import Modem
@@ -169,6 +170,7 @@ class Radio:
         if self.settings.cgerep:  # 27.007 §10.1.19: the default PDN came up with the attach
             self._modem.emit_urc(line("+CGEV: ME PDN ACT 1"))
         self._modem.emit_urc(line(f"+IP: {self._modem.config.ip_address}"))
+        report_edrx(self._modem)  # the attach accept carries the network's eDRX
 
     def _detach(self) -> None:
         """The registration is reported lost first, then its sockets close (§2.4.1)."""
