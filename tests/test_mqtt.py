@@ -459,6 +459,19 @@ async def test_the_readme_transcript(
             assert await modem.urcs(1) == [text.encode()]
 
 
+async def test_detached_the_link_is_not_alive(modem: InProcessLink, tmp_path: Path) -> None:
+    """The module detaches mid-session: ``+QMTSTAT: 0,7`` (the link is not alive), not
+    the broker's close (1)."""
+    broker = Mosquitto(tmp_path).start()
+    try:
+        await connected(modem, broker.port, "bc66-detached")
+        assert await answer(modem, "AT+CGATT=0") == OK
+        assert await modem.urcs(1) == [b"+QMTSTAT: 0,7"]
+        assert await answer(modem, "AT+QMTOPEN?") == OK  # closed
+    finally:
+        broker.stop()
+
+
 async def test_broker_gone(modem: InProcessLink, tmp_path: Path) -> None:
     """The broker stops mid-session: its close reaches the module as ``+QMTSTAT: 0,1``."""
     broker = Mosquitto(tmp_path).start()

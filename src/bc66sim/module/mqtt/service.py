@@ -47,10 +47,11 @@ class MqttService:
         self.modem.power.socket_closed()
 
     def network_lost(self) -> None:
-        """Detached: every connection is gone, and each says so (``+QMTSTAT``)."""
+        """Detached: every connection is gone, and each says so (``+QMTSTAT: <id>,7``:
+        the link is not alive; 1 is the broker's own close or reset)."""
         for client in self.clients:
             if client.phase is not Phase.CLOSED:
-                client.lost(Stat.CLOSED_BY_PEER)
+                client.lost(Stat.LINK_DOWN)
         self.ssl_sockets.network_lost()
 
     def shut(self) -> None:
