@@ -31,17 +31,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from bc66sim.control import dashboard, faults
 from bc66sim.control.options import ControlSetupError
-from bc66sim.control.server import (
-    CLOSE_TIMEOUT,
-    MAX_BODY,
-    Findable,
-    guard,
-    listen,
-    remove_info,
-    set_token_cookie,
-    stop_listening,
-    write_info,
-)
+from bc66sim.control.server import CLOSE_TIMEOUT, ControlPlane
 from bc66sim.module.energy import DEFAULT_BATTERY_MAH
 
 log = logging.getLogger("bc66sim.control")
@@ -70,21 +60,16 @@ class ShardPlane:
     url: str
 
 
-class ShardedControl(Findable):
+class ShardedControl(ControlPlane):
     """The fleet's control plane in front of its workers'; :meth:`start`, then :meth:`close`."""
 
     def __init__(self, shards: list[ShardPlane], token: str, *, host: str = "127.0.0.1",
                  port: int = 0, state_dir: Path | None = None,
                  battery_mah: float = DEFAULT_BATTERY_MAH) -> None:  # fmt: skip
+        super().__init__(host=host, port=port, state_dir=state_dir, token=token,
+                         battery_mah=battery_mah)  # fmt: skip
         self.shards = sorted(shards, key=lambda shard: shard.first)
-        self.token = token
-        self.host, self.port = host, port
-        self.state_dir = state_dir
-        self.battery_mah = battery_mah
-        self.url = ""
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._sockets: set[web.WebSocketResponse] = set()
 
     @property
     def size(self) -> int:
@@ -99,8 +84,7 @@ class ShardedControl(Findable):
             # long as it is open, and requests must never queue behind feeds.
             connector=aiohttp.TCPConnector(limit=0),
         )
-        app = web.Application(middlewares=[guard(self.token, lambda: self.url)],
-                              client_max_size=MAX_BODY)  # fmt: skip
+        app = self._application()
         app.add_routes([
             web.get("/", self._root),
             web.get("/modules", self._modules),
@@ -112,17 +96,14 @@ class ShardedControl(Findable):
             web.route("*", "/{rest:status|energy|faults/.*|overrides|events}", self._pass_on),
         ])  # fmt: skip
         try:
-            self._runner, self.url = await listen(app, self.host, self.port)
+            return await self._listen(app)
         except ControlSetupError:
             await self._session.close()
             raise
-        write_info(self.info_path, self.url, self.token)
-        return self.url
 
     async def close(self) -> None:
         """Close every feed, stop listening, remove control.json (if it is still ours)."""
-        remove_info(self.info_path, self.token)  # first: nothing below may keep it
-        await stop_listening(self._runner, self._sockets, b"bc66sim fleet stopped")
+        await self._stop_listening(b"bc66sim fleet stopped")
         if self._session is not None:
             await self._session.close()
 
@@ -179,7 +160,7 @@ class ShardedControl(Findable):
             raise _unanswered(shard, exc) from None
         response = web.Response(body=payload, status=status, headers=passed)
         if request.path.startswith("/dashboard") and status == 200:
-            set_token_cookie(response, self.token, self.url)
+            self._set_cookie(response)
         return response
 
     async def _pass_on_feed(self, request: web.Request, shard: ShardPlane) -> web.StreamResponse:
@@ -191,7 +172,7 @@ class ShardedControl(Findable):
             raise faults.FaultError(exc.status, exc.message) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _unanswered(shard, exc) from None
-        ws = web.WebSocketResponse(heartbeat=30.0, compress=False, max_msg_size=4096)
+        ws = self._feed_socket()
         try:
             await ws.prepare(request)
             self._sockets.add(ws)
@@ -254,7 +235,7 @@ class ControlThread:
             self._call(self.control.close(), timeout)
         except Exception as exc:
             log.warning("the control plane did not close cleanly: %r", exc)
-            remove_info(self.control.info_path, self.control.token)
+            self.control.remove_info()
         finally:
             self._end()
 

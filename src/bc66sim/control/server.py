@@ -68,12 +68,22 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-class Findable:
-    """How a person or a client finds a control plane: its URL, its token, control.json."""
+class ControlPlane:
+    """What every control plane has: where it listens, its token and control.json, the
+    guard in front of every route, the dashboard's routes that are the same everywhere,
+    and its feeds. :class:`ControlServer` serves modules; the sharded fleet's
+    (proxy.py) passes requests on to its workers'."""
 
-    url: str
-    token: str
-    state_dir: Path | None
+    def __init__(self, *, host: str, port: int, state_dir: Path | None, token: str | None,
+                 battery_mah: float) -> None:  # fmt: skip
+        self.host, self.port = host, port
+        self.state_dir = state_dir
+        self.token = token or secrets.token_urlsafe(32)
+        #: The battery the pages and ``/status`` project a life for (``--battery-mah``).
+        self.battery_mah = battery_mah
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._sockets: set[web.WebSocketResponse] = set()  # the feeds open now
 
     @property
     def info_path(self) -> Path | None:
@@ -90,6 +100,122 @@ class Findable:
         written = self.info_path is not None and self.info_path.exists()
         return f"{self.url} (token {self.token}" + (f", in {self.info_path})" if written else ")")
 
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _application(self) -> web.Application:
+        return web.Application(middlewares=[self._guard], client_max_size=MAX_BODY)
+
+    async def _listen(self, app: web.Application) -> str:
+        """Serve ``app`` (:class:`ControlSetupError` if it cannot) and write control.json."""
+        # A request still under way at shutdown gets a second, not aiohttp's minute.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise ControlSetupError(
+                f"--control {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{self._runner.addresses[0][1]}"
+        self._write_info()
+        return self.url
+
+    async def _stop_listening(self, why: bytes) -> None:
+        """Remove control.json, close every feed (telling its client ``why``), stop."""
+        self.remove_info()  # first: nothing below may keep it
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY, message=why), 1)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _write_info(self) -> None:
+        """``control.json`` (mode 0600): how ``bc66sim ctl --state-dir`` finds this process."""
+        path = self.info_path
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            text = json.dumps({"url": self.url, "token": self.token, "pid": os.getpid()})
+            temporary = path.with_name(f".{INFO_FILE}.{os.getpid()}")
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(text + "\n")
+            os.replace(temporary, path)  # a reader sees the old file or the whole new one
+        except OSError as exc:  # the modules still run; the URL and token are in the log
+            log.error("cannot write %s (bc66sim ctl --state-dir will not find this process): "
+                      "%s", path, exc)  # fmt: skip
+
+    def remove_info(self) -> None:
+        """Remove control.json if it is still ours."""
+        path = self.info_path
+        if path is None:
+            return
+        try:
+            ours = json.loads(path.read_text()).get("token") == self.token
+        except (OSError, ValueError, AttributeError):
+            return
+        if ours:  # another serve on this state dir may have written its own since
+            path.unlink(missing_ok=True)
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _authorised(self, request: web.Request) -> bool:
+        if request.path.startswith("/static/"):
+            return True  # the dashboard's script and style: no data in them
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" and _browser_route(request):
+            # A browser cannot put a header on a page's address or a WebSocket; these
+            # GETs change nothing, so the token in their query (or the cookie a page
+            # with it set: the links between pages carry none) is no CSRF risk.
+            given = request.query.get("token") or request.cookies.get(self._cookie, "")
+        elif scheme.lower() != "bearer":
+            return False
+        return secrets.compare_digest(given.strip().encode(), self.token.encode())
+
+    @property
+    def _cookie(self) -> str:
+        return TOKEN_COOKIE.format(port=self.url.rsplit(":", 1)[-1])
+
+    def _set_cookie(self, response: web.StreamResponse) -> None:
+        """Same-site only, out of scripts' reach: the pages' links work without the token."""
+        response.set_cookie(self._cookie, self.token, httponly=True, samesite="Strict",
+                            path="/")  # fmt: skip
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The origin and the token first, for every route; every error as JSON; no
+        exception escapes."""
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != f"{request.scheme}://{request.host}":
+            # A page of another site or port (another local server is the same site):
+            # a browser sends the cookie with a WebSocket, so the origin must be ours.
+            return _error(403, f"requests from {origin} are not allowed")
+        if not self._authorised(request):
+            response = _error(401, "missing or wrong token (Authorization: Bearer <token>, "
+                                   "from control.json in the state directory)")  # fmt: skip
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        try:
+            return await handler(request)
+        except faults.FaultError as exc:
+            return _error(exc.status, exc.message)
+        except web.HTTPException as exc:
+            return _error(exc.status, exc.reason)
+        except Exception:
+            log.exception("control request %s %s failed", request.method, request.path)
+            return _error(500, "internal error (see the serve's log)")
+
+    @staticmethod
+    def _feed_socket() -> web.WebSocketResponse:
+        """The server's end of one ``/events`` feed: clients only listen."""
+        return web.WebSocketResponse(heartbeat=30.0, compress=False, max_msg_size=4096)
+
     # -- the routes of the dashboard that are the same everywhere -------------------------
 
     async def _root(self, request: web.Request) -> web.Response:
@@ -103,11 +229,11 @@ class Findable:
     def _page(self, page: str) -> web.Response:
         """A dashboard page, with the cookie that lets its links go without the token."""
         response = dashboard.html_response(page)
-        set_token_cookie(response, self.token, self.url)
+        self._set_cookie(response)
         return response
 
 
-class ControlServer(Findable):
+class ControlServer(ControlPlane):
     """One module's control plane; :meth:`start`, then :meth:`close`."""
 
     def __init__(self, modem: Modem, trace: Trace | None = None, *, host: str = "127.0.0.1",
@@ -118,20 +244,14 @@ class ControlServer(Findable):
                  first_index: int = 0, fleet_size: int | None = None) -> None:  # fmt: skip
         """``first_index`` and ``fleet_size``: a worker of a sharded fleet serves modules
         ``first_index`` on of ``fleet_size`` (shards.py), under the fleet's numbers."""
+        super().__init__(host=host, port=port, state_dir=state_dir, token=token,
+                         battery_mah=battery_mah)  # fmt: skip
         #: The modules it serves: one for serve, each of a fleet's (:meth:`add`).
         self.watches = [Watch(modem, trace, place=place, stream=stream, budget=budget)]
-        self.host, self.port = host, port
-        #: The battery the pages and ``/status`` project a life for (``--battery-mah``).
-        self.battery_mah = battery_mah
-        self.state_dir = state_dir
-        self.token = token or secrets.token_urlsafe(32)
-        self.url = ""
         self.first_index = first_index
         self._fleet_size = fleet_size
         #: Told every fault applied (name, body): a recording (recording/recorder.py).
         self.fault_listeners: list[Callable[[str, dict[str, Any]], None]] = []
-        self._runner: web.AppRunner | None = None
-        self._sockets: set[web.WebSocketResponse] = set()
 
     @property
     def modem(self) -> Modem:
@@ -157,8 +277,7 @@ class ControlServer(Findable):
     async def start(self) -> str:
         """Listen and write control.json; the URL.  (Each module's feed is hooked to it
         from the start, in :class:`Watch`: a page opened later sees its boot.)"""
-        app = web.Application(middlewares=[guard(self.token, lambda: self.url)],
-                              client_max_size=MAX_BODY)  # fmt: skip
+        app = self._application()
         for prefix in ("", "/modules/{index}"):
             app.add_routes([
                 web.get(prefix + "/status", self._status),
@@ -174,16 +293,13 @@ class ControlServer(Findable):
             web.get("/dashboard/{index}", self._dashboard),
             web.get("/static/{name}", self._static),
         ])  # fmt: skip
-        self._runner, self.url = await listen(app, self.host, self.port)
-        write_info(self.info_path, self.url, self.token)
-        return self.url
+        return await self._listen(app)
 
     async def close(self) -> None:
         """Close every feed, stop listening, remove control.json (if it is still ours)."""
         for watch in self.watches:
             watch.close()
-        remove_info(self.info_path, self.token)  # first: nothing below may keep it
-        await stop_listening(self._runner, self._sockets, b"bc66sim serve stopped")
+        await self._stop_listening(b"bc66sim serve stopped")
 
     # -- requests ------------------------------------------------------------------------
 
@@ -229,7 +345,7 @@ class ControlServer(Findable):
 
     async def _events(self, request: web.Request) -> web.WebSocketResponse:
         watch = self._watch(request)
-        ws = web.WebSocketResponse(heartbeat=30.0, compress=False, max_msg_size=4096)
+        ws = self._feed_socket()
         await ws.prepare(request)
         # Before any other event (no await in between): once a client has it, it sees all.
         subscriber = watch.stream.subscribe(
@@ -276,118 +392,6 @@ class ControlServer(Findable):
         except (TimeoutError, ConnectionError):
             if request.transport is not None:
                 request.transport.abort()  # it does not even read its close
-
-
-# -- shared with the sharded fleet's control plane (control/proxy.py) -----------------------
-
-
-def guard(token: str, url: Callable[[], str]) -> Any:
-    """The middleware of a control plane: the origin and the token first, for every route;
-    every error as JSON; no exception escapes. ``url``: where it listens, once it does."""
-
-    @web.middleware
-    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
-        if origin is not None and origin != f"{request.scheme}://{request.host}":
-            # A page of another site or port (another local server is the same site):
-            # a browser sends the cookie with a WebSocket, so the origin must be ours.
-            return _error(403, f"requests from {origin} are not allowed")
-        if not _authorised(request, token, _cookie(url())):
-            response = _error(401, "missing or wrong token (Authorization: Bearer <token>, "
-                                   "from control.json in the state directory)")  # fmt: skip
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        try:
-            return await handler(request)
-        except faults.FaultError as exc:
-            return _error(exc.status, exc.message)
-        except web.HTTPException as exc:
-            return _error(exc.status, exc.reason)
-        except Exception:
-            log.exception("control request %s %s failed", request.method, request.path)
-            return _error(500, "internal error (see the serve's log)")
-
-    return check
-
-
-def _authorised(request: web.Request, token: str, cookie: str) -> bool:
-    if request.path.startswith("/static/"):
-        return True  # the dashboard's script and style: no data in them
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" and _browser_route(request):
-        # A browser cannot put a header on a page's address or a WebSocket; these
-        # GETs change nothing, so the token in their query (or the cookie a page
-        # with it set: the links between pages carry none) is no CSRF risk.
-        given = request.query.get("token") or request.cookies.get(cookie, "")
-    elif scheme.lower() != "bearer":
-        return False
-    return secrets.compare_digest(given.strip().encode(), token.encode())
-
-
-def _cookie(url: str) -> str:
-    return TOKEN_COOKIE.format(port=url.rsplit(":", 1)[-1])
-
-
-async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
-    """Serve ``app`` on ``host:port`` (:class:`ControlSetupError` if it cannot); the runner
-    and the URL."""
-    # A request still under way at shutdown gets a second, not aiohttp's minute.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise ControlSetupError(f"--control {host}:{port}: {exc.strerror or exc}") from None
-    shown = f"[{host}]" if ":" in host else host
-    return runner, f"http://{shown}:{runner.addresses[0][1]}"
-
-
-async def stop_listening(runner: web.AppRunner | None, sockets: set[web.WebSocketResponse],
-                         why: bytes) -> None:  # fmt: skip
-    """Close every feed (telling its client ``why``), then stop listening."""
-    for ws in list(sockets):
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY, message=why), 1)
-    if runner is not None:
-        await runner.cleanup()
-
-
-def set_token_cookie(response: web.StreamResponse, token: str, url: str) -> None:
-    """Same-site only, out of scripts' reach: the pages' links work without the token."""
-    response.set_cookie(_cookie(url), token, httponly=True, samesite="Strict", path="/")
-
-
-def write_info(path: Path | None, url: str, token: str) -> None:
-    """``control.json`` (mode 0600): how ``bc66sim ctl --state-dir`` finds this process."""
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        text = json.dumps({"url": url, "token": token, "pid": os.getpid()})
-        temporary = path.with_name(f".{INFO_FILE}.{os.getpid()}")
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(text + "\n")
-        os.replace(temporary, path)  # a reader sees the old file or the whole new one
-    except OSError as exc:  # the modules still run; the URL and token are in the log
-        log.error("cannot write %s (bc66sim ctl --state-dir will not find this process): %s",
-                  path, exc)  # fmt: skip
-
-
-def remove_info(path: Path | None, token: str) -> None:
-    """Remove ``control.json`` if it is still ours."""
-    if path is None:
-        return
-    try:
-        ours = json.loads(path.read_text()).get("token") == token
-    except (OSError, ValueError, AttributeError):
-        return
-    if ours:  # another serve on this state dir may have written its own since
-        path.unlink(missing_ok=True)
 
 
 def _browser_route(request: web.Request) -> bool:
