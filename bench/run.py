@@ -422,22 +422,16 @@ class Host:
         reads = b"AT+QIRD=0,512\r\n" * self.window
         start = self.received
         self.port.write(reads)
-        unanswered = 1
-        while unanswered:
-            left = due - (self.received - start) - self.window * 512
-            if self._ahead and unanswered == 1 and left > 0:
+        while True:  # one window unanswered here
+            ahead = self._ahead and due - (self.received - start) > self.window * 512
+            if ahead:
                 self.port.write(reads)
-                unanswered += 1
-            empty = self._read_window()
-            unanswered -= 1
-            if empty:
-                while unanswered:  # written ahead: empty, or what came since
-                    self._read_window()
-                    unanswered -= 1
+            if self._read_window():
+                if ahead:
+                    self._read_window()  # written ahead: empty, or what came since
                 return
-            if not unanswered:
+            if not ahead:
                 self.port.write(reads)
-                unanswered = 1
 
     def _read_window(self) -> bool:
         """The answers to one window of AT+QIRD; whether one said the buffer was empty."""
