@@ -10,6 +10,8 @@ import sys
 import tty
 from pathlib import Path
 
+import pytest
+
 from bc66sim.fleet import Fleet
 from support.links import Bc66simProcess
 
@@ -286,12 +288,8 @@ async def test_workers_a_busy_port_is_a_clear_error_not_a_crash() -> None:
     try:  # module 3's port (BASE+3) is taken: the second worker's
         fleet = Bc66simProcess("fleet", "4", "--workers", "2", "--attach-delay", "0",
                                "--tcp", f"127.0.0.1:{busy - 3}")  # fmt: skip
-        try:
+        with pytest.raises(AssertionError, match="did not start"):
             await fleet.start(timeout=30)
-            raise AssertionError("the fleet started on a busy port")
-        except AssertionError as exc:
-            if "did not start" not in str(exc):
-                raise
         text = "\n".join(fleet.log)
         assert fleet.process is not None and fleet.process.returncode == 1, text
         assert f"127.0.0.1:{busy}" in text and "Traceback" not in text, text
